@@ -1,0 +1,43 @@
+"""Baton: DAG workflows for Oban for Python.
+
+Steps declare the steps they depend on, run only once those finished, and hand their
+results downstream; a retried step that already stored its result does not run again.
+
+Example:
+    >>> import baton
+    >>> @baton.worker(queue="default")
+    ... class Fetch:
+    ...     async def perform_workflow(self, job):
+    ...         return {"text": "..."}
+    >>> wf = baton.Workflow(name="brief").add("fetch", Fetch.new({"url": "..."}))
+    >>> await wf.insert()
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+from . import errors
+from ._outcomes import Cancel, Discard, Error, Snooze
+from ._results import get_all_results, get_own_result, get_result
+from ._schema import SCHEMA_VERSION, install
+from ._workflow import Step, Workflow
+from ._worker import worker
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Cancel",
+    "Discard",
+    "Error",
+    "Snooze",
+    "Step",
+    "Workflow",
+    "errors",
+    "get_all_results",
+    "get_own_result",
+    "get_result",
+    "install",
+    "worker",
+]
+
+__version__ = version("baton-workflows")

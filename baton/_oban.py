@@ -1,0 +1,69 @@
+"""The one place where Baton touches Oban for Python's private API.
+
+Oban 0.7 exposes no public way to reach an instance's pool and prefix, to insert with a
+caller's SQLAlchemy session, to learn its notifier channel names, or to discard a job
+before its attempts run out. Everything of that kind sits here, so an Oban upgrade breaks
+this file alone (``pyproject.toml`` pins the 0.7 minor range for that reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from oban import Job, Oban
+from oban._query import unwrap_connection
+from oban.worker import WorkerResolutionError, resolve_worker
+from psycopg import AsyncConnection
+
+DEFAULT_INSTANCE = "Oban"
+
+
+def instance(oban: Oban | str | None = None) -> Oban:
+    """The Oban instance given, or the one registered under that name (default ``"Oban"``)."""
+    if isinstance(oban, Oban):
+        return oban
+    return Oban.get_instance(oban or DEFAULT_INSTANCE)
+
+
+def instance_for_job(job: Job, oban: Oban | str | None = None) -> Oban:
+    """The instance a job belongs to: ``oban`` if given, else its worker's ``oban=`` option."""
+    if oban is not None:
+        return instance(oban)
+    try:
+        name = getattr(resolve_worker(job.worker), "_oban_name", DEFAULT_INSTANCE)
+    except WorkerResolutionError:
+        name = DEFAULT_INSTANCE
+    return instance(name)
+
+
+def prefix(oban: Oban) -> str:
+    """The schema holding the instance's tables (and Baton's)."""
+    return str(oban._prefix)
+
+
+def insert_channel(schema: str) -> str:
+    """The Postgres channel on which Oban's stagers listen for newly available jobs."""
+    return f"{schema}.oban_insert"
+
+
+@asynccontextmanager
+async def pooled(oban: Oban) -> AsyncIterator[AsyncConnection[Any]]:
+    """A connection from the instance's pool."""
+    async with oban._query.connection() as conn:
+        yield conn
+
+
+async def caller_connection(conn: Any) -> Any:
+    """The psycopg connection behind a caller's connection, cursor or SQLAlchemy session."""
+    return await unwrap_connection(conn)
+
+
+def discard_now(job: Job) -> None:
+    """Make Oban's executor discard the job when the error being raised reaches it.
+
+    Oban discards a failed job once ``attempt >= max_attempts``; the executor reads the
+    in-memory value and the ack does not write it back, so the row keeps its own.
+    """
+    job.max_attempts = job.attempt

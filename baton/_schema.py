@@ -1,0 +1,76 @@
+"""Installing and upgrading Baton's tables (and Oban's, when missing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oban.schema import install_sql as oban_install_sql
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
+
+from . import _oban, _sql
+
+#: The schema version this code expects; ``install`` brings a database up to it.
+SCHEMA_VERSION = max(version for version, _name in _sql.migrations())
+
+
+async def install(target: str | AsyncConnectionPool[Any] | Any, *, prefix: str = "public") -> int:
+    """Install or upgrade Oban's and Baton's tables; safe to run again at any time.
+
+    Runs in one transaction under an advisory lock, so concurrent installs (two deploys
+    starting at once) take turns, and a failure leaves the database as it was.
+
+    Args:
+        target: a DSN, a psycopg pool, or an ``Oban`` instance (its pool and prefix are
+            used).
+        prefix: the schema for the tables (Oban's ``prefix``); created if missing.
+
+    Returns:
+        The schema version now installed.
+    """
+    if isinstance(target, str):
+        async with await AsyncConnection.connect(target) as conn:
+            return await _install(conn, prefix)
+    if isinstance(target, AsyncConnectionPool):
+        async with target.connection() as conn:
+            return await _install(conn, prefix)
+    instance = _oban.instance(target)
+    async with _oban.pooled(instance) as conn:
+        return await _install(conn, _oban.prefix(instance))
+
+
+async def _install(conn: AsyncConnection[Any], prefix: str) -> int:
+    async with conn.transaction():
+        await conn.execute(_sql.query("lock_install.sql", prefix), {"prefix": prefix})
+        await conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(prefix))
+        )
+        # Oban's install checks for its enum in current_schema().
+        await conn.execute(
+            sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(prefix))
+        )
+        await conn.execute(oban_install_sql(prefix))  # idempotent
+        await conn.execute(_sql.query("create_versions.sql", prefix))
+        cursor = await conn.execute(_sql.query("installed_versions.sql", prefix))
+        installed = {version for (version,) in await cursor.fetchall()}
+        channel = _oban.insert_channel(prefix)
+        for version, name in _sql.migrations():
+            if version not in installed:
+                await conn.execute(_sql.migration(name, prefix, channel))
+                await conn.execute(
+                    _sql.query("record_version.sql", prefix), {"version": version}
+                )
+    return SCHEMA_VERSION
+
+
+async def installed_version(conn: AsyncConnection[Any], prefix: str = "public") -> int | None:
+    """The Baton schema version in ``prefix``, or None when Baton is not installed."""
+    table = f"{prefix}.baton_versions"
+    async with conn.transaction():
+        exists = await conn.execute("SELECT to_regclass(%s)", (table,))
+        row = await exists.fetchone()
+        if row is None or row[0] is None:
+            return None
+        cursor = await conn.execute(_sql.query("schema_version.sql", prefix))
+        found = await cursor.fetchone()
+    return None if found is None else found[0]

@@ -1,0 +1,39 @@
+"""Loads Baton's SQL files and binds the schema prefix as an identifier."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+from psycopg import sql
+
+_PACKAGE = "baton.sql"
+
+
+@cache
+def text(name: str) -> str:
+    """The raw text of ``baton/sql/<name>``."""
+    return files(_PACKAGE).joinpath(name).read_text(encoding="utf-8")
+
+
+@cache
+def query(name: str, prefix: str) -> sql.Composed:
+    """The statement in ``baton/sql/<name>`` with ``{prefix}`` bound to the schema."""
+    return sql.SQL(text(name)).format(prefix=sql.Identifier(prefix))  # type: ignore[arg-type]
+
+
+def migrations() -> list[tuple[int, str]]:
+    """Every ``migrations/vNNN.sql`` file as ``(version, file name)``, oldest first."""
+    found = []
+    for entry in files(_PACKAGE).joinpath("migrations").iterdir():
+        name = entry.name
+        if name.startswith("v") and name.endswith(".sql"):
+            found.append((int(name[1:-4]), f"migrations/{name}"))
+    return sorted(found)
+
+
+def migration(name: str, prefix: str, channel: str) -> sql.Composed:
+    """A migration with its prefix and the Oban insert channel bound."""
+    return sql.SQL(text(name)).format(  # type: ignore[arg-type]
+        prefix=sql.Identifier(prefix), channel=sql.Literal(channel)
+    )

@@ -1,0 +1,261 @@
+"""``@baton.worker``: an Oban worker that runs as a workflow step.
+
+On every run the worker, in order:
+
+1. returns at once if a previous attempt already stored its result (retry idempotency);
+2. checks its deps: all completed (or ignored) → run; some not finished → ``Snooze``
+   without consuming an attempt; some cancelled, discarded or deleted → call
+   ``on_dep_cancelled`` / ``on_dep_discarded`` and cancel;
+3. calls ``perform_workflow(job)`` and maps what it returns (DESIGN §2);
+4. stores a returned value in its own write before control goes back to Oban.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+import oban
+from oban import Cancel, Job, Snooze
+
+from . import _oban, _steps
+from ._outcomes import Discard, Error, StepFailed
+from .errors import UnstorableResult
+
+logger = logging.getLogger("baton")
+
+DEFAULT_RESULT_LIMIT = 1_000_000
+DEFAULT_SNOOZE = 1
+
+T = TypeVar("T", bound=type)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """Baton's own options of a worker class (the rest go to ``oban.worker``)."""
+
+    result_limit: int = DEFAULT_RESULT_LIMIT
+    snooze: int = DEFAULT_SNOOZE
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """Every dep completed, or settled in a way this step ignores."""
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Some deps have not finished yet."""
+
+    pending: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """Some deps failed in a way this step does not ignore."""
+
+    cancelled: tuple[str, ...]
+    discarded: tuple[str, ...]
+    deleted: tuple[str, ...]
+
+    def reason(self) -> str:
+        parts = [
+            f"{label}: {', '.join(repr(name) for name in names)}"
+            for label, names in (
+                ("discarded", self.discarded),
+                ("cancelled", self.cancelled),
+                ("deleted", self.deleted),
+            )
+            if names
+        ]
+        return "dependencies did not complete (" + "; ".join(parts) + ")"
+
+
+def gate(context: _steps.StepContext) -> Ready | Wait | Blocked:
+    """Decide whether a step may run, from the states of its deps."""
+    if context.upstream is None:
+        return Ready()
+    failed: dict[str, list[str]] = {"cancelled": [], "discarded": [], "deleted": []}
+    ignored = {
+        "cancelled": context.ignore_cancelled,
+        "discarded": context.ignore_discarded,
+        "deleted": context.ignore_deleted,
+    }
+    pending = []
+    for name, state in context.upstream:
+        if state in failed and not ignored[state]:
+            failed[state].append(name)
+        elif state not in failed and state != "completed":
+            pending.append(name)
+    if any(failed.values()):
+        return Blocked(
+            tuple(failed["cancelled"]), tuple(failed["discarded"]), tuple(failed["deleted"])
+        )
+    if pending:
+        return Wait(tuple(pending))
+    return Ready()
+
+
+@overload
+def worker(cls: T, /) -> T: ...
+@overload
+def worker(
+    cls: None = None, /, *, result_limit: int = ..., snooze: int = ..., **options: Any
+) -> Callable[[T], T]: ...
+def worker(
+    cls: T | None = None,
+    /,
+    *,
+    result_limit: int = DEFAULT_RESULT_LIMIT,
+    snooze: int = DEFAULT_SNOOZE,
+    **options: Any,
+) -> T | Callable[[T], T]:
+    """Make a class with ``perform_workflow`` a workflow step; a drop-in for ``oban.worker``.
+
+    Args:
+        result_limit: the largest result, in bytes of JSON, a step may store.
+        snooze: seconds to wait before re-checking deps that have not finished (the
+            fallback path: steps are normally activated by their last dep's completion).
+        **options: any ``oban.worker`` option: ``queue``, ``max_attempts``, ``priority``,
+            ``tags``, ``oban``, ``cron``, …
+
+    Example:
+        >>> @baton.worker(queue="default", max_attempts=3)
+        ... class Fetch:
+        ...     async def perform_workflow(self, job):
+        ...         return {"text": "..."}
+    """
+    if not isinstance(result_limit, int) or isinstance(result_limit, bool) or result_limit < 1:
+        raise ValueError(f"result_limit must be a positive number of bytes, got {result_limit!r}")
+    if not isinstance(snooze, int) or isinstance(snooze, bool) or snooze < 1:
+        raise ValueError(f"snooze must be a positive number of seconds, got {snooze!r}")
+    settings = WorkerOptions(result_limit=result_limit, snooze=snooze)
+
+    def decorate(target: T) -> T:
+        if not inspect.isclass(target):
+            raise TypeError(f"@baton.worker decorates a class, got {target!r}")
+        perform = getattr(target, "perform_workflow", None)
+        if not inspect.iscoroutinefunction(perform):
+            raise TypeError(
+                f"{target.__qualname__} needs `async def perform_workflow(self, job)` to be "
+                "a Baton worker"
+            )
+        if "process" in vars(target):
+            raise TypeError(
+                f"{target.__qualname__} defines process(); a Baton worker implements "
+                "perform_workflow() and Baton supplies process()"
+            )
+        target._baton = settings  # type: ignore[attr-defined]
+        target.process = _process  # type: ignore[attr-defined]
+        return oban.worker(**options)(target)  # type: ignore[no-any-return]
+
+    return decorate(cls) if cls is not None else decorate
+
+
+async def _process(self: Any, job: Job) -> Any:
+    if "workflow_id" not in job.meta:
+        return await _finish(self, job, None, await self.perform_workflow(job))
+
+    instance = _oban.instance_for_job(job)
+    context = await _steps.load_context(instance, job)
+    if context is None:
+        _oban.discard_now(job)
+        raise StepFailed(
+            f"job {job.id} names workflow {job.meta.get('workflow_id')!r} step "
+            f"{job.meta.get('workflow_step')!r} in its meta, but Baton has no step for it; "
+            "insert workflow steps with Workflow.insert()"
+        )
+    if context.performed:
+        return None
+
+    match gate(context):
+        case Wait():
+            return Snooze(self._baton.snooze)
+        case Blocked() as blocked:
+            reason = blocked.reason()
+            if blocked.discarded:
+                await _callback(self, "on_dep_discarded", reason, job)
+            if blocked.cancelled or blocked.deleted:
+                await _callback(self, "on_dep_cancelled", reason, job)
+            return Cancel(reason)
+        case Ready():
+            pass
+
+    outcome = await self.perform_workflow(job)
+    return await _finish(self, job, (instance, context), outcome)
+
+
+async def _finish(
+    self: Any, job: Job, step: tuple[oban.Oban, _steps.StepContext] | None, outcome: Any
+) -> Any:
+    """Map a perform_workflow outcome onto Oban's, storing a value first."""
+    match outcome:
+        case Snooze() | Cancel():
+            return outcome
+        case Discard(reason=reason):
+            _oban.discard_now(job)
+            raise StepFailed(reason)
+        case Error(reason=reason):
+            raise StepFailed(reason)
+        case None:
+            encoded = None
+        case _:
+            try:
+                encoded = encode_result(outcome, self._baton.result_limit)
+            except UnstorableResult as error:
+                _oban.discard_now(job)
+                where = f"step {step[1].name!r}" if step else f"job {job.id}"
+                raise UnstorableResult(f"{where}: {error}") from error
+
+    if step is not None:
+        instance, context = step
+        if not await _steps.store_result(instance, job.id, encoded):
+            logger.info(
+                "step %r of workflow %r: a result was already stored by another attempt",
+                context.name,
+                context.workflow_id,
+            )
+    return None
+
+
+def encode_result(value: Any, limit: int) -> str:
+    """The stored JSON for a result, wrapped so scalars and lists round-trip.
+
+    Raises:
+        UnstorableResult: the value is not JSON, contains a NUL character, or encodes to
+            more than ``limit`` bytes.
+    """
+    try:
+        encoded = json.dumps({"value": value}, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as error:
+        raise UnstorableResult(
+            f"result of type {type(value).__name__} is not JSON-serialisable ({error}); "
+            "return dicts, lists, strings, numbers, booleans or None"
+        ) from error
+    if "\\u0000" in encoded:
+        raise UnstorableResult(
+            "result contains a NUL character (\\u0000), which PostgreSQL cannot store in jsonb"
+        )
+    size = len(encoded.encode())
+    if size > limit:
+        raise UnstorableResult(
+            f"result is {size:,} bytes of JSON, over the limit of {limit:,}; store large "
+            "data elsewhere and return a reference, or raise result_limit= on the worker"
+        )
+    return encoded
+
+
+async def _callback(self: Any, name: str, reason: str, job: Job) -> None:
+    callback = getattr(self, name, None)
+    if callback is None:
+        return
+    try:
+        returned = callback(reason, job)
+        if inspect.isawaitable(returned):
+            await returned
+    except Exception:
+        logger.exception("%s.%s raised; the step is cancelled anyway", job.worker, name)

@@ -1,0 +1,117 @@
+"""Errors raised by Baton.
+
+Every error derives from :class:`BatonError`::
+
+    BatonError
+    ├── WorkflowError               a workflow definition is invalid; nothing was written
+    │   ├── InvalidStepName         empty, too long, or with characters outside [A-Za-z0-9_.:-]
+    │   ├── DuplicateStep           two steps (or a step and a group) share a name
+    │   ├── SelfDependency          a step lists itself among its deps
+    │   ├── UnknownDependency       a dep names no step or group of the workflow
+    │   ├── DependencyCycle         the deps form a cycle (the message shows its path)
+    │   ├── EmptyWorkflow           insert() on a workflow without steps
+    │   └── InvalidStep             a step's job, args or options cannot be stored
+    ├── SchemaError                 Baton's tables are missing or older than this code
+    ├── NotAWorkflowStep            a read-side call got a job that is not a workflow step
+    └── ResultError                 a result cannot be read or stored
+        ├── NotADependency          get_result() for a step that is not a declared dep
+        ├── ResultUnavailable       the dep has not completed, or completed without a value
+        └── UnstorableResult        a returned value is not JSON or is over the size limit
+
+Messages say what was wrong and name the step and workflow involved.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BatonError",
+    "DependencyCycle",
+    "DuplicateStep",
+    "EmptyWorkflow",
+    "InvalidStep",
+    "InvalidStepName",
+    "NotADependency",
+    "NotAWorkflowStep",
+    "ResultError",
+    "ResultUnavailable",
+    "SchemaError",
+    "SelfDependency",
+    "UnknownDependency",
+    "UnstorableResult",
+    "WorkflowError",
+]
+
+
+class BatonError(Exception):
+    """Base class of every error Baton raises."""
+
+
+class WorkflowError(BatonError, ValueError):
+    """A workflow definition is invalid; nothing was written to the database."""
+
+
+class InvalidStepName(WorkflowError):
+    """A step or group name is empty, too long, or uses characters Baton reserves."""
+
+
+class DuplicateStep(WorkflowError):
+    """Two steps, or a step and a group, share one name."""
+
+
+class SelfDependency(WorkflowError):
+    """A step lists itself among its deps."""
+
+
+class UnknownDependency(WorkflowError):
+    """A dep names no step or group of the workflow."""
+
+
+class DependencyCycle(WorkflowError):
+    """The deps form a cycle.
+
+    Attributes:
+        path: the steps along the cycle, first and last equal.
+    """
+
+    def __init__(self, message: str, path: list[str]) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class EmptyWorkflow(WorkflowError):
+    """A workflow without steps cannot be inserted."""
+
+
+class InvalidStep(WorkflowError):
+    """A step's job, args or options cannot be stored."""
+
+
+class SchemaError(BatonError):
+    """Baton's tables are missing, or older than this version of Baton expects."""
+
+
+class NotAWorkflowStep(BatonError, ValueError):
+    """A read-side call got a job that was not inserted as part of a workflow."""
+
+
+class ResultError(BatonError):
+    """A step's result cannot be read or stored."""
+
+
+class NotADependency(ResultError, KeyError):
+    """``get_result`` asked for a step that the calling step did not declare as a dep."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class ResultUnavailable(ResultError):
+    """The dep has not completed, or completed without returning a value."""
+
+
+class UnstorableResult(ResultError):
+    """A value returned by ``perform_workflow`` is not JSON or is over the size limit.
+
+    The step is discarded rather than retried, so the work behind the value (an LLM call,
+    say) is not paid for twice.
+    """

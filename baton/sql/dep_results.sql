@@ -1,0 +1,15 @@
+SELECT me.workflow_id,
+       me.name,
+       me.deps,
+       d.name,
+       d.group_name,
+       d.outcome,
+       d.performed_at IS NOT NULL,
+       d.result
+  FROM {prefix}.baton_steps me
+  LEFT JOIN {prefix}.baton_steps d
+    ON d.workflow_id = me.workflow_id
+   AND (d.name = ANY(coalesce(%(names)s::text[], me.deps))
+        OR d.group_name = ANY(coalesce(%(names)s::text[], me.deps)))
+ WHERE me.job_id = %(job_id)s
+ ORDER BY d.group_name NULLS FIRST, d.group_index, d.name

@@ -1,0 +1,56 @@
+WITH workflow AS (
+    INSERT INTO {prefix}.baton_workflows
+        (id, name, ignore_cancelled, ignore_discarded, ignore_deleted, step_count)
+    VALUES
+        (%(id)s, %(name)s, %(ignore_cancelled)s, %(ignore_discarded)s, %(ignore_deleted)s,
+         %(step_count)s)
+),
+input AS (
+    SELECT *
+      FROM ROWS FROM (jsonb_to_recordset(%(steps)s::jsonb) AS (
+           name text, queue text, worker text, max_attempts smallint, priority smallint,
+           args jsonb, meta jsonb, tags jsonb, scheduled_at timestamp, pending integer,
+           group_name text, group_index integer, deps jsonb, ignore_cancelled boolean,
+           ignore_discarded boolean, ignore_deleted boolean, gated boolean))
+           WITH ORDINALITY AS s(
+           name, queue, worker, max_attempts, priority, args, meta, tags, scheduled_at,
+           pending, group_name, group_index, deps, ignore_cancelled, ignore_discarded,
+           ignore_deleted, gated, ord)
+),
+jobs AS (
+    INSERT INTO {prefix}.oban_jobs
+        (state, queue, worker, max_attempts, priority, args, meta, tags, scheduled_at)
+    SELECT CASE
+               WHEN s.pending > 0 THEN 'suspended'
+               WHEN s.scheduled_at > timezone('UTC', now()) THEN 'scheduled'
+               ELSE 'available'
+           END::{prefix}.oban_job_state,
+           s.queue, s.worker, s.max_attempts, s.priority, s.args, s.meta,
+           ARRAY(SELECT jsonb_array_elements_text(s.tags)),
+           coalesce(s.scheduled_at, timezone('UTC', now()))
+      FROM input s
+     ORDER BY s.ord
+    RETURNING id, state, queue, inserted_at, scheduled_at, meta->>'workflow_step' AS step
+),
+steps AS (
+    INSERT INTO {prefix}.baton_steps
+        (workflow_id, name, job_id, worker, group_name, group_index, deps, ignore_cancelled,
+         ignore_discarded, ignore_deleted, gated, pending)
+    SELECT %(id)s, s.name, j.id, s.worker, s.group_name, s.group_index,
+           ARRAY(SELECT jsonb_array_elements_text(s.deps)), s.ignore_cancelled,
+           s.ignore_discarded, s.ignore_deleted, s.gated, s.pending
+      FROM input s
+      JOIN jobs j ON j.step = s.name
+),
+edges AS (
+    INSERT INTO {prefix}.baton_edges (workflow_id, upstream, downstream)
+    SELECT %(id)s, e.upstream, e.downstream
+      FROM jsonb_to_recordset(%(edges)s::jsonb) AS e(upstream text, downstream text)
+)
+SELECT j.step, j.id, j.state::text, j.queue, j.inserted_at, j.scheduled_at,
+       CASE
+           WHEN j.state = 'available'
+            AND row_number() OVER (PARTITION BY j.state, j.queue ORDER BY j.id) = 1
+           THEN pg_notify(%(channel)s, json_build_object('queue', j.queue)::text)
+       END
+  FROM jobs j

@@ -1,0 +1,1 @@
+SELECT version FROM {prefix}.baton_versions ORDER BY version

@@ -1,0 +1,1 @@
+INSERT INTO {prefix}.baton_versions (version) VALUES (%(version)s)
