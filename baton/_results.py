@@ -10,22 +10,22 @@ from . import _oban, _steps
 from .errors import NotADependency, NotAWorkflowStep, ResultUnavailable
 
 
-def _step_of(job: Job) -> tuple[str, str]:
+def _step_of(job: Job) -> tuple[str, str, int]:
     workflow_id = job.meta.get("workflow_id")
     step = job.meta.get("workflow_step")
-    if not workflow_id or not step or job.id is None:
+    if not workflow_id or not step or job.id is None:  # a Job built, never inserted
         raise NotAWorkflowStep(
             f"job {job.id} ({job.worker}) is not a workflow step: insert it with "
             "Workflow.insert() to read results"
         )
-    return workflow_id, step
+    return workflow_id, step, job.id
 
 
 async def _read(
     job: Job, names: list[str] | None, oban: Oban | str | None
 ) -> tuple[tuple[str, ...], list[_steps.DepRow]]:
-    workflow_id, step = _step_of(job)
-    found = await _steps.dep_rows(_oban.instance_for_job(job, oban), job.id, names)
+    workflow_id, step, job_id = _step_of(job)
+    found = await _steps.dep_rows(_oban.instance_for_job(job, oban), job_id, names)
     if found is None:
         raise NotAWorkflowStep(
             f"job {job.id} names step {step!r} of workflow {workflow_id!r}, but Baton has "
@@ -59,7 +59,7 @@ async def get_result(job: Job, step: str, *, oban: Oban | str | None = None) -> 
         NotADependency: ``step`` is not one of the asking step's declared deps.
         ResultUnavailable: the dep has not completed, or completed without a value.
     """
-    _workflow_id, me = _step_of(job)
+    _workflow_id, me, _job_id = _step_of(job)
     deps, rows = await _read(job, [step], oban)
     if step not in deps:
         listed = ", ".join(repr(dep) for dep in deps) or "none"
@@ -80,7 +80,6 @@ async def get_all_results(job: Job, *, oban: Oban | str | None = None) -> dict[s
     deleted and this step ignores that) are left out; group members without a value are
     None in the list.
     """
-    _workflow_id, _me = _step_of(job)
     deps, rows = await _read(job, None, oban)
     results: dict[str, Any] = {}
     for dep in deps:
@@ -96,7 +95,7 @@ async def get_all_results(job: Job, *, oban: Oban | str | None = None) -> dict[s
 
 async def get_own_result(job: Job, *, oban: Oban | str | None = None) -> Any:
     """The value this step stored on an earlier attempt, or None if it stored none."""
-    _workflow_id, step = _step_of(job)
+    _workflow_id, step, _job_id = _step_of(job)
     _deps, rows = await _read(job, [step], oban)
     row = next((row for row in rows if row.name == step), None)
     return row.result["value"] if row is not None and row.result is not None else None

@@ -42,13 +42,9 @@ async def install(target: str | AsyncConnectionPool[Any] | Any, *, prefix: str =
 async def _install(conn: AsyncConnection[Any], prefix: str) -> int:
     async with conn.transaction():
         await conn.execute(_sql.query("lock_install.sql", prefix), {"prefix": prefix})
-        await conn.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(prefix))
-        )
+        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(prefix)))
         # Oban's install checks for its enum in current_schema().
-        await conn.execute(
-            sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(prefix))
-        )
+        await conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(prefix)))
         await conn.execute(oban_install_sql(prefix))  # idempotent
         await conn.execute(_sql.query("create_versions.sql", prefix))
         cursor = await conn.execute(_sql.query("installed_versions.sql", prefix))
@@ -57,9 +53,7 @@ async def _install(conn: AsyncConnection[Any], prefix: str) -> int:
         for version, name in _sql.migrations():
             if version not in installed:
                 await conn.execute(_sql.migration(name, prefix, channel))
-                await conn.execute(
-                    _sql.query("record_version.sql", prefix), {"version": version}
-                )
+                await conn.execute(_sql.query("record_version.sql", prefix), {"version": version})
     return SCHEMA_VERSION
 
 

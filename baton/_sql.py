@@ -19,7 +19,7 @@ def text(name: str) -> str:
 @cache
 def query(name: str, prefix: str) -> sql.Composed:
     """The statement in ``baton/sql/<name>`` with ``{prefix}`` bound to the schema."""
-    return sql.SQL(text(name)).format(prefix=sql.Identifier(prefix))  # type: ignore[arg-type]
+    return sql.SQL(text(name)).format(prefix=sql.Identifier(prefix))
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -34,6 +34,4 @@ def migrations() -> list[tuple[int, str]]:
 
 def migration(name: str, prefix: str, channel: str) -> sql.Composed:
     """A migration with its prefix and the Oban insert channel bound."""
-    return sql.SQL(text(name)).format(  # type: ignore[arg-type]
-        prefix=sql.Identifier(prefix), channel=sql.Literal(channel)
-    )
+    return sql.SQL(text(name)).format(prefix=sql.Identifier(prefix), channel=sql.Literal(channel))

@@ -94,9 +94,7 @@ async def load_context(oban: Oban, job: Job) -> StepContext | None:
     prefix = _oban.prefix(oban)
     async with _oban.pooled(oban) as conn:
         with _schema_guard(prefix):
-            cursor = await conn.execute(
-                _sql.query("step_context.sql", prefix), {"job_id": job.id}
-            )
+            cursor = await conn.execute(_sql.query("step_context.sql", prefix), {"job_id": job.id})
             row = await cursor.fetchone()
     if row is None:
         return None

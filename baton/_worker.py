@@ -101,12 +101,12 @@ def gate(context: _steps.StepContext) -> Ready | Wait | Blocked:
 
 
 @overload
-def worker(cls: T, /) -> T: ...
+def worker[T: type](cls: T, /) -> T: ...
 @overload
 def worker(
     cls: None = None, /, *, result_limit: int = ..., snooze: int = ..., **options: Any
 ) -> Callable[[T], T]: ...
-def worker(
+def worker[T: type](
     cls: T | None = None,
     /,
     *,
@@ -213,13 +213,19 @@ async def _finish(
 
     if step is not None:
         instance, context = step
-        if not await _steps.store_result(instance, job.id, encoded):
+        if not await _steps.store_result(instance, _job_id(job), encoded):
             logger.info(
                 "step %r of workflow %r: a result was already stored by another attempt",
                 context.name,
                 context.workflow_id,
             )
     return None
+
+
+def _job_id(job: Job) -> int:
+    if job.id is None:
+        raise ValueError(f"{job.worker} job has no id: it was never inserted")
+    return int(job.id)
 
 
 def encode_result(value: Any, limit: int) -> str:

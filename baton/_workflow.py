@@ -306,7 +306,7 @@ class Workflow:
             "ignore_cancelled": _pick(step.ignore_cancelled, self.ignore_cancelled),
             "ignore_discarded": _pick(step.ignore_discarded, self.ignore_discarded),
             "ignore_deleted": _pick(step.ignore_deleted, self.ignore_deleted),
-            "gated": _is_baton_worker(job.worker),
+            "gated": _is_baton_worker(job.worker, f"step {step.name!r} in workflow {self._label}"),
         }
 
     def _expand(self, step: Step) -> list[str]:
@@ -324,8 +324,7 @@ class Workflow:
                 )
             if step.name in expanded:
                 raise SelfDependency(
-                    f"step {step.name!r} in workflow {self._label} depends on its own group "
-                    f"{dep!r}"
+                    f"step {step.name!r} in workflow {self._label} depends on its own group {dep!r}"
                 )
         return list(expanded)
 
@@ -355,8 +354,7 @@ class Workflow:
         where = f"step {name!r} in workflow {self._label}"
         if not isinstance(job, Job):
             raise InvalidStep(
-                f"{where}: expected an Oban job such as Worker.new(args), got "
-                f"{type(job).__name__}"
+                f"{where}: expected an Oban job such as Worker.new(args), got {type(job).__name__}"
             )
         if job.id is not None:
             raise InvalidStep(f"{where}: job {job.id} was already inserted; pass Worker.new()")
@@ -398,11 +396,11 @@ def _pick(override: bool | None, default: bool) -> bool:
     return default if override is None else override
 
 
-def _is_baton_worker(path: str) -> bool:
+def _is_baton_worker(path: str, where: str) -> bool:
     try:
         return hasattr(resolve_worker(path), "_baton")
     except WorkerResolutionError as error:
-        raise InvalidStep(f"worker {path!r} cannot be imported: {error}") from error
+        raise InvalidStep(f"{where}: worker {path!r} cannot be imported: {error}") from error
 
 
 def _encode_args(row: Mapping[str, Any], label: str) -> None:

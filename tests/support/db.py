@@ -45,8 +45,9 @@ def test_dsn() -> Iterator[str]:
             yield dsn
 
 
-async def wait_until(conn: psycopg.AsyncConnection[Any], query: str, params: Any = None,
-                     *, timeout: float = 30.0) -> None:
+async def wait_until(
+    conn: psycopg.AsyncConnection[Any], query: str, params: Any = None, *, timeout: float = 30.0
+) -> None:
     """Re-run ``query`` until its first column is true, or fail after ``timeout`` seconds."""
     async with asyncio.timeout(timeout):
         while True:
@@ -56,8 +57,9 @@ async def wait_until(conn: psycopg.AsyncConnection[Any], query: str, params: Any
             await asyncio.sleep(0.02)
 
 
-async def wait_settled(conn: psycopg.AsyncConnection[Any], workflow_id: str,
-                       *, timeout: float = 30.0) -> None:
+async def wait_settled(
+    conn: psycopg.AsyncConnection[Any], workflow_id: str, *, timeout: float = 30.0
+) -> None:
     """Wait until every step of the workflow has an outcome."""
     await wait_until(
         conn,
