@@ -67,3 +67,17 @@ def discard_now(job: Job) -> None:
     in-memory value and the ack does not write it back, so the row keeps its own.
     """
     job.max_attempts = job.attempt
+
+
+def load_settings(
+    config: str | None, dsn: str | None, prefix: str | None
+) -> tuple[str | None, str]:
+    """The DSN and prefix from ``oban.toml`` (or ``config``), ``OBAN_*`` variables and flags.
+
+    Explicit values win over the environment, which wins over the file, as in ``oban``'s CLI.
+    """
+    from oban._config import Config
+
+    overrides = {key: value for key, value in (("dsn", dsn), ("prefix", prefix)) if value}
+    conf = Config.load(config, **overrides)
+    return conf.dsn, conf.prefix or "public"

@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, overload
 
 import oban
 from oban import Cancel, Job, Snooze
@@ -30,8 +30,6 @@ logger = logging.getLogger("baton")
 
 DEFAULT_RESULT_LIMIT = 1_000_000
 DEFAULT_SNOOZE = 1
-
-T = TypeVar("T", bound=type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,19 +99,19 @@ def gate(context: _steps.StepContext) -> Ready | Wait | Blocked:
 
 
 @overload
-def worker[T: type](cls: T, /) -> T: ...
+def worker(cls: type, /) -> type[oban.Worker]: ...
 @overload
 def worker(
     cls: None = None, /, *, result_limit: int = ..., snooze: int = ..., **options: Any
-) -> Callable[[T], T]: ...
-def worker[T: type](
-    cls: T | None = None,
+) -> Callable[[type], type[oban.Worker]]: ...
+def worker(
+    cls: type | None = None,
     /,
     *,
     result_limit: int = DEFAULT_RESULT_LIMIT,
     snooze: int = DEFAULT_SNOOZE,
     **options: Any,
-) -> T | Callable[[T], T]:
+) -> type[oban.Worker] | Callable[[type], type[oban.Worker]]:
     """Make a class with ``perform_workflow`` a workflow step; a drop-in for ``oban.worker``.
 
     Args:
@@ -135,7 +133,7 @@ def worker[T: type](
         raise ValueError(f"snooze must be a positive number of seconds, got {snooze!r}")
     settings = WorkerOptions(result_limit=result_limit, snooze=snooze)
 
-    def decorate(target: T) -> T:
+    def decorate(target: type) -> type[oban.Worker]:
         if not inspect.isclass(target):
             raise TypeError(f"@baton.worker decorates a class, got {target!r}")
         perform = getattr(target, "perform_workflow", None)
@@ -149,8 +147,8 @@ def worker[T: type](
                 f"{target.__qualname__} defines process(); a Baton worker implements "
                 "perform_workflow() and Baton supplies process()"
             )
-        target._baton = settings  # type: ignore[attr-defined]
-        target.process = _process  # type: ignore[attr-defined]
+        setattr(target, "_baton", settings)  # noqa: B010 - the marker Baton looks for
+        setattr(target, "process", _process)  # noqa: B010
         return oban.worker(**options)(target)  # type: ignore[no-any-return]
 
     return decorate(cls) if cls is not None else decorate
