@@ -17,26 +17,60 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-from . import errors
+from . import errors, telemetry
+from ._control import (
+    StepStatus,
+    StepUsage,
+    WorkflowStatus,
+    WorkflowUsage,
+    cancel,
+    retry,
+    status,
+    usage,
+)
+from ._events import Reconnected, StepEvent, Subscription, WorkflowFinished, subscribe
+from ._llm import llm_backoff, llm_worker
 from ._outcomes import Cancel, Discard, Error, Snooze
 from ._results import get_all_results, get_own_result, get_result
 from ._schema import SCHEMA_VERSION, install
+from ._usage import DEFAULT_PRICING, LLMUsage, PriceTable, Pricing, Rates
 from ._worker import worker
 from ._workflow import Step, Workflow
 
 __all__ = [
+    "DEFAULT_PRICING",
     "SCHEMA_VERSION",
     "Cancel",
     "Discard",
     "Error",
+    "LLMUsage",
+    "PriceTable",
+    "Pricing",
+    "Rates",
+    "Reconnected",
     "Snooze",
     "Step",
+    "StepEvent",
+    "StepStatus",
+    "StepUsage",
+    "Subscription",
     "Workflow",
+    "WorkflowFinished",
+    "WorkflowStatus",
+    "WorkflowUsage",
+    "cancel",
     "errors",
     "get_all_results",
     "get_own_result",
     "get_result",
     "install",
+    "llm_backoff",
+    "llm_worker",
+    "retry",
+    "status",
+    "subscribe",
+    "telemetry",
+    "usage",
     "worker",
 ]
 

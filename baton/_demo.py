@@ -15,6 +15,7 @@ from typing import Any, cast
 from oban import Job, Oban, Worker
 
 from . import _steps
+from ._events import Reconnected, StepEvent, Subscription, WorkflowFinished, subscribe
 from ._results import get_all_results, get_result
 from ._schema import install
 from ._worker import worker
@@ -76,22 +77,19 @@ def research_brief(topic: str) -> Workflow:
     return workflow.add("compile", _job(Compile), deps=list(ASPECTS))
 
 
-TERMINAL = frozenset({"completed", "cancelled", "discarded", "deleted"})
-
-
-async def _watch(oban: Oban, workflow: Workflow, say: Callable[[str], None]) -> dict[str, str]:
-    """Print each step's state changes until every step has settled."""
-    seen: dict[str, str] = {}
+async def _follow(events: Subscription, say: Callable[[str], None]) -> WorkflowFinished:
+    """Print each step event until the workflow's finished event arrives."""
     started = time.monotonic()
-    while True:
-        states = await _steps.workflow_states(oban, workflow.id)
-        for name, state in states:
-            if seen.get(name) != state:
-                seen[name] = state
-                say(f"  {time.monotonic() - started:6.2f}s  {name:<10} {state}")
-        if states and all(state in TERMINAL for _, state in states):
-            return seen
-        await asyncio.sleep(0.02)
+    async for event in events:
+        elapsed = time.monotonic() - started
+        match event:
+            case StepEvent(step=step, state=state, attempt=attempt):
+                say(f"  {elapsed:6.2f}s  {step:<10} {state:<10} attempt {attempt}")
+            case WorkflowFinished():
+                return event
+            case Reconnected():
+                say("  (event connection lost and restored; some events were missed)")
+    raise RuntimeError("event stream ended")  # pragma: no cover - the stream never ends
 
 
 async def run(dsn: str, say: Callable[[str], None], topic: str = "Baton") -> bool:
@@ -101,15 +99,16 @@ async def run(dsn: str, say: Callable[[str], None], topic: str = "Baton") -> boo
         await install(pool)
         async with Oban(name="baton-demo", pool=pool, queues=QUEUES) as oban:
             workflow = research_brief(topic)
-            await workflow.insert(oban=oban)
-            say(f"workflow {workflow.name} ({workflow.id}): {len(workflow.steps)} steps")
-            states = await asyncio.wait_for(_watch(oban, workflow, say), timeout=60)
-            if any(state != "completed" for state in states.values()):
-                say(f"the workflow did not complete: {states}")
+            async with subscribe(workflow.id, oban=oban) as events:
+                await workflow.insert(oban=oban)
+                say(f"workflow {workflow.name} ({workflow.id}): {len(workflow.steps)} steps")
+                finished = await asyncio.wait_for(_follow(events, say), timeout=60)
+            if finished.outcome != "completed":
+                say(f"the workflow failed: {', '.join(finished.failed_steps)}")
                 return False
             found = await _steps.step_result(oban, workflow.id, "compile")
             brief = found[1]["brief"] if found and found[1] else []
-            say("result of compile:")
+            say(f"finished in {finished.duration_ms} ms; result of compile:")
             for line in brief:
                 say(f"  - {line}")
             return bool(brief)

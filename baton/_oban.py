@@ -43,9 +43,24 @@ def prefix(oban: Oban) -> str:
     return str(oban._prefix)
 
 
+async def dsn(oban: Oban) -> str:
+    """The connection string of the instance's pool."""
+    return str(await oban._query.dsn())
+
+
+async def cancel_jobs(oban: Oban, job_ids: list[Job | int]) -> int:
+    """Cancel jobs through Oban, which also signals the ones executing."""
+    return int(await oban.cancel_many_jobs(job_ids)) if job_ids else 0
+
+
 def insert_channel(schema: str) -> str:
     """The Postgres channel on which Oban's stagers listen for newly available jobs."""
     return f"{schema}.oban_insert"
+
+
+def events_channel(schema: str) -> str:
+    """The Postgres channel carrying Baton's events for tables in ``schema``."""
+    return f"{schema}.baton_events"
 
 
 @asynccontextmanager

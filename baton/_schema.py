@@ -9,6 +9,9 @@ from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from . import _oban, _sql
+from .errors import SchemaError
+
+MAX_CHANNEL_BYTES = 63
 
 #: The schema version this code expects; ``install`` brings a database up to it.
 SCHEMA_VERSION = max(version for version, _name in _sql.migrations())
@@ -28,6 +31,11 @@ async def install(target: str | AsyncConnectionPool[Any] | Any, *, prefix: str =
     Returns:
         The schema version now installed.
     """
+    if len(_oban.events_channel(prefix).encode()) > MAX_CHANNEL_BYTES:
+        raise SchemaError(
+            f"prefix {prefix!r} is too long: PostgreSQL channel names such as "
+            f"{_oban.events_channel(prefix)!r} are limited to {MAX_CHANNEL_BYTES} bytes"
+        )
     if isinstance(target, str):
         async with await AsyncConnection.connect(target) as conn:
             return await _install(conn, prefix)
@@ -50,9 +58,10 @@ async def _install(conn: AsyncConnection[Any], prefix: str) -> int:
         cursor = await conn.execute(_sql.query("installed_versions.sql", prefix))
         installed = {version for (version,) in await cursor.fetchall()}
         channel = _oban.insert_channel(prefix)
+        events = _oban.events_channel(prefix)
         for version, name in _sql.migrations():
             if version not in installed:
-                await conn.execute(_sql.migration(name, prefix, channel))
+                await conn.execute(_sql.migration(name, prefix, channel, events))
                 await conn.execute(_sql.query("record_version.sql", prefix), {"version": version})
     return SCHEMA_VERSION
 

@@ -32,6 +32,8 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def migration(name: str, prefix: str, channel: str) -> sql.Composed:
-    """A migration with its prefix and the Oban insert channel bound."""
-    return sql.SQL(text(name)).format(prefix=sql.Identifier(prefix), channel=sql.Literal(channel))
+def migration(name: str, prefix: str, channel: str, events: str) -> sql.Composed:
+    """A migration with its prefix, Oban's insert channel and Baton's event channel bound."""
+    return sql.SQL(text(name)).format(
+        prefix=sql.Identifier(prefix), channel=sql.Literal(channel), events=sql.Literal(events)
+    )

@@ -26,6 +26,7 @@ class StepContext:
         ignore_cancelled: the resolved flag for this step.
         ignore_discarded: likewise.
         ignore_deleted: likewise.
+        workflow_cancelled: ``baton.cancel`` was called on the workflow.
         upstream: ``(step, state)`` of every expanded dep, read only when the counters say
             the step is not clear to run; None when every dep completed or is ignored.
     """
@@ -37,6 +38,7 @@ class StepContext:
     ignore_cancelled: bool
     ignore_discarded: bool
     ignore_deleted: bool
+    workflow_cancelled: bool
     upstream: tuple[tuple[str, str], ...] | None
 
 
@@ -90,15 +92,19 @@ async def insert_workflow(
 
 
 async def load_context(oban: Oban, job: Job) -> StepContext | None:
-    """The step row for ``job``, or None when Baton has no record of it."""
+    """The step row for ``job``, or None when Baton has no record of it.
+
+    The same statement broadcasts the step's ``executing`` event.
+    """
     prefix = _oban.prefix(oban)
+    params = {"job_id": job.id, "worker": job.worker, "attempt": job.attempt}
     async with _oban.pooled(oban) as conn:
         with _schema_guard(prefix):
-            cursor = await conn.execute(_sql.query("step_context.sql", prefix), {"job_id": job.id})
+            cursor = await conn.execute(_sql.query("step_context.sql", prefix), params)
             row = await cursor.fetchone()
     if row is None:
         return None
-    workflow_id, name, performed, deps, ign_c, ign_x, ign_d, upstream = row
+    workflow_id, name, performed, deps, ign_c, ign_x, ign_d, cancelled, upstream, _sent = row
     return StepContext(
         workflow_id=workflow_id,
         name=name,
@@ -107,18 +113,21 @@ async def load_context(oban: Oban, job: Job) -> StepContext | None:
         ignore_cancelled=ign_c,
         ignore_discarded=ign_x,
         ignore_deleted=ign_d,
+        workflow_cancelled=cancelled,
         upstream=None if upstream is None else tuple((dep, state) for dep, state in upstream),
     )
 
 
-async def store_result(oban: Oban, job_id: int, encoded: str | None) -> bool:
-    """Record that the step performed, with its JSON result; False if already recorded."""
+async def store_result(oban: Oban, job: Job, encoded: str | None, usage: str | None = None) -> bool:
+    """Record that the step performed, with its JSON result and LLM usage.
+
+    Returns False when an earlier attempt already recorded them (nothing is overwritten).
+    """
     prefix = _oban.prefix(oban)
+    params = {"job_id": job.id, "attempt": job.attempt, "result": encoded, "usage": usage}
     async with _oban.pooled(oban) as conn:
         with _schema_guard(prefix):
-            cursor = await conn.execute(
-                _sql.query("store_result.sql", prefix), {"job_id": job_id, "result": encoded}
-            )
+            cursor = await conn.execute(_sql.query("store_result.sql", prefix), params)
     return cursor.rowcount == 1
 
 

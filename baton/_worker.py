@@ -24,6 +24,7 @@ from oban import Cancel, Job, Snooze
 
 from . import _oban, _steps
 from ._outcomes import Discard, Error, StepFailed
+from ._usage import DEFAULT_PRICING, Pricing, split_usage, usage_record
 from .errors import UnstorableResult
 
 logger = logging.getLogger("baton")
@@ -38,6 +39,7 @@ class WorkerOptions:
 
     result_limit: int = DEFAULT_RESULT_LIMIT
     snooze: int = DEFAULT_SNOOZE
+    pricing: Pricing = DEFAULT_PRICING
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +75,20 @@ class Blocked:
         return "dependencies did not complete (" + "; ".join(parts) + ")"
 
 
-def gate(context: _steps.StepContext) -> Ready | Wait | Blocked:
-    """Decide whether a step may run, from the states of its deps."""
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """``baton.cancel`` was called on the workflow."""
+
+    workflow_id: str
+
+    def reason(self) -> str:
+        return f"workflow {self.workflow_id!r} was cancelled"
+
+
+def gate(context: _steps.StepContext) -> Ready | Wait | Blocked | Cancelled:
+    """Decide whether a step may run, from its workflow and the states of its deps."""
+    if context.workflow_cancelled:
+        return Cancelled(context.workflow_id)
     if context.upstream is None:
         return Ready()
     failed: dict[str, list[str]] = {"cancelled": [], "discarded": [], "deleted": []}
@@ -102,7 +116,13 @@ def gate(context: _steps.StepContext) -> Ready | Wait | Blocked:
 def worker(cls: type, /) -> type[oban.Worker]: ...
 @overload
 def worker(
-    cls: None = None, /, *, result_limit: int = ..., snooze: int = ..., **options: Any
+    cls: None = None,
+    /,
+    *,
+    result_limit: int = ...,
+    snooze: int = ...,
+    pricing: Pricing = ...,
+    **options: Any,
 ) -> Callable[[type], type[oban.Worker]]: ...
 def worker(
     cls: type | None = None,
@@ -110,6 +130,7 @@ def worker(
     *,
     result_limit: int = DEFAULT_RESULT_LIMIT,
     snooze: int = DEFAULT_SNOOZE,
+    pricing: Pricing = DEFAULT_PRICING,
     **options: Any,
 ) -> type[oban.Worker] | Callable[[type], type[oban.Worker]]:
     """Make a class with ``perform_workflow`` a workflow step; a drop-in for ``oban.worker``.
@@ -118,6 +139,7 @@ def worker(
         result_limit: the largest result, in bytes of JSON, a step may store.
         snooze: seconds to wait before re-checking deps that have not finished (the
             fallback path: steps are normally activated by their last dep's completion).
+        pricing: prices the ``llm_usage`` a step reports (see ``baton.PriceTable``).
         **options: any ``oban.worker`` option: ``queue``, ``max_attempts``, ``priority``,
             ``tags``, ``oban``, ``cron``, …
 
@@ -131,7 +153,7 @@ def worker(
         raise ValueError(f"result_limit must be a positive number of bytes, got {result_limit!r}")
     if not isinstance(snooze, int) or isinstance(snooze, bool) or snooze < 1:
         raise ValueError(f"snooze must be a positive number of seconds, got {snooze!r}")
-    settings = WorkerOptions(result_limit=result_limit, snooze=snooze)
+    settings = WorkerOptions(result_limit=result_limit, snooze=snooze, pricing=pricing)
 
     def decorate(target: type) -> type[oban.Worker]:
         if not inspect.isclass(target):
@@ -180,6 +202,9 @@ async def _process(self: Any, job: Job) -> Any:
             if blocked.cancelled or blocked.deleted:
                 await _callback(self, "on_dep_cancelled", reason, job)
             return Cancel(reason)
+        case Cancelled() as cancelled:
+            await _callback(self, "on_dep_cancelled", cancelled.reason(), job)
+            return Cancel(cancelled.reason())
         case Ready():
             pass
 
@@ -200,10 +225,11 @@ async def _finish(
         case Error(reason=reason):
             raise StepFailed(reason)
         case None:
-            encoded = None
+            encoded, usage = None, None
         case _:
+            value, usage = split_usage(outcome)
             try:
-                encoded = encode_result(outcome, self._baton.result_limit)
+                encoded = encode_result(value, self._baton.result_limit)
             except UnstorableResult as error:
                 _oban.discard_now(job)
                 where = f"step {step[1].name!r}" if step else f"job {job.id}"
@@ -211,19 +237,16 @@ async def _finish(
 
     if step is not None:
         instance, context = step
-        if not await _steps.store_result(instance, _job_id(job), encoded):
+        recorded = None
+        if usage is not None:
+            recorded = json.dumps(usage_record(usage, self._baton.pricing))
+        if not await _steps.store_result(instance, job, encoded, recorded):
             logger.info(
                 "step %r of workflow %r: a result was already stored by another attempt",
                 context.name,
                 context.workflow_id,
             )
     return None
-
-
-def _job_id(job: Job) -> int:
-    if job.id is None:
-        raise ValueError(f"{job.worker} job has no id: it was never inserted")
-    return int(job.id)
 
 
 def encode_result(value: Any, limit: int) -> str:

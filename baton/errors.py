@@ -12,6 +12,8 @@ Every error derives from :class:`BatonError`::
     │   ├── EmptyWorkflow           insert() on a workflow without steps
     │   └── InvalidStep             a step's job, args or options cannot be stored
     ├── SchemaError                 Baton's tables are missing or older than this code
+    ├── UnknownWorkflow             no workflow has the id given
+    ├── WorkflowFailed              baton.testing.run_workflow: some step did not complete
     ├── NotAWorkflowStep            a read-side call got a job that is not a workflow step
     └── ResultError                 a result cannot be read or stored
         ├── NotADependency          get_result() for a step that is not a declared dep
@@ -37,8 +39,10 @@ __all__ = [
     "SchemaError",
     "SelfDependency",
     "UnknownDependency",
+    "UnknownWorkflow",
     "UnstorableResult",
     "WorkflowError",
+    "WorkflowFailed",
 ]
 
 
@@ -88,6 +92,22 @@ class InvalidStep(WorkflowError):
 
 class SchemaError(BatonError):
     """Baton's tables are missing, or older than this version of Baton expects."""
+
+
+class UnknownWorkflow(BatonError, LookupError):
+    """No workflow has the id given."""
+
+
+class WorkflowFailed(BatonError):
+    """``baton.testing.run_workflow``: some step did not complete.
+
+    Attributes:
+        failures: step name to ``(state, last error)`` for every step that did not complete.
+    """
+
+    def __init__(self, message: str, failures: dict[str, tuple[str, str | None]]) -> None:
+        super().__init__(message)
+        self.failures = failures
 
 
 class NotAWorkflowStep(BatonError, ValueError):

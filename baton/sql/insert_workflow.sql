@@ -1,9 +1,9 @@
 WITH workflow AS (
     INSERT INTO {prefix}.baton_workflows
-        (id, name, ignore_cancelled, ignore_discarded, ignore_deleted, step_count)
+        (id, name, ignore_cancelled, ignore_discarded, ignore_deleted, step_count, unsettled)
     VALUES
         (%(id)s, %(name)s, %(ignore_cancelled)s, %(ignore_discarded)s, %(ignore_deleted)s,
-         %(step_count)s)
+         %(step_count)s, %(step_count)s)
 ),
 input AS (
     SELECT *

@@ -1,5 +1,7 @@
 UPDATE {prefix}.baton_steps
    SET performed_at = timezone('UTC', now()),
-       result = %(result)s::jsonb
+       performed_attempt = %(attempt)s,
+       result = %(result)s::jsonb,
+       usage = %(usage)s::jsonb
  WHERE job_id = %(job_id)s
    AND performed_at IS NULL

@@ -1,0 +1,280 @@
+"""Operations on a stored workflow: status, usage, cancel and retry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from oban import Job, Oban
+from psycopg import AsyncConnection
+
+from . import _oban, _sql
+from ._usage import TOKEN_FIELDS
+from .errors import UnknownWorkflow, WorkflowError
+
+
+@dataclass(frozen=True, slots=True)
+class StepStatus:
+    """One step's state as stored now.
+
+    ``state`` is the job's Oban state (``suspended`` while waiting for deps), or
+    ``deleted`` once its job row is gone without having settled. ``error`` is its last
+    error, truncated to 2,000 characters.
+    """
+
+    name: str
+    state: str
+    worker: str
+    attempt: int | None
+    max_attempts: int | None
+    deps: tuple[str, ...]
+    group: str | None
+    inserted_at: datetime | None
+    attempted_at: datetime | None
+    settled_at: datetime | None
+    error: str | None
+    result_stored: bool
+    cost_usd: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowStatus:
+    """A workflow's state: ``running``, ``completed``, ``failed`` or ``cancelled``."""
+
+    id: str
+    name: str | None
+    state: str
+    counts: dict[str, int]
+    steps: tuple[StepStatus, ...]
+    inserted_at: datetime
+    finished_at: datetime | None
+    duration_ms: float
+    cost_usd: Decimal | None
+
+    def step(self, name: str) -> StepStatus:
+        """The status of one step by name."""
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(f"workflow {self.id!r} has no step {name!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class StepUsage:
+    """What one step's LLM calls consumed, with their cost (None for an unknown model)."""
+
+    step: str
+    model: str | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    latency_ms: float | None
+    cost_usd: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowUsage:
+    """Totals over a workflow's steps; ``cost_usd`` sums the steps whose cost is known."""
+
+    workflow_id: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: Decimal
+    unpriced_steps: tuple[str, ...]
+    steps: tuple[StepUsage, ...]
+
+
+def _cost(usage: dict[str, Any] | None) -> Decimal | None:
+    if not usage or usage.get("cost_usd") is None:
+        return None
+    return Decimal(usage["cost_usd"])
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+async def _workflow_row(conn: AsyncConnection[Any], prefix: str, workflow_id: str) -> Any:
+    cursor = await conn.execute(
+        _sql.query("workflow_row.sql", prefix), {"workflow_id": workflow_id}
+    )
+    row = await cursor.fetchone()
+    if row is None:
+        raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
+    return row
+
+
+async def status(workflow_id: str, *, oban: Oban | str | None = None) -> WorkflowStatus:
+    """The workflow's state, counts per step state, and every step's details.
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+    """
+    instance = _oban.instance(oban)
+    prefix = _oban.prefix(instance)
+    async with _oban.pooled(instance) as conn, conn.transaction():
+        wid, name, inserted, finished, cancelled, outcome, _unsettled, _count = await _workflow_row(
+            conn, prefix, workflow_id
+        )
+        cursor = await conn.execute(
+            _sql.query("workflow_steps.sql", prefix), {"workflow_id": workflow_id}
+        )
+        rows = await cursor.fetchall()
+    steps = tuple(
+        StepStatus(
+            name=step,
+            state=state,
+            worker=worker,
+            attempt=attempt,
+            max_attempts=max_attempts,
+            deps=tuple(deps),
+            group=group,
+            inserted_at=_utc(step_inserted),
+            attempted_at=_utc(attempted),
+            settled_at=_utc(settled),
+            error=error,
+            result_stored=stored,
+            cost_usd=_cost(usage),
+        )
+        for (
+            step,
+            state,
+            worker,
+            attempt,
+            max_attempts,
+            deps,
+            group,
+            step_inserted,
+            attempted,
+            settled,
+            error,
+            stored,
+            usage,
+        ) in rows
+    )
+    counts: dict[str, int] = {}
+    for step_status in steps:
+        counts[step_status.state] = counts.get(step_status.state, 0) + 1
+    started = inserted.replace(tzinfo=UTC)
+    ended = _utc(finished) or datetime.now(UTC)
+    costs = [s.cost_usd for s in steps if s.cost_usd is not None]
+    state = "cancelled" if cancelled else (outcome or "running")
+    return WorkflowStatus(
+        id=wid,
+        name=name,
+        state=state,
+        counts=counts,
+        steps=steps,
+        inserted_at=started,
+        finished_at=_utc(finished),
+        duration_ms=(ended - started).total_seconds() * 1000,
+        cost_usd=sum(costs, Decimal(0)) if costs else None,
+    )
+
+
+async def usage(workflow_id: str, *, oban: Oban | str | None = None) -> WorkflowUsage:
+    """Token and cost totals of a workflow, with one row per step that reported usage.
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+    """
+    instance = _oban.instance(oban)
+    prefix = _oban.prefix(instance)
+    async with _oban.pooled(instance) as conn, conn.transaction():
+        await _workflow_row(conn, prefix, workflow_id)
+        cursor = await conn.execute(
+            _sql.query("step_usage.sql", prefix), {"workflow_id": workflow_id}
+        )
+        rows = await cursor.fetchall()
+    steps = tuple(
+        StepUsage(
+            step=step,
+            model=record.get("model"),
+            latency_ms=record.get("latency_ms"),
+            cost_usd=_cost(record),
+            **{name: int(record.get(name) or 0) for name in TOKEN_FIELDS},
+        )
+        for step, record in rows
+    )
+    return WorkflowUsage(
+        workflow_id=workflow_id,
+        cost_usd=sum((s.cost_usd for s in steps if s.cost_usd is not None), Decimal(0)),
+        unpriced_steps=tuple(s.step for s in steps if s.cost_usd is None),
+        steps=steps,
+        **{name: sum(getattr(s, name) for s in steps) for name in TOKEN_FIELDS},
+    )
+
+
+async def cancel(workflow_id: str, *, oban: Oban | str | None = None) -> int:
+    """Cancel every unfinished step of a workflow.
+
+    Steps that are available, scheduled or retryable are cancelled at once; executing
+    ones get Oban's cancellation signal (``job.cancelled()`` turns true). Steps still
+    waiting for deps are activated as their deps settle, and cancel themselves, calling
+    ``on_dep_cancelled``. Cancelling a finished workflow changes nothing.
+
+    Returns:
+        The number of jobs Oban cancelled or signalled now.
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+    """
+    instance = _oban.instance(oban)
+    prefix = _oban.prefix(instance)
+    async with _oban.pooled(instance) as conn, conn.transaction():
+        cursor = await conn.execute(
+            _sql.query("cancel_workflow.sql", prefix), {"workflow_id": workflow_id}
+        )
+        if await cursor.fetchone() is None:
+            raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
+    async with _oban.pooled(instance) as conn:
+        cursor = await conn.execute(
+            _sql.query("cancellable_jobs.sql", prefix), {"workflow_id": workflow_id}
+        )
+        job_ids: list[Job | int] = [job_id for (job_id,) in await cursor.fetchall()]
+    return await _oban.cancel_jobs(instance, job_ids)
+
+
+async def retry(workflow_id: str, *, oban: Oban | str | None = None) -> list[str]:
+    """Re-run a workflow's cancelled, discarded and deleted steps, and so what follows.
+
+    Completed steps keep their stored results and are not run again. Steps whose deps
+    are all completed become available; the others wait, suspended, as on insert.
+
+    Returns:
+        The names of the steps that will run again (empty when nothing had failed).
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+        WorkflowError: a failed step's job row was deleted (pruned), so it cannot re-run;
+            nothing is changed.
+    """
+    instance = _oban.instance(oban)
+    prefix = _oban.prefix(instance)
+    params: dict[str, Any] = {"workflow_id": workflow_id}
+    async with _oban.pooled(instance) as conn, conn.transaction():
+        cursor = await conn.execute(_sql.query("lock_workflow.sql", prefix), params)
+        if await cursor.fetchone() is None:
+            raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
+        cursor = await conn.execute(_sql.query("retry_reset_steps.sql", prefix), params)
+        reset = await cursor.fetchall()
+        missing = [name for name, _job_id, exists in reset if not exists]
+        if missing:
+            raise WorkflowError(
+                f"cannot retry workflow {workflow_id!r}: the jobs of steps "
+                f"{', '.join(map(repr, missing))} were deleted (pruned); nothing was changed"
+            )
+        names = [name for name, _job_id, _exists in reset]
+        if names:
+            await conn.execute(_sql.query("retry_recount.sql", prefix), params)
+            await conn.execute(
+                _sql.query("retry_jobs.sql", prefix),
+                {**params, "names": names, "channel": _oban.insert_channel(prefix)},
+            )
+            await conn.execute(_sql.query("retry_workflow_row.sql", prefix), params)
+    return names

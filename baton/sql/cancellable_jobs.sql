@@ -1,0 +1,7 @@
+SELECT j.id
+  FROM {prefix}.baton_steps s
+  JOIN {prefix}.oban_jobs j ON j.id = s.job_id
+ WHERE s.workflow_id = %(workflow_id)s
+   AND s.outcome IS NULL
+   AND (j.state <> 'suspended' OR NOT s.gated)
+ ORDER BY j.id

@@ -1,0 +1,1 @@
+SELECT id FROM {prefix}.baton_workflows WHERE id = %(workflow_id)s FOR UPDATE

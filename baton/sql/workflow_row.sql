@@ -1,0 +1,3 @@
+SELECT id, name, inserted_at, finished_at, cancelled_at, outcome, unsettled, step_count
+  FROM {prefix}.baton_workflows
+ WHERE id = %(workflow_id)s

@@ -1,0 +1,17 @@
+SELECT s.name,
+       CASE WHEN j.id IS NULL THEN coalesce(s.outcome, 'deleted') ELSE j.state::text END,
+       s.worker,
+       j.attempt,
+       j.max_attempts,
+       s.deps,
+       s.group_name,
+       j.inserted_at,
+       j.attempted_at,
+       s.settled_at,
+       left(j.errors -> -1 ->> 'error', 2000),
+       s.performed_at IS NOT NULL,
+       s.usage
+  FROM {prefix}.baton_steps s
+  LEFT JOIN {prefix}.oban_jobs j ON j.id = s.job_id
+ WHERE s.workflow_id = %(workflow_id)s
+ ORDER BY s.job_id

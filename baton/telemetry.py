@@ -1,0 +1,79 @@
+"""Baton's telemetry events, and a default logger to attach, in Oban's style.
+
+Every event a process receives through ``baton.subscribe`` (or ``baton.telemetry.relay``)
+is executed as an Oban telemetry event in that process, with the event object as
+``metadata["event"]``:
+
+- ``baton.step.executing``, ``.snoozed``, ``.completed``, ``.retryable``, ``.discarded``,
+  ``.cancelled``, ``.deleted`` — a ``baton.StepEvent``;
+- ``baton.workflow.finished`` — a ``baton.WorkflowFinished``.
+
+Example:
+    >>> import logging, baton
+    >>> baton.telemetry.attach_default_logger(level=logging.INFO)
+    >>> async with baton.telemetry.relay():   # keep events flowing in this process
+    ...     await serve_forever()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from oban import Oban, telemetry
+
+from ._events import StepEvent, WorkflowFinished, subscribe
+
+STEP_STATES = (
+    "executing",
+    "snoozed",
+    "completed",
+    "retryable",
+    "discarded",
+    "cancelled",
+    "deleted",
+)
+EVENTS = [*(f"baton.step.{state}" for state in STEP_STATES), "baton.workflow.finished"]
+HANDLER_ID = "baton-default-logger"
+
+
+def _handler(logger: logging.Logger, level: int) -> Any:
+    def handle(name: str, metadata: dict[str, Any]) -> None:
+        event = metadata.get("event")
+        if not isinstance(event, StepEvent | WorkflowFinished):
+            return
+        fields = dataclasses.asdict(event)
+        fields["at"] = event.at.isoformat()
+        fields = {"event": name, "source": "baton", **fields}
+        failed = name in ("baton.step.discarded", "baton.step.retryable") or (
+            isinstance(event, WorkflowFinished) and event.outcome == "failed"
+        )
+        logger.log(
+            max(level, logging.WARNING) if failed else level,
+            json.dumps(fields, default=str, ensure_ascii=False),
+        )
+
+    return handle
+
+
+def attach_default_logger(level: int = logging.INFO, logger: logging.Logger | None = None) -> None:
+    """Log every Baton event as one JSON line (failures at WARNING or above)."""
+    telemetry.attach(HANDLER_ID, EVENTS, _handler(logger or logging.getLogger("baton"), level))
+
+
+def detach_default_logger() -> None:
+    """Stop the default logger."""
+    telemetry.detach(HANDLER_ID)
+
+
+@contextlib.asynccontextmanager
+async def relay(
+    *, oban: Oban | str | None = None, dsn: str | None = None, prefix: str = "public"
+) -> AsyncIterator[None]:
+    """Receive every workflow's events in this process, so they become telemetry here."""
+    async with subscribe(None, oban=oban, dsn=dsn, prefix=prefix, maxsize=1):
+        yield

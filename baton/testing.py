@@ -1,0 +1,64 @@
+"""Helpers for testing code that builds and runs workflows.
+
+Example:
+    >>> from baton.testing import run_workflow
+    >>> async def test_brief(oban):          # an Oban instance on a test database
+    ...     results = await run_workflow(build_brief("Baton"))
+    ...     assert results["compile"]["brief"]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oban import Oban
+from oban.testing import drain_queue
+
+from . import _oban, _steps
+from ._control import status
+from ._workflow import Workflow
+from .errors import WorkflowFailed
+
+MAX_ROUNDS = 1_000
+
+
+async def run_workflow(workflow: Workflow, *, oban: Oban | str | None = None) -> dict[str, Any]:
+    """Insert ``workflow`` and run all of it in this process, then return its results.
+
+    Every queue the steps use is drained in this process (retries and snoozes are run at
+    once rather than after their delay), through Oban's real fetch and ack, so gating,
+    activation and result storage behave as in production. The Oban instance needs no
+    running queues.
+
+    Returns:
+        Each step's stored value by step name (None when it returned none), and for each
+        ``add_many`` group a list of its members' values under the group's name.
+
+    Raises:
+        WorkflowFailed: some step did not complete; ``.failures`` has each one's state and
+            last error.
+    """
+    instance = _oban.instance_for_job(next(iter(workflow.steps.values())).job, oban)
+    await workflow.insert(oban=instance)
+    queues = sorted({step.job.queue for step in workflow.steps.values()})
+    for _round in range(MAX_ROUNDS):
+        ran = 0
+        for queue in queues:
+            summary = await drain_queue(queue=queue, oban=instance, with_safety=True)
+            ran += sum(summary.values())
+        if not ran:
+            break
+    report = await status(workflow.id, oban=instance)
+    failures = {
+        step.name: (step.state, step.error) for step in report.steps if step.state != "completed"
+    }
+    if failures:
+        listed = "; ".join(f"{name}: {state}" for name, (state, _error) in failures.items())
+        raise WorkflowFailed(f"workflow {workflow.id!r} did not complete ({listed})", failures)
+    results: dict[str, Any] = {}
+    for name in workflow.steps:
+        found = await _steps.step_result(instance, workflow.id, name)
+        results[name] = found[1] if found else None
+    for group, members in workflow.groups.items():
+        results[group] = [results[member] for member in members]
+    return results
