@@ -262,7 +262,7 @@ async def retry(workflow_id: str, *, oban: Oban | str | None = None) -> list[str
         if await cursor.fetchone() is None:
             raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
         cursor = await conn.execute(_sql.query("retry_reset_steps.sql", prefix), params)
-        reset = await cursor.fetchall()
+        reset = sorted(await cursor.fetchall(), key=lambda row: row[1])  # insert order
         missing = [name for name, _job_id, exists in reset if not exists]
         if missing:
             raise WorkflowError(

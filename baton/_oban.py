@@ -13,7 +13,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from oban import Job, Oban
-from oban._query import unwrap_connection
+from oban._extensions import get_ext, put_ext
+from oban._query import _ack_jobs, unwrap_connection
 from oban.worker import WorkerResolutionError, resolve_worker
 from psycopg import AsyncConnection
 
@@ -96,3 +97,25 @@ def load_settings(
     overrides = {key: value for key, value in (("dsn", dsn), ("prefix", prefix)) if value}
     conf = Config.load(config, **overrides)
     return conf.dsn, conf.prefix or "public"
+
+
+def _ack_order(ack: Any) -> tuple[str, int]:
+    return (str(ack.job.meta.get("workflow_id", "")), ack.job.id or 0)
+
+
+def order_acks() -> None:
+    """Have Oban ack each batch in workflow order; idempotent.
+
+    Settling a step locks its workflow's row first (``baton_settle_step``). Two producers
+    acking steps of the same two workflows in opposite orders could otherwise deadlock
+    at commit; in one global order they queue instead.
+    """
+    current = get_ext("query.ack_jobs", _ack_jobs)
+    if getattr(current, "_baton_ordered", False):
+        return
+
+    async def ordered(query: Any, acks: list[Any]) -> list[int]:
+        return await current(query, sorted(acks, key=_ack_order))  # type: ignore[no-any-return]
+
+    ordered._baton_ordered = True  # type: ignore[attr-defined]
+    put_ext("query.ack_jobs", ordered)

@@ -29,6 +29,8 @@ from .errors import UnstorableResult
 
 logger = logging.getLogger("baton")
 
+_oban.order_acks()
+
 DEFAULT_RESULT_LIMIT = 1_000_000
 DEFAULT_SNOOZE = 1
 
