@@ -7,6 +7,7 @@ from typing import Any
 from oban import Job, Oban
 
 from . import _oban, _steps
+from ._workflow import MEMBER_PATTERN
 from .errors import NotADependency, NotAWorkflowStep, ResultUnavailable
 
 
@@ -51,7 +52,8 @@ async def get_result(job: Job, step: str, *, oban: Oban | str | None = None) -> 
 
     Args:
         job: the job of the step that is asking (the one ``perform_workflow`` received).
-        step: a name the asking step listed in its ``deps``.
+        step: a name the asking step listed in its ``deps``, or one member (``group[i]``)
+            of a group it listed.
         oban: the Oban instance, when not the one the job's worker names.
 
     Raises:
@@ -61,7 +63,8 @@ async def get_result(job: Job, step: str, *, oban: Oban | str | None = None) -> 
     """
     _workflow_id, me, _job_id = _step_of(job)
     deps, rows = await _read(job, [step], oban)
-    if step not in deps:
+    member = MEMBER_PATTERN.fullmatch(step)
+    if step not in deps and not (member and member["group"] in deps):
         listed = ", ".join(repr(dep) for dep in deps) or "none"
         raise NotADependency(
             f"step {me!r} asked for the result of {step!r}, which is not one of its deps "

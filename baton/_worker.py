@@ -13,7 +13,6 @@ On every run the worker, in order:
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any, overload
 import oban
 from oban import Cancel, Job, Snooze
 
-from . import _oban, _steps
+from . import _json, _oban, _steps
 from ._outcomes import Discard, Error, StepFailed
 from ._usage import DEFAULT_PRICING, Pricing, split_usage, usage_record
 from .errors import UnstorableResult
@@ -259,13 +258,13 @@ def encode_result(value: Any, limit: int) -> str:
             more than ``limit`` bytes.
     """
     try:
-        encoded = json.dumps({"value": value}, allow_nan=False, ensure_ascii=False)
+        encoded = _json.encode({"value": value})
     except (TypeError, ValueError) as error:
         raise UnstorableResult(
             f"result of type {type(value).__name__} is not JSON-serialisable ({error}); "
             "return dicts, lists, strings, numbers, booleans or None"
         ) from error
-    if "\\u0000" in encoded:
+    if _json.contains_nul(encoded):
         raise UnstorableResult(
             "result contains a NUL character (\\u0000), which PostgreSQL cannot store in jsonb"
         )

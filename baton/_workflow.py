@@ -15,7 +15,7 @@ from typing import Any, Self
 from oban import Job, Oban
 from oban.worker import WorkerResolutionError, resolve_worker
 
-from . import _oban, _steps
+from . import _json, _oban, _steps
 from .errors import (
     DependencyCycle,
     DuplicateStep,
@@ -181,7 +181,12 @@ class Workflow:
             The workflow, so calls chain.
         """
         self._check_name(name)
-        jobs = list(jobs) if not isinstance(jobs, Job) else [jobs]
+        if isinstance(jobs, Job) or not isinstance(jobs, Iterable):
+            raise InvalidStep(
+                f"group {name!r} in workflow {self._label}: jobs must be a list of Oban jobs, "
+                f"got {type(jobs).__name__}"
+            )
+        jobs = list(jobs)
         if not jobs:
             raise InvalidStep(f"group {name!r} in workflow {self._label} has no jobs")
         members = [f"{name}[{index}]" for index in range(len(jobs))]
@@ -270,13 +275,13 @@ class Workflow:
     def _payload(self) -> tuple[str, str]:
         rows = [self._row(step) for step in self._steps.values()]
         try:
-            steps = json.dumps(rows, allow_nan=False, ensure_ascii=False)
+            steps = _json.encode(rows)
         except (TypeError, ValueError):
             for row in rows:  # find the offending step to name it
                 _encode_args(row, self._label)
             raise
-        if "\\u0000" in steps:
-            bad = next(row for row in rows if "\\u0000" in json.dumps(row))
+        if _json.contains_nul(steps):
+            bad = next(row for row in rows if _json.contains_nul(_json.encode(row)))
             raise InvalidStep(
                 f"step {bad['name']!r} in workflow {self._label}: args or meta contain a NUL "
                 "character (\\u0000), which PostgreSQL cannot store in jsonb"
@@ -366,8 +371,8 @@ class Workflow:
             ("ignore_discarded", ignore_discarded),
             ("ignore_deleted", ignore_deleted),
         ):
-            if value is not None:
-                _check_flag(flag, value, where)
+            if value is not None and not isinstance(value, bool):
+                raise InvalidStep(f"{where}: {flag} must be True, False or None, got {value!r}")
         return Step(
             name, job, dep_names, group, index, ignore_cancelled, ignore_discarded, ignore_deleted
         )
@@ -406,7 +411,7 @@ def _is_baton_worker(path: str, where: str) -> bool:
 def _encode_args(row: Mapping[str, Any], label: str) -> None:
     for field in ("args", "meta", "tags"):
         try:
-            json.dumps(row[field], allow_nan=False)
+            _json.encode(row[field])
         except (TypeError, ValueError) as error:
             raise InvalidStep(
                 f"step {row['name']!r} in workflow {label}: {field} are not JSON-serialisable: "

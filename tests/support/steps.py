@@ -77,3 +77,88 @@ class PlainOban:
 
     async def process(self, job: Any) -> None:
         return None
+
+
+CALLS: list[int] = []
+
+
+@baton.worker(queue="default", max_attempts=3)
+class Counted:
+    """Records each call of perform_workflow (by job id) and returns its ``value`` arg."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        CALLS.append(job.id)
+        return job.args.get("value")
+
+
+@baton.worker(queue="default")
+class Reader:
+    """Reads results as its ``read`` arg says and returns what it got (or the error)."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        try:
+            match job.args["read"]:
+                case "one":
+                    return {"got": await baton.get_result(job, job.args["dep"])}
+                case "all":
+                    return {"got": await baton.get_all_results(job)}
+                case "own":
+                    return {"got": await baton.get_own_result(job)}
+        except baton.errors.BatonError as error:
+            return {"error": type(error).__name__, "message": str(error)}
+        raise AssertionError(job.args)
+
+
+PLAIN_READS: list[str] = []
+
+
+@baton.worker(queue="default")
+class PlainReader:
+    """Enqueued outside a workflow: records what reading a result raises."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        try:
+            await baton.get_result(job, "anything")
+        except baton.errors.BatonError as error:
+            PLAIN_READS.append(type(error).__name__)
+        return job.args.get("value")
+
+
+ALT_INSTANCE = "baton_alt"
+
+
+@baton.worker(queue="default", oban=ALT_INSTANCE)
+class AltEcho:
+    """Belongs to the Oban instance named ``baton_alt`` (tables in schema baton_alt)."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        if "value" in job.args:
+            return job.args["value"]
+        return await baton.get_all_results(job)
+
+
+@baton.worker(queue="default", max_attempts=3, result_limit=64)
+class Returns:
+    """Returns a value built from its args; stores at most 64 bytes of JSON."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        match job.args["kind"]:
+            case "sized":  # {"value": "xxx…"} is 13 bytes plus the string
+                return "x" * job.args["length"]
+            case "nul":
+                return "a\x00b"
+            case "nan":
+                return float("nan")
+        raise AssertionError(job.args)
+
+
+@baton.worker(queue="default")
+class GrumpyWatcher:
+    """Its dep callbacks raise; the step must be cancelled all the same."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        return "ran"
+
+    async def on_dep_cancelled(self, reason: str, job: Any) -> None:
+        CALLBACKS.append(("grumpy", reason))
+        raise RuntimeError("callback failed")

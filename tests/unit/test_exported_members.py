@@ -1,0 +1,102 @@
+"""The public API is exactly what ``baton.__all__`` lists (as in httpx's test of the same name)."""
+
+from __future__ import annotations
+
+import inspect
+
+import baton
+import baton.errors
+
+EXPECTED = [
+    "SCHEMA_VERSION",
+    "Cancel",
+    "Discard",
+    "Error",
+    "Snooze",
+    "Step",
+    "Workflow",
+    "errors",
+    "get_all_results",
+    "get_own_result",
+    "get_result",
+    "install",
+    "worker",
+]
+
+EXPECTED_ERRORS = [
+    "BatonError",
+    "DependencyCycle",
+    "DuplicateStep",
+    "EmptyWorkflow",
+    "InvalidStep",
+    "InvalidStepName",
+    "NotADependency",
+    "NotAWorkflowStep",
+    "ResultError",
+    "ResultUnavailable",
+    "SchemaError",
+    "SelfDependency",
+    "UnknownDependency",
+    "UnstorableResult",
+    "WorkflowError",
+]
+
+
+def test_all_is_exactly_the_public_api() -> None:
+    assert baton.__all__ == EXPECTED
+
+
+def test_every_exported_name_resolves() -> None:
+    for name in baton.__all__:
+        assert getattr(baton, name, None) is not None, name
+
+
+def test_exported_members_are_what_they_claim_to_be() -> None:
+    assert inspect.ismodule(baton.errors)
+    assert isinstance(baton.SCHEMA_VERSION, int)
+    for name in ("Cancel", "Discard", "Error", "Snooze", "Step", "Workflow"):
+        assert inspect.isclass(getattr(baton, name)), name
+    for name in ("get_all_results", "get_own_result", "get_result", "install"):
+        assert inspect.iscoroutinefunction(getattr(baton, name)), name
+    assert callable(baton.worker)
+
+
+def test_errors_all_is_exactly_the_error_classes() -> None:
+    assert baton.errors.__all__ == EXPECTED_ERRORS
+    defined = {
+        name
+        for name, value in vars(baton.errors).items()
+        if inspect.isclass(value) and issubclass(value, BaseException)
+    }
+    assert defined == set(EXPECTED_ERRORS)
+
+
+def test_every_error_is_a_baton_error() -> None:
+    for name in baton.errors.__all__:
+        error = getattr(baton.errors, name)
+        assert inspect.isclass(error), name
+        assert issubclass(error, baton.errors.BatonError), name
+        assert issubclass(error, Exception), name
+
+
+def test_the_error_tree() -> None:
+    errors = baton.errors
+    for name in (
+        "InvalidStepName",
+        "DuplicateStep",
+        "SelfDependency",
+        "UnknownDependency",
+        "DependencyCycle",
+        "EmptyWorkflow",
+        "InvalidStep",
+    ):
+        assert issubclass(getattr(errors, name), errors.WorkflowError), name
+    for name in ("NotADependency", "ResultUnavailable", "UnstorableResult"):
+        assert issubclass(getattr(errors, name), errors.ResultError), name
+    assert issubclass(errors.WorkflowError, ValueError)
+    assert issubclass(errors.NotADependency, KeyError)
+
+
+def test_not_a_dependency_message_is_not_quoted_like_a_key_error() -> None:
+    error = baton.errors.NotADependency("step 'b' did not declare 'x' as a dep")
+    assert str(error) == "step 'b' did not declare 'x' as a dep"
