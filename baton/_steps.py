@@ -38,8 +38,8 @@ class StepContext:
     ignore_cancelled: bool
     ignore_discarded: bool
     ignore_deleted: bool
-    workflow_cancelled: bool
     upstream: tuple[tuple[str, str], ...] | None
+    workflow_cancelled: bool = False
 
 
 @contextmanager

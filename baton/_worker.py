@@ -240,7 +240,7 @@ async def _finish(
         instance, context = step
         recorded = None
         if usage is not None:
-            recorded = json.dumps(usage_record(usage, self._baton.pricing))
+            recorded = _json.encode(usage_record(usage, self._baton.pricing))
         if not await _steps.store_result(instance, job, encoded, recorded):
             logger.info(
                 "step %r of workflow %r: a result was already stored by another attempt",

@@ -83,7 +83,7 @@ async def test_demo_on_a_given_database(installed: str, conn: psycopg.AsyncConne
     assert "result of compile:" in done.stdout
     assert "summary of a 6-word text about tests" in done.stdout
     for step in ("fetch", "sentiment", "entities", "summary", "compile"):
-        assert any(line.split()[1:] == [step, "completed"] for line in done.stdout.splitlines())
+        assert any(line.split()[1:3] == [step, "completed"] for line in done.stdout.splitlines())
     outcomes = await (
         await conn.execute("SELECT outcome, count(*) FROM baton_steps GROUP BY outcome")
     ).fetchall()

@@ -8,18 +8,39 @@ import baton
 import baton.errors
 
 EXPECTED = [
+    "DEFAULT_PRICING",
     "SCHEMA_VERSION",
     "Cancel",
     "Discard",
     "Error",
+    "LLMUsage",
+    "PriceTable",
+    "Pricing",
+    "Rates",
+    "Reconnected",
     "Snooze",
     "Step",
+    "StepEvent",
+    "StepStatus",
+    "StepUsage",
+    "Subscription",
     "Workflow",
+    "WorkflowFinished",
+    "WorkflowStatus",
+    "WorkflowUsage",
+    "cancel",
     "errors",
     "get_all_results",
     "get_own_result",
     "get_result",
     "install",
+    "llm_backoff",
+    "llm_worker",
+    "retry",
+    "status",
+    "subscribe",
+    "telemetry",
+    "usage",
     "worker",
 ]
 
@@ -37,8 +58,10 @@ EXPECTED_ERRORS = [
     "SchemaError",
     "SelfDependency",
     "UnknownDependency",
+    "UnknownWorkflow",
     "UnstorableResult",
     "WorkflowError",
+    "WorkflowFailed",
 ]
 
 
@@ -53,12 +76,45 @@ def test_every_exported_name_resolves() -> None:
 
 def test_exported_members_are_what_they_claim_to_be() -> None:
     assert inspect.ismodule(baton.errors)
+    assert inspect.ismodule(baton.telemetry)
     assert isinstance(baton.SCHEMA_VERSION, int)
-    for name in ("Cancel", "Discard", "Error", "Snooze", "Step", "Workflow"):
+    classes = (
+        "Cancel",
+        "Discard",
+        "Error",
+        "Snooze",
+        "Step",
+        "Workflow",
+        "LLMUsage",
+        "PriceTable",
+        "Rates",
+        "Reconnected",
+        "StepEvent",
+        "StepStatus",
+        "StepUsage",
+        "Subscription",
+        "WorkflowFinished",
+        "WorkflowStatus",
+        "WorkflowUsage",
+        "Pricing",
+    )
+    for name in classes:
         assert inspect.isclass(getattr(baton, name)), name
-    for name in ("get_all_results", "get_own_result", "get_result", "install"):
+    coroutines = (
+        "get_all_results",
+        "get_own_result",
+        "get_result",
+        "install",
+        "cancel",
+        "retry",
+        "status",
+        "usage",
+    )
+    for name in coroutines:
         assert inspect.iscoroutinefunction(getattr(baton, name)), name
-    assert callable(baton.worker)
+    for name in ("worker", "llm_worker", "llm_backoff", "subscribe"):
+        assert callable(getattr(baton, name)), name
+    assert isinstance(baton.DEFAULT_PRICING, baton.PriceTable)
 
 
 def test_errors_all_is_exactly_the_error_classes() -> None:
