@@ -33,6 +33,7 @@ from ._llm import llm_backoff, llm_worker
 from ._outcomes import Cancel, Discard, Error, Snooze
 from ._results import get_all_results, get_own_result, get_result
 from ._schema import SCHEMA_VERSION, install
+from ._sweep import Sweeper, SweepReport, sweep
 from ._usage import DEFAULT_PRICING, LLMUsage, PriceTable, Pricing, Rates
 from ._worker import worker
 from ._workflow import Step, Workflow
@@ -54,6 +55,8 @@ __all__ = [
     "StepStatus",
     "StepUsage",
     "Subscription",
+    "SweepReport",
+    "Sweeper",
     "Workflow",
     "WorkflowFinished",
     "WorkflowStatus",
@@ -69,6 +72,7 @@ __all__ = [
     "retry",
     "status",
     "subscribe",
+    "sweep",
     "telemetry",
     "usage",
     "worker",

@@ -21,7 +21,7 @@ import oban
 from oban import Job
 
 from ._usage import DEFAULT_PRICING, Pricing
-from ._worker import DEFAULT_RESULT_LIMIT, DEFAULT_SNOOZE, worker
+from ._worker import DEFAULT_RESULT_LIMIT, DEFAULT_SNOOZE, DEFAULT_STORE_RETRY, worker
 
 DEFAULT_QUEUE = "llm"
 DEFAULT_TIMEOUT = 120.0
@@ -61,6 +61,7 @@ def llm_worker(
     result_limit: int = ...,
     snooze: int = ...,
     pricing: Pricing = ...,
+    store_retry: float = ...,
     **options: Any,
 ) -> Callable[[type], type[oban.Worker]]: ...
 def llm_worker(
@@ -73,6 +74,7 @@ def llm_worker(
     result_limit: int = DEFAULT_RESULT_LIMIT,
     snooze: int = DEFAULT_SNOOZE,
     pricing: Pricing = DEFAULT_PRICING,
+    store_retry: float = DEFAULT_STORE_RETRY,
     **options: Any,
 ) -> type[oban.Worker] | Callable[[type], type[oban.Worker]]:
     """Make a class with ``perform_workflow`` an LLM step.
@@ -85,6 +87,7 @@ def llm_worker(
         backoff_max: the cap on the nominal delay before jitter.
         result_limit: as for ``baton.worker``.
         snooze: as for ``baton.worker``.
+        store_retry: as for ``baton.worker``.
         pricing: prices the ``llm_usage`` each step reports.
         **options: any ``oban.worker`` option; ``queue`` defaults to ``"llm"`` and
             ``max_attempts`` to 5. A class's own ``backoff(self, job)`` wins.

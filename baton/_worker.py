@@ -12,14 +12,17 @@ On every run the worker, in order:
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, overload
 
 import oban
 from oban import Cancel, Job, Snooze
+from psycopg import InterfaceError, OperationalError
 
 from . import _json, _oban, _steps
 from ._outcomes import Discard, Error, StepFailed
@@ -32,6 +35,9 @@ _oban.order_acks()
 
 DEFAULT_RESULT_LIMIT = 1_000_000
 DEFAULT_SNOOZE = 1
+#: Seconds a finished step keeps retrying to store its result while the database is
+#: unreachable, rather than failing and later repeating the work.
+DEFAULT_STORE_RETRY = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,7 @@ class WorkerOptions:
     result_limit: int = DEFAULT_RESULT_LIMIT
     snooze: int = DEFAULT_SNOOZE
     pricing: Pricing = DEFAULT_PRICING
+    store_retry: float = DEFAULT_STORE_RETRY
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +130,7 @@ def worker(
     result_limit: int = ...,
     snooze: int = ...,
     pricing: Pricing = ...,
+    store_retry: float = ...,
     **options: Any,
 ) -> Callable[[type], type[oban.Worker]]: ...
 def worker(
@@ -132,6 +140,7 @@ def worker(
     result_limit: int = DEFAULT_RESULT_LIMIT,
     snooze: int = DEFAULT_SNOOZE,
     pricing: Pricing = DEFAULT_PRICING,
+    store_retry: float = DEFAULT_STORE_RETRY,
     **options: Any,
 ) -> type[oban.Worker] | Callable[[type], type[oban.Worker]]:
     """Make a class with ``perform_workflow`` a workflow step; a drop-in for ``oban.worker``.
@@ -141,6 +150,8 @@ def worker(
         snooze: seconds to wait before re-checking deps that have not finished (the
             fallback path: steps are normally activated by their last dep's completion).
         pricing: prices the ``llm_usage`` a step reports (see ``baton.PriceTable``).
+        store_retry: seconds to keep retrying to store a result while the database is
+            unreachable before giving up (the step is then retried, repeating its work).
         **options: any ``oban.worker`` option: ``queue``, ``max_attempts``, ``priority``,
             ``tags``, ``oban``, ``cron``, …
 
@@ -154,7 +165,11 @@ def worker(
         raise ValueError(f"result_limit must be a positive number of bytes, got {result_limit!r}")
     if not isinstance(snooze, int) or isinstance(snooze, bool) or snooze < 1:
         raise ValueError(f"snooze must be a positive number of seconds, got {snooze!r}")
-    settings = WorkerOptions(result_limit=result_limit, snooze=snooze, pricing=pricing)
+    if isinstance(store_retry, bool) or not isinstance(store_retry, int | float) or store_retry < 0:
+        raise ValueError(f"store_retry must be a number of seconds >= 0, got {store_retry!r}")
+    settings = WorkerOptions(
+        result_limit=result_limit, snooze=snooze, pricing=pricing, store_retry=store_retry
+    )
 
     def decorate(target: type) -> type[oban.Worker]:
         if not inspect.isclass(target):
@@ -241,13 +256,35 @@ async def _finish(
         recorded = None
         if usage is not None:
             recorded = _json.encode(usage_record(usage, self._baton.pricing))
-        if not await _steps.store_result(instance, job, encoded, recorded):
+        if not await _store(instance, job, encoded, recorded, self._baton.store_retry):
             logger.info(
                 "step %r of workflow %r: a result was already stored by another attempt",
                 context.name,
                 context.workflow_id,
             )
     return None
+
+
+async def _store(
+    instance: oban.Oban, job: Job, encoded: str | None, usage: str | None, patience: float
+) -> bool:
+    """Store the result, retrying through a database outage for up to ``patience`` s."""
+    deadline = time.monotonic() + patience
+    delay = 0.1
+    while True:
+        try:
+            return await _steps.store_result(instance, job, encoded, usage)
+        except (OperationalError, InterfaceError) as error:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning(
+                "job %s: cannot store its result yet (%s); retrying in %.1fs",
+                job.id,
+                str(error).strip().splitlines()[0] if str(error).strip() else error,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def encode_result(value: Any, limit: int) -> str:

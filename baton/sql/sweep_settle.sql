@@ -1,0 +1,23 @@
+SELECT m.workflow_id,
+       m.name,
+       m.state,
+       {prefix}.baton_settle(m.job_id, m.state, m.worker, m.queue, m.attempt, m.errors,
+                             true, m.state = 'deleted')
+  FROM (
+      SELECT s.workflow_id,
+             s.name,
+             s.job_id,
+             CASE WHEN j.id IS NULL THEN 'deleted' ELSE j.state::text END AS state,
+             coalesce(j.worker, s.worker) AS worker,
+             coalesce(j.queue, '') AS queue,
+             coalesce(j.attempt, 0)::integer AS attempt,
+             coalesce(j.errors, '[]'::jsonb) AS errors
+        FROM {prefix}.baton_workflows w
+        JOIN {prefix}.baton_steps s ON s.workflow_id = w.id
+        LEFT JOIN {prefix}.oban_jobs j ON j.id = s.job_id
+       WHERE w.finished_at IS NULL
+         AND s.outcome IS NULL
+         AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded'))
+       ORDER BY s.workflow_id, s.job_id
+       LIMIT %(limit)s
+  ) AS m
