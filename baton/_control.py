@@ -99,6 +99,26 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
 
 
+def _check_id(workflow_id: object) -> str:
+    """The id itself, or UnknownWorkflow for a value no workflow can have as its id.
+
+    Ids are stored as text: a non-string, or a string with a NUL character (which
+    PostgreSQL text cannot hold), names no workflow. Raising UnknownWorkflow for them, as
+    for any other unknown id, keeps callers to one error (a web handler's 404, say).
+    """
+    if not isinstance(workflow_id, str):
+        raise UnknownWorkflow(
+            f"no workflow with id {workflow_id!r}: workflow ids are strings, "
+            f"got {type(workflow_id).__name__}"
+        )
+    if "\x00" in workflow_id:
+        raise UnknownWorkflow(
+            f"no workflow with id {workflow_id[:200]!r}: it contains a NUL character, "
+            "which no stored id can"
+        )
+    return workflow_id
+
+
 async def _workflow_row(conn: AsyncConnection[Any], prefix: str, workflow_id: str) -> Any:
     cursor = await conn.execute(
         _sql.query("workflow_row.sql", prefix), {"workflow_id": workflow_id}
@@ -115,6 +135,7 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
     Raises:
         UnknownWorkflow: no workflow has that id.
     """
+    workflow_id = _check_id(workflow_id)
     instance = _oban.instance(oban)
     prefix = _oban.prefix(instance)
     async with _oban.pooled(instance) as conn, conn.transaction():
@@ -183,6 +204,7 @@ async def usage(workflow_id: str, *, oban: Oban | str | None = None) -> Workflow
     Raises:
         UnknownWorkflow: no workflow has that id.
     """
+    workflow_id = _check_id(workflow_id)
     instance = _oban.instance(oban)
     prefix = _oban.prefix(instance)
     async with _oban.pooled(instance) as conn, conn.transaction():
@@ -224,6 +246,7 @@ async def cancel(workflow_id: str, *, oban: Oban | str | None = None) -> int:
     Raises:
         UnknownWorkflow: no workflow has that id.
     """
+    workflow_id = _check_id(workflow_id)
     instance = _oban.instance(oban)
     prefix = _oban.prefix(instance)
     async with _oban.pooled(instance) as conn, conn.transaction():
@@ -254,6 +277,7 @@ async def retry(workflow_id: str, *, oban: Oban | str | None = None) -> list[str
         WorkflowError: a failed step's job row was deleted (pruned), so it cannot re-run;
             nothing is changed.
     """
+    workflow_id = _check_id(workflow_id)
     instance = _oban.instance(oban)
     prefix = _oban.prefix(instance)
     params: dict[str, Any] = {"workflow_id": workflow_id}

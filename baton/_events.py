@@ -220,7 +220,7 @@ class _Hub:
         try:
             event = parse(payload)
         except (ValueError, KeyError, TypeError):
-            logger.exception("ignoring a malformed Baton event: %.200s", payload)
+            logger.exception("ignoring a malformed Baton event: %.200r", payload)
             return
         if event is not None:
             _telemetry(event)

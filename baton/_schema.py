@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from oban.schema import install_sql as oban_install_sql
@@ -12,6 +13,9 @@ from . import _oban, _sql
 from .errors import SchemaError
 
 MAX_CHANNEL_BYTES = 63
+#: Oban writes the prefix into its SQL unquoted, so it must be a plain lower-case name:
+#: anything else would name another schema there than in Baton's quoted SQL, or be SQL.
+PREFIX_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
 
 #: The schema version this code expects; ``install`` brings a database up to it.
 SCHEMA_VERSION = max(version for version, _name in _sql.migrations())
@@ -31,11 +35,8 @@ async def install(target: str | AsyncConnectionPool[Any] | Any, *, prefix: str =
     Returns:
         The schema version now installed.
     """
-    if len(_oban.events_channel(prefix).encode()) > MAX_CHANNEL_BYTES:
-        raise SchemaError(
-            f"prefix {prefix!r} is too long: PostgreSQL channel names such as "
-            f"{_oban.events_channel(prefix)!r} are limited to {MAX_CHANNEL_BYTES} bytes"
-        )
+    if isinstance(target, str | AsyncConnectionPool):
+        _check_prefix(prefix)
     if isinstance(target, str):
         async with await AsyncConnection.connect(target) as conn:
             return await _install(conn, prefix)
@@ -43,8 +44,22 @@ async def install(target: str | AsyncConnectionPool[Any] | Any, *, prefix: str =
         async with target.connection() as conn:
             return await _install(conn, prefix)
     instance = _oban.instance(target)
+    _check_prefix(_oban.prefix(instance))
     async with _oban.pooled(instance) as conn:
         return await _install(conn, _oban.prefix(instance))
+
+
+def _check_prefix(prefix: object) -> None:
+    if not isinstance(prefix, str) or not PREFIX_PATTERN.fullmatch(prefix):
+        raise SchemaError(
+            f"prefix {prefix!r} is not a valid schema name: use lower-case letters, digits "
+            "and _ (not starting with a digit), as Oban writes it into SQL unquoted"
+        )
+    if len(_oban.events_channel(prefix).encode()) > MAX_CHANNEL_BYTES:
+        raise SchemaError(
+            f"prefix {prefix!r} is too long: PostgreSQL channel names such as "
+            f"{_oban.events_channel(prefix)!r} are limited to {MAX_CHANNEL_BYTES} bytes"
+        )
 
 
 async def _install(conn: AsyncConnection[Any], prefix: str) -> int:

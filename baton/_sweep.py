@@ -83,7 +83,8 @@ async def sweep(*, oban: Oban | str | None = None, limit: int = DEFAULT_LIMIT) -
             "Baton sweep settled %d step(s) and activated %d: %s",
             len(report.settled),
             len(report.activated),
-            ", ".join(f"{wid}/{name}→{state}" for wid, name, state in settled + activated)[:2000],
+            # ids are free text: repr() keeps a newline in one from forging a log line
+            ", ".join(f"{wid!r}/{name}→{state}" for wid, name, state in settled + activated)[:2000],
         )
     return report
 

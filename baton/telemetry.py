@@ -40,6 +40,25 @@ STEP_STATES = (
 EVENTS = [*(f"baton.step.{state}" for state in STEP_STATES), "baton.workflow.finished"]
 HANDLER_ID = "baton-default-logger"
 
+# Inside JSON strings these stand for themselves; escaping them keeps a logged line one
+# line for any reader (str.splitlines() breaks at U+2028, U+2029 and NEL too) and inert
+# in an HTML log viewer, whatever the names and error texts hold.
+_LOG_ESCAPES = str.maketrans(
+    {
+        "<": "\\u003c",
+        ">": "\\u003e",
+        "&": "\\u0026",
+        "\x85": "\\u0085",
+        "\u2028": "\\u2028",
+        "\u2029": "\\u2029",
+    }
+)
+
+
+def _log_line(fields: dict[str, Any]) -> str:
+    """``fields`` as one line of JSON, with markup and line-breaking characters escaped."""
+    return json.dumps(fields, default=str, ensure_ascii=False).translate(_LOG_ESCAPES)
+
 
 def _handler(logger: logging.Logger, level: int) -> Any:
     def handle(name: str, metadata: dict[str, Any]) -> None:
@@ -54,7 +73,7 @@ def _handler(logger: logging.Logger, level: int) -> Any:
         )
         logger.log(
             max(level, logging.WARNING) if failed else level,
-            json.dumps(fields, default=str, ensure_ascii=False),
+            _log_line(fields),
         )
 
     return handle
