@@ -8,6 +8,7 @@ this file alone (``pyproject.toml`` pins the 0.7 minor range for that reason).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,10 +16,13 @@ from typing import Any
 from oban import Job, Oban
 from oban._extensions import get_ext, put_ext
 from oban._query import _ack_jobs, unwrap_connection
+from oban.oban import _instances
 from oban.worker import WorkerResolutionError, resolve_worker
 from psycopg import AsyncConnection
 
 DEFAULT_INSTANCE = "Oban"
+#: Seconds after a failed ack before the producers holding it are woken to retry it.
+ACK_RETRY_DELAY = 1.0
 
 
 def instance(oban: Oban | str | None = None) -> Oban:
@@ -103,19 +107,50 @@ def _ack_order(ack: Any) -> tuple[str, int]:
     return (str(ack.job.meta.get("workflow_id", "")), ack.job.id or 0)
 
 
+def _retry_acks_later(query: Any) -> None:
+    """Wake the producers of ``query``'s instance that hold unacked jobs, in a moment.
+
+    A producer keeps acks that failed (the database was unreachable) and sends them again
+    only when woken: by a job of its own finishing, or by the stager finding available
+    jobs in its queue. After an outage neither need happen — the unacked step is often
+    what everything else waits for — and the job would stay ``executing`` in the database
+    until the lifeline rescues it (``rescue_after``, 300 s by default). So until the acks
+    go through, each failure schedules one more wake-up.
+    """
+    loop = asyncio.get_running_loop()
+    due = getattr(query, "_baton_ack_retry", None)
+    if due is not None and due[0] is loop and not due[1].cancelled():
+        return  # a wake-up is already due in this event loop
+
+    def wake() -> None:
+        query._baton_ack_retry = None
+        for oban in list(_instances.values()):
+            if oban._query is query:
+                for producer in oban._producers.values():
+                    if producer._pending_acks and not producer._stopping.is_set():
+                        producer.notify()
+
+    query._baton_ack_retry = (loop, loop.call_later(ACK_RETRY_DELAY, wake))
+
+
 def order_acks() -> None:
-    """Have Oban ack each batch in workflow order; idempotent.
+    """Have Oban ack each batch in workflow order, and retry acks lost to an outage; idempotent.
 
     Settling a step locks its workflow's row first (``baton_settle_step``). Two producers
     acking steps of the same two workflows in opposite orders could otherwise deadlock
-    at commit; in one global order they queue instead.
+    at commit; in one global order they queue instead. A batch that fails is retried
+    (see ``_retry_acks_later``).
     """
     current = get_ext("query.ack_jobs", _ack_jobs)
     if getattr(current, "_baton_ordered", False):
         return
 
     async def ordered(query: Any, acks: list[Any]) -> list[int]:
-        return await current(query, sorted(acks, key=_ack_order))  # type: ignore[no-any-return]
+        try:
+            return await current(query, sorted(acks, key=_ack_order))  # type: ignore[no-any-return]
+        except Exception:
+            _retry_acks_later(query)
+            raise
 
     ordered._baton_ordered = True  # type: ignore[attr-defined]
     put_ext("query.ack_jobs", ordered)

@@ -3,17 +3,20 @@
 Run from the project root::
 
     python -m tests.support.worker_proc --dsn URL --queues default:10 --node w1 \
-        [--rescue-after S --lifeline-interval S --leader-interval S]
+        [--rescue-after S --lifeline-interval S --leader-interval S] [--import MODULE …]
 
 It starts an Oban instance running the given queues with the workers of
 ``tests.support.proc_steps``, prints ``READY <node> <pid>`` on stdout once started, and
 runs until SIGTERM or SIGINT, then stops Oban gracefully and exits 0. Logs go to stderr.
+``--import MODULE`` (repeatable) also imports a module of workers and, if it has a
+``use_pool(pool)``, hands it the process's connection pool.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import signal
@@ -51,6 +54,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="leader election interval and lease (Oban's default: 30 s)",
     )
     parser.add_argument("--pool-size", type=int, default=10)
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="also import this module of workers; call its use_pool(pool) if it has one",
+    )
     return parser.parse_args(argv)
 
 
@@ -85,6 +96,10 @@ async def run(args: argparse.Namespace) -> None:
     pool = await Oban.create_pool(args.dsn, min_size=2, max_size=args.pool_size)
     try:
         proc_steps.use_pool(pool)
+        for name in args.imports:
+            module = importlib.import_module(name)
+            if callable(getattr(module, "use_pool", None)):
+                module.use_pool(pool)
         proc_steps.install_crash_handler()
         oban = Oban(
             pool=pool,
