@@ -142,10 +142,15 @@ class Subscription:
         dropped: events discarded because the reader fell more than ``maxsize`` behind.
     """
 
-    def __init__(self, topic: str, maxsize: int) -> None:
+    def __init__(self, topic: str, maxsize: int, workflow_id: str | None = None) -> None:
         self.topic = topic
         self.dropped = 0
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        # Match events by workflow id, not by topic text: the workflow whose id is "all"
+        # has the topic "workflow:all" too, yet must not receive every workflow's events.
+        if workflow_id is None and topic != ALL:
+            workflow_id = topic.removeprefix("workflow:")
+        self._workflow_id = workflow_id
 
     def __aiter__(self) -> Self:
         return self
@@ -154,7 +159,7 @@ class Subscription:
         return await self._queue.get()
 
     def _offer(self, event: Event) -> None:
-        if isinstance(event, Reconnected) or self.topic in event.topics:
+        if isinstance(event, Reconnected) or self._workflow_id in (None, event.workflow_id):
             try:
                 self._queue.put_nowait(event)
             except asyncio.QueueFull:
@@ -164,9 +169,10 @@ class Subscription:
 class _Hub:
     """One LISTEN connection per database and event loop, shared by its subscribers."""
 
-    def __init__(self, dsn: str, channel: str) -> None:
+    def __init__(self, dsn: str, channel: str, key: tuple[int, str, str]) -> None:
         self._dsn = dsn
         self._channel = channel
+        self._key = key
         self._subscriptions: set[Subscription] = set()
         self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -188,10 +194,14 @@ class _Hub:
         self._subscriptions.discard(subscription)
         if not self._subscriptions and self._task is not None:
             task, self._task = self._task, None
+            # Cleared before the await, not after: a subscriber joining meanwhile starts a
+            # new listener and must wait for that one's LISTEN, not see the old one's.
+            self._listening.clear()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            self._listening.clear()
+        if not self._subscriptions and self._task is None and _hubs.get(self._key) is self:
+            del _hubs[self._key]  # nothing (not even the event loop) is kept after the last
 
     async def _run(self) -> None:
         failures = 0
@@ -237,7 +247,7 @@ _hubs: dict[tuple[int, str, str], _Hub] = {}
 def _hub(dsn: str, channel: str) -> _Hub:
     key = (id(asyncio.get_running_loop()), dsn, channel)
     if key not in _hubs:
-        _hubs[key] = _Hub(dsn, channel)
+        _hubs[key] = _Hub(dsn, channel, key)
     return _hubs[key]
 
 
@@ -276,7 +286,7 @@ async def subscribe(
         dsn = await _oban.dsn(instance)
         prefix = _oban.prefix(instance)
     topic = f"workflow:{workflow_id}" if workflow_id is not None else ALL
-    subscription = Subscription(topic, maxsize)
+    subscription = Subscription(topic, maxsize, workflow_id)
     hub = _hub(dsn, _oban.events_channel(prefix))
     await hub.add(subscription, timeout)
     try:

@@ -28,6 +28,7 @@ DEFAULT_TIMEOUT = 120.0
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_BACKOFF_BASE = 5.0
 DEFAULT_BACKOFF_MAX = 600.0
+MAX_EXPONENT = 1_000
 
 
 def llm_backoff(
@@ -37,7 +38,9 @@ def llm_backoff(
     rng: Callable[[], float] = random.random,
 ) -> int:
     """Seconds to wait before retrying after ``attempt`` failed (formula in the module doc)."""
-    ceiling: float = min(cap, base * 2.0 ** max(attempt - 1, 0))
+    # The exponent is bounded so that 2.0 ** n cannot overflow (OverflowError past 1023)
+    # for a step with thousands of attempts; the cap is reached long before.
+    ceiling: float = min(cap, base * 2.0 ** min(max(attempt - 1, 0), MAX_EXPONENT))
     return max(1, round(ceiling * (0.5 + rng())))
 
 

@@ -92,11 +92,14 @@ class PriceTable:
             if not matches:
                 return None
             rates = self.rates[max(matches, key=len)]
+        # "is None", not "or": a cache rate of 0 (free cache reads) is a price, not a gap.
+        cache_read = rates.input if rates.cache_read is None else rates.cache_read
+        cache_write = rates.input if rates.cache_write is None else rates.cache_write
         total = (
             usage.input_tokens * rates.input
             + usage.output_tokens * rates.output
-            + usage.cache_read_tokens * (rates.cache_read or rates.input)
-            + usage.cache_write_tokens * (rates.cache_write or rates.input)
+            + usage.cache_read_tokens * cache_read
+            + usage.cache_write_tokens * cache_write
         )
         return total / MILLION
 

@@ -35,9 +35,12 @@ async def run_workflow(workflow: Workflow, *, oban: Oban | str | None = None) ->
         ``add_many`` group a list of its members' values under the group's name.
 
     Raises:
+        WorkflowError: the workflow is invalid (empty, unknown dep, cycle, …) or was
+            already inserted; nothing ran.
         WorkflowFailed: some step did not complete; ``.failures`` has each one's state and
             last error.
     """
+    workflow.validate()  # EmptyWorkflow before looking for a first step's job
     instance = _oban.instance_for_job(next(iter(workflow.steps.values())).job, oban)
     await workflow.insert(oban=instance)
     queues = sorted({step.job.queue for step in workflow.steps.values()})

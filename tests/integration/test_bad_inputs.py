@@ -1034,8 +1034,8 @@ async def test_markup_and_line_breaks_reach_the_log_as_one_inert_json_line(
     ]
     assert all(line["workflow_name"] == name for line in lines)  # escaped, not altered
     [discarded] = [line for line in lines if line["event"] == "baton.step.discarded"]
-    # an event carries the last line of a traceback: here the reason's own last line
-    assert discarded["error"] == reason.splitlines()[-1]
+    # an event carries a traceback's final exception, its type and whole message
+    assert discarded["error"] == f"baton._outcomes.StepFailed: {reason}"
     error = await last_error(conn, wf.steps["bad"].job.id)
     assert error.endswith(f"baton._outcomes.StepFailed: {reason}\n")  # in full on the job
 

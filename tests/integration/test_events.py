@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,14 +16,13 @@ from typing import Any
 import psycopg
 import pytest
 from oban import Oban, telemetry
-from oban._executor import Executor
 
 import baton
 from baton import StepEvent, Workflow, WorkflowFinished
 from baton._events import parse
 from tests.support import event_steps as es
 from tests.support.db import wait_until
-from tests.support.event_steps import drain, finished_of, flush, follow, steps_of
+from tests.support.event_steps import drain, finished_of, flush, follow, lose_the_ack, steps_of
 
 ROOT = Path(__file__).parents[2]
 WORKER = "tests.support.event_steps"
@@ -75,6 +76,7 @@ async def test_step_events_carry_every_field(
     assert finished.failed_steps == ()
     assert finished.failed_count == 0
     assert finished.duration_ms >= 0
+    assert abs(finished.duration_ms - (await baton.status(wf.id)).duration_ms) <= 1
     assert before <= finished.at <= after
     with pytest.raises(AttributeError):
         finished.outcome = "failed"  # type: ignore[misc]
@@ -215,16 +217,6 @@ async def test_cancel_and_discard_returns(
         ("s",),
         1,
     )
-
-
-async def lose_the_ack(client: Oban, queue: str = "default") -> Executor:
-    """Fetch and run one job through Oban's executor without acking it (a crash after the
-    result was stored), then let the lifeline rescue it as it would after ``rescue_after``."""
-    [job] = await client._query.fetch_jobs(demand=1, queue=queue, node="lost", uuid="lost")
-    executor = await Executor(job=job, safe=True).execute()
-    assert executor.status == "completed"
-    assert await client._query.rescue_jobs(0.000001) == 1
-    return executor
 
 
 async def test_cached_completion_after_a_lost_ack(
@@ -682,3 +674,188 @@ async def test_default_logger_writes_json_lines(
         await drain(client)
         await follow(events, conn, again.id)
     assert not [r for r in caplog.records if r.getMessage().startswith("{")]
+
+
+async def test_a_slow_reader_keeps_maxsize_events_and_counts_the_dropped(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    wf = Workflow(name="slow-reader").add("a", es.Quick.new()).add("b", es.Quick.new(), deps=["a"])
+    async with baton.subscribe(wf.id, maxsize=2) as small, baton.subscribe(wf.id) as full:
+        await wf.insert()
+        await drain(client)
+        everything = await follow(full, conn, wf.id)  # small got the same, plus the marker
+        assert len(everything) == 5
+        assert small.dropped == 5 + 1 - 2
+        kept = [await anext(small), await anext(small)]
+    assert kept == everything[:2]  # the oldest are kept, new ones dropped
+
+
+async def test_subscribe_gives_up_when_it_cannot_listen(conn: psycopg.AsyncConnection[Any]) -> None:
+    nowhere = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1"
+    with pytest.raises(TimeoutError, match=r"could not LISTEN for Baton events within 0\.5 s"):
+        async with baton.subscribe("x", dsn=nowhere, timeout=0.5):
+            pytest.fail("entered without a listening connection")
+    # nothing left running or kept
+    assert (id(asyncio.get_running_loop()), nowhere, es.EVENTS_CHANNEL) not in baton._events._hubs
+
+
+async def test_finished_lists_forty_failed_steps_and_counts_them_all(
+    installed: str, conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    # long names everywhere: the finished payload must still fit in a NOTIFY
+    wf = Workflow(name="\x02" * 300, id="\x03" * 128)
+    names = [f"{n:03d}" + "s" * 125 for n in range(45)]
+    for name in names:
+        wf.add(name, es.Returns.new({"outcome": "cancel", "reason": "no"}))
+    raw = await listen_raw(installed)
+    try:
+        await wf.insert()
+        await drain(client)
+        payloads = await raw_payloads(raw, finished=1)
+    finally:
+        await raw.close()
+
+    assert max(len(payload.encode()) for payload in payloads) < 8000
+    finished = parse(payloads[-1])
+    assert isinstance(finished, WorkflowFinished)
+    assert finished.workflow_id == wf.id
+    assert finished.failed_count == 45
+    assert finished.failed_steps == tuple(names[:40])  # the first 40, in insert order
+    assert (await baton.status(wf.id)).state == "failed"
+
+
+async def test_a_workflow_with_id_all_sees_only_its_own_events(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    mine = Workflow(name="mine", id="all").add("m", es.Quick.new())
+    other = Workflow(name="other").add("o", es.Quick.new())
+    async with baton.subscribe("all") as events:
+        await other.insert()
+        await mine.insert()
+        await drain(client)
+        seen = await follow(events, conn, "all")
+    assert {event.workflow_id for event in seen} == {"all"}
+    assert steps_of(seen) == [("m", "executing"), ("m", "completed")]
+
+
+@pytest.mark.slow
+async def test_workflow_finished_exactly_once_across_worker_processes(
+    installed: str, conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    workflows = [
+        Workflow(name=f"spread-{n}").add_many(
+            "leaf", [es.Quick.new({"value": i}) for i in range(30)]
+        )
+        for n in range(3)
+    ]
+    procs = []
+    try:
+        for node in ("e1", "e2", "e3"):
+            procs.append(
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "tests.support.worker_proc",
+                    "--dsn",
+                    installed,
+                    "--queues",
+                    "default:10",
+                    "--node",
+                    node,
+                    cwd=ROOT,
+                    env={**os.environ, "PYTHONPATH": str(ROOT)},
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+            )
+        for proc in procs:
+            assert proc.stdout is not None
+            async with asyncio.timeout(30):
+                assert (await proc.stdout.readline()).startswith(b"READY")
+
+        async with baton.subscribe() as events:
+            for wf in workflows:
+                await wf.insert()
+            seen: list[Any] = []
+            async with asyncio.timeout(60):
+                while sum(isinstance(e, WorkflowFinished) for e in seen) < len(workflows):
+                    seen.append(await anext(events))
+            seen += await flush(events, conn, "nobody")
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.terminate()
+        for proc in procs:
+            async with asyncio.timeout(30):
+                await proc.wait()
+
+    for wf in workflows:
+        assert len(finished_of(seen, wf.id)) == 1
+        completed = [step for step, state in steps_of(seen, wf.id) if state == "completed"]
+        assert sorted(completed) == sorted(wf.steps)
+    assert sum(isinstance(e, WorkflowFinished) for e in seen) == len(workflows)
+    ran_in = await (
+        await conn.execute("SELECT count(DISTINCT attempted_by[1]) FROM oban_jobs")
+    ).fetchone()
+    assert ran_in is not None and ran_in[0] >= 2  # really spread over processes
+
+
+async def test_a_subscriber_joining_while_the_last_one_leaves_is_listening(
+    installed: str, conn: psycopg.AsyncConnection[Any]
+) -> None:
+    """The last subscriber's exit closes the connection (it awaits the listener task);
+    one that subscribes meanwhile gets a new connection, and must not enter its body
+    before that connection LISTENs: from then on no event may be missed."""
+    for _round in range(5):
+        stack = contextlib.AsyncExitStack()
+        await stack.enter_async_context(baton.subscribe("w", dsn=installed))
+        leaving = asyncio.create_task(stack.aclose())
+        await asyncio.sleep(0)  # let the exit start closing the old connection
+        async with baton.subscribe("w", dsn=installed) as events:
+            # sent at once: the new subscription must already be listening
+            assert await flush(events, conn, "w") == []
+        await leaving
+
+
+def test_leaving_releases_the_event_loop_too(installed: str) -> None:
+    """Each event loop that subscribed and left keeps nothing behind (a process that runs
+    ``asyncio.run`` per request would otherwise keep every loop alive)."""
+
+    async def subscribe_once() -> None:
+        async with baton.subscribe("w", dsn=installed):
+            pass
+
+    def in_a_new_loop() -> None:
+        asyncio.run(subscribe_once())
+
+    before = len(baton._events._hubs)
+    for _ in range(3):
+        thread = threading.Thread(target=in_a_new_loop)
+        thread.start()
+        thread.join(30)
+        assert not thread.is_alive()
+    assert len(baton._events._hubs) == before
+
+
+async def test_the_event_error_is_the_whole_exception_not_its_last_line(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    """Oban stores a traceback; the event carries its exception part. Messages often span
+    lines (an API's JSON body, a psycopg DETAIL, a pydantic ValidationError), and the last
+    line alone would be "}" or "For further information visit ..."."""
+    body = 'API error 429\n{\n  "error": "rate_limited"\n}'
+    wf = (
+        Workflow(name="errors")
+        .add("multiline", es.Failing.new({"message": body}))
+        .add("chained", es.Chained.new())
+    )
+    async with baton.subscribe(wf.id) as events:
+        await wf.insert()
+        await drain(client)
+        seen = await follow(events, conn, wf.id)
+
+    errors = {(e.step, e.state): e.error for e in step_events(seen) if e.error is not None}
+    assert errors[("multiline", "retryable")] == "RuntimeError: " + body
+    assert errors[("multiline", "discarded")] == "RuntimeError: " + body
+    assert errors[("chained", "discarded")] == "RuntimeError: outer"  # the final exception

@@ -17,6 +17,7 @@ from typing import Any
 
 import oban
 import psycopg
+from oban._executor import Executor
 from oban.testing import drain_queue
 
 import baton
@@ -57,6 +58,18 @@ class Failing:
     async def perform_workflow(self, job: Any) -> Any:
         _count(job)
         raise RuntimeError(job.args.get("message", "boom"))
+
+
+@baton.worker(queue="default", max_attempts=1)
+class Chained:
+    """Raises ``RuntimeError("outer")`` from a ``ValueError("inner")`` (one attempt)."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        _count(job)
+        try:
+            raise ValueError("inner")
+        except ValueError as error:
+            raise RuntimeError("outer") from error
 
 
 @baton.worker(queue="default", max_attempts=1)
@@ -109,6 +122,15 @@ class Returns:
             case "value":
                 return job.args.get("value")
         raise AssertionError(job.args)
+
+
+@baton.worker(queue="default")
+class Unstorable:
+    """Returns a set, which is not JSON."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        _count(job)
+        return {"tags": {"a", "b"}}
 
 
 @baton.worker(queue="default")
@@ -267,6 +289,28 @@ class PlainWithUsage:
         return {"rows": 3, "llm_usage": job.args["usage"]}
 
 
+GATES: dict[str, asyncio.Event] = {}  # workflow id -> released by the test
+STARTED: dict[str, asyncio.Event] = {}  # workflow id -> set when attempt 1 is running
+
+
+@baton.llm_worker
+class HeldFirstAttempt:
+    """Attempt 1 waits for ``GATES[workflow]``; each attempt reports ``100 * attempt`` input
+    tokens, so the test can tell whose usage was recorded."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        _count(job)
+        workflow_id = job.meta["workflow_id"]
+        if job.attempt == 1:
+            STARTED[workflow_id].set()
+            async with asyncio.timeout(60):
+                await GATES[workflow_id].wait()
+        return {
+            "attempt": job.attempt,
+            "llm_usage": {"model": "gpt-4o", "input_tokens": 100 * job.attempt},
+        }
+
+
 # --- helpers for following events ----------------------------------------------------------
 
 EVENTS_CHANNEL = "public.baton_events"
@@ -373,3 +417,13 @@ def finished_of(events: list[Event], workflow_id: str) -> list[baton.WorkflowFin
         for event in events
         if isinstance(event, baton.WorkflowFinished) and event.workflow_id == workflow_id
     ]
+
+
+async def lose_the_ack(client: oban.Oban, queue: str = "default") -> Executor:
+    """Fetch and run one job through Oban's executor without acking it (a crash after the
+    result was stored), then let the lifeline rescue it as it would after ``rescue_after``."""
+    [job] = await client._query.fetch_jobs(demand=1, queue=queue, node="lost", uuid="lost")
+    executor = await Executor(job=job, safe=True).execute()
+    assert executor.status == "completed"
+    assert await client._query.rescue_jobs(0.000001) == 1
+    return executor

@@ -4,6 +4,7 @@ Run from the project root::
 
     python -m tests.support.worker_proc --dsn URL --queues default:10 --node w1 \
         [--rescue-after S --lifeline-interval S --leader-interval S] [--import MODULE …]
+        [--await-signals]
 
 It starts an Oban instance running the given queues with the workers of
 ``tests.support.proc_steps``, prints ``READY <node> <pid>`` on stdout once started, and
@@ -62,7 +63,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="MODULE",
         help="also import this module of workers; call its use_pool(pool) if it has one",
     )
+    parser.add_argument(
+        "--await-signals",
+        action="store_true",
+        help="print READY only once the queues LISTEN for signals (cancel_job's pkill)",
+    )
     return parser.parse_args(argv)
+
+
+async def await_signals(oban: Oban, timeout: float = 10.0) -> None:
+    """Wait until this process LISTENs on Oban's signal channel.
+
+    Oban 0.7's producers subscribe to signals without waiting for the LISTEN, which its
+    notifier issues up to ~0.1 s after start. A ``cancel_job`` of an executing job only
+    sends a signal (the row stays ``executing``), so a signal sent in that window is lost
+    and the job runs on. Subscribing once more with ``wait=True`` waits for that LISTEN;
+    the queues' own subscriptions keep it in place after ours is dropped.
+    """
+    notifier = oban._notifier
+    token = await notifier.listen("signal", lambda _channel, _payload: None, timeout=timeout)
+    await notifier.unlisten(token)
 
 
 def short_leader_lease(interval: float) -> None:
@@ -110,6 +130,8 @@ async def run(args: argparse.Namespace) -> None:
             shutdown_grace_period=5.0,
         )
         async with oban:
+            if args.await_signals:
+                await await_signals(oban)
             print(f"READY {args.node} {os.getpid()}", flush=True)
             await stopping.wait()
             logging.getLogger("worker_proc").info("%s: stopping", args.node)
