@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 from oban import Job, Oban
-from psycopg import AsyncConnection
 
 from . import _oban, _sql
 from ._usage import TOKEN_FIELDS
@@ -119,14 +118,25 @@ def _check_id(workflow_id: object) -> str:
     return workflow_id
 
 
-async def _workflow_row(conn: AsyncConnection[Any], prefix: str, workflow_id: str) -> Any:
-    cursor = await conn.execute(
-        _sql.query("workflow_row.sql", prefix), {"workflow_id": workflow_id}
-    )
-    row = await cursor.fetchone()
-    if row is None:
-        raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
-    return row
+async def _read(
+    workflow_id: object, oban: Oban | str | None, steps_query: str
+) -> tuple[Any, list[Any]]:
+    """The workflow's row and the rows of ``steps_query``, read in one transaction.
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+    """
+    workflow_id = _check_id(workflow_id)
+    instance = _oban.instance(oban)
+    prefix = _oban.prefix(instance)
+    params = {"workflow_id": workflow_id}
+    async with _oban.pooled(instance) as conn, conn.transaction():
+        cursor = await conn.execute(_sql.query("workflow_row.sql", prefix), params)
+        row = await cursor.fetchone()
+        if row is None:
+            raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
+        cursor = await conn.execute(_sql.query(steps_query, prefix), params)
+        return row, await cursor.fetchall()
 
 
 async def status(workflow_id: str, *, oban: Oban | str | None = None) -> WorkflowStatus:
@@ -135,17 +145,8 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
     Raises:
         UnknownWorkflow: no workflow has that id.
     """
-    workflow_id = _check_id(workflow_id)
-    instance = _oban.instance(oban)
-    prefix = _oban.prefix(instance)
-    async with _oban.pooled(instance) as conn, conn.transaction():
-        wid, name, inserted, finished, cancelled, outcome, _unsettled, _count = await _workflow_row(
-            conn, prefix, workflow_id
-        )
-        cursor = await conn.execute(
-            _sql.query("workflow_steps.sql", prefix), {"workflow_id": workflow_id}
-        )
-        rows = await cursor.fetchall()
+    workflow, rows = await _read(workflow_id, oban, "workflow_steps.sql")
+    wid, name, inserted, finished, cancelled, outcome, _unsettled, _count = workflow
     steps = tuple(
         StepStatus(
             name=step,
@@ -204,15 +205,7 @@ async def usage(workflow_id: str, *, oban: Oban | str | None = None) -> Workflow
     Raises:
         UnknownWorkflow: no workflow has that id.
     """
-    workflow_id = _check_id(workflow_id)
-    instance = _oban.instance(oban)
-    prefix = _oban.prefix(instance)
-    async with _oban.pooled(instance) as conn, conn.transaction():
-        await _workflow_row(conn, prefix, workflow_id)
-        cursor = await conn.execute(
-            _sql.query("step_usage.sql", prefix), {"workflow_id": workflow_id}
-        )
-        rows = await cursor.fetchall()
+    _workflow, rows = await _read(workflow_id, oban, "step_usage.sql")
     steps = tuple(
         StepUsage(
             step=step,
