@@ -22,13 +22,16 @@ from ._control import (
     StepStatus,
     StepUsage,
     WorkflowStatus,
+    WorkflowSummary,
     WorkflowUsage,
     cancel,
+    list_workflows,
     retry,
     status,
     usage,
 )
 from ._events import Reconnected, StepEvent, Subscription, WorkflowFinished, subscribe
+from ._graph import graph
 from ._llm import llm_backoff, llm_worker
 from ._outcomes import Cancel, Discard, Error, Snooze
 from ._results import get_all_results, get_own_result, get_result
@@ -60,13 +63,16 @@ __all__ = [
     "Workflow",
     "WorkflowFinished",
     "WorkflowStatus",
+    "WorkflowSummary",
     "WorkflowUsage",
     "cancel",
     "errors",
     "get_all_results",
     "get_own_result",
     "get_result",
+    "graph",
     "install",
+    "list_workflows",
     "llm_backoff",
     "llm_worker",
     "retry",

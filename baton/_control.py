@@ -1,4 +1,4 @@
-"""Operations on a stored workflow: status, usage, cancel and retry."""
+"""Operations on stored workflows: list, status, usage, cancel and retry."""
 
 from __future__ import annotations
 
@@ -61,6 +61,26 @@ class WorkflowStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkflowSummary:
+    """One workflow in :func:`list_workflows`.
+
+    ``settled_steps`` have finished one way or another, ``completed_steps`` successfully;
+    ``cost_usd`` sums the steps whose LLM cost is known (None when none is).
+    """
+
+    id: str
+    name: str | None
+    state: str
+    step_count: int
+    settled_steps: int
+    completed_steps: int
+    inserted_at: datetime
+    finished_at: datetime | None
+    duration_ms: float
+    cost_usd: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
 class StepUsage:
     """What one step's LLM calls consumed, with their cost (None for an unknown model)."""
 
@@ -118,7 +138,7 @@ def _check_id(workflow_id: object) -> str:
     return workflow_id
 
 
-async def _read(
+async def read_workflow(
     workflow_id: object, oban: Oban | str | None, steps_query: str
 ) -> tuple[Any, list[Any]]:
     """The workflow's row and the rows of ``steps_query``, read in one transaction.
@@ -139,13 +159,60 @@ async def _read(
         return row, await cursor.fetchall()
 
 
+WORKFLOW_STATES = ("running", "completed", "failed", "cancelled")
+
+
+async def list_workflows(
+    *, limit: int = 20, state: str | None = None, oban: Oban | str | None = None
+) -> list[WorkflowSummary]:
+    """The most recently inserted workflows, newest first.
+
+    Args:
+        limit: at most this many.
+        state: only workflows in this state: ``running``, ``completed``, ``failed`` or
+            ``cancelled``.
+        oban: the Oban instance (or its name) whose database to read; default ``"Oban"``.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be a positive integer, got {limit!r}")
+    if state is not None and state not in WORKFLOW_STATES:
+        raise ValueError(f"state must be one of {', '.join(WORKFLOW_STATES)}, got {state!r}")
+    instance = _oban.instance(oban)
+    prefix = _oban.prefix(instance)
+    async with _oban.pooled(instance) as conn:
+        cursor = await conn.execute(
+            _sql.query("list_workflows.sql", prefix), {"limit": limit, "state": state}
+        )
+        rows = await cursor.fetchall()
+    now = datetime.now(UTC)
+    summaries = []
+    for wid, name, wstate, count, settled, completed, cost, inserted, finished in rows:
+        started = inserted.replace(tzinfo=UTC)
+        ended = _utc(finished)
+        summaries.append(
+            WorkflowSummary(
+                id=wid,
+                name=name,
+                state=wstate,
+                step_count=count,
+                settled_steps=settled,
+                completed_steps=completed,
+                inserted_at=started,
+                finished_at=ended,
+                duration_ms=((ended or now) - started).total_seconds() * 1000,
+                cost_usd=cost,
+            )
+        )
+    return summaries
+
+
 async def status(workflow_id: str, *, oban: Oban | str | None = None) -> WorkflowStatus:
     """The workflow's state, counts per step state, and every step's details.
 
     Raises:
         UnknownWorkflow: no workflow has that id.
     """
-    workflow, rows = await _read(workflow_id, oban, "workflow_steps.sql")
+    workflow, rows = await read_workflow(workflow_id, oban, "workflow_steps.sql")
     wid, name, inserted, finished, cancelled, outcome, _unsettled, _count = workflow
     steps = tuple(
         StepStatus(
@@ -205,7 +272,7 @@ async def usage(workflow_id: str, *, oban: Oban | str | None = None) -> Workflow
     Raises:
         UnknownWorkflow: no workflow has that id.
     """
-    _workflow, rows = await _read(workflow_id, oban, "step_usage.sql")
+    _workflow, rows = await read_workflow(workflow_id, oban, "step_usage.sql")
     steps = tuple(
         StepUsage(
             step=step,

@@ -48,6 +48,11 @@ def prefix(oban: Oban) -> str:
     return str(oban._prefix)
 
 
+def node(oban: Oban) -> str:
+    """The instance's node name (given, or host name and pid)."""
+    return str(oban._node)
+
+
 async def dsn(oban: Oban) -> str:
     """The connection string of the instance's pool."""
     return str(await oban._query.dsn())
@@ -101,6 +106,18 @@ def load_settings(
     overrides = {key: value for key, value in (("dsn", dsn), ("prefix", prefix)) if value}
     conf = Config.load(config, **overrides)
     return conf.dsn, conf.prefix or "public"
+
+
+def load_config(config: str | None, **overrides: Any) -> Any:
+    """Oban's own CLI configuration, as ``oban start`` builds it.
+
+    ``oban.toml`` (or ``config``), then ``OBAN_*`` variables, then the ``overrides`` that
+    are not None. The result has ``dsn``, ``prefix``, ``queues``, ``node``…, and
+    ``create_pool()`` / ``create_oban(pool)``, which honour every option of the file.
+    """
+    from oban._config import Config
+
+    return Config.load(config, **{key: value for key, value in overrides.items() if value})
 
 
 def _ack_order(ack: Any) -> tuple[str, int]:

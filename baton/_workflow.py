@@ -15,7 +15,7 @@ from typing import Any, Self
 from oban import Job, Oban
 from oban.worker import WorkerResolutionError, resolve_worker
 
-from . import _json, _oban, _steps
+from . import _graph, _json, _oban, _steps
 from .errors import (
     DependencyCycle,
     DuplicateStep,
@@ -233,6 +233,17 @@ class Workflow:
             for name, step in self._steps.items()
             for upstream in self._expand(step)
         ]
+
+    def to_mermaid(self) -> str:
+        """The graph as a Mermaid flowchart (``add_many`` groups as subgraphs)."""
+        return _graph.to_mermaid(self._graph_steps(), self.edges())
+
+    def to_dot(self) -> str:
+        """The graph as a Graphviz DOT digraph (``add_many`` groups as clusters)."""
+        return _graph.to_dot(self._graph_steps(), self.edges())
+
+    def _graph_steps(self) -> list[tuple[str, str | None]]:
+        return [(name, step.group) for name, step in self._steps.items()]
 
     async def insert(self, conn: Any = None, *, oban: Oban | str | None = None) -> Self:
         """Insert every step in one transaction.

@@ -1,0 +1,294 @@
+"""What the command line prints: tables of workflows and steps, and ``baton watch``.
+
+Rendered with rich. On a terminal ``watch`` redraws one live view; piped, it prints a line
+per event and the final view once, so logs stay readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from oban import Oban
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from ._control import StepStatus, WorkflowStatus, WorkflowSummary, status
+from ._events import Reconnected, StepEvent, WorkflowFinished, subscribe
+
+PIPED_WIDTH = 160
+UNSETTLED = frozenset(("suspended", "available", "scheduled", "snoozed", "executing", "retryable"))
+ERROR_CHARS = 60
+
+STATE_STYLES = {
+    "suspended": "dim",
+    "available": "blue",
+    "scheduled": "magenta",
+    "snoozed": "magenta",
+    "executing": "yellow",
+    "retryable": "dark_orange",
+    "completed": "green",
+    "discarded": "red",
+    "cancelled": "bright_magenta",
+    "deleted": "dim",
+    "running": "yellow",
+    "failed": "bold red",
+}
+
+
+def console() -> Console:
+    """A console for stdout; piped without ``COLUMNS``, wide enough not to cut ids."""
+    out = Console(highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = PIPED_WIDTH
+    return out
+
+
+def duration(ms: float | None) -> str:
+    """``340 ms``, ``12.3 s``, ``4m 05s``, ``2h 03m``; ``—`` when unknown."""
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def cost(value: Decimal | None) -> str:
+    """``$0.0123``, to the millionth of a dollar; ``—`` when unknown."""
+    if value is None:
+        return "—"
+    return "$" + format(value.quantize(Decimal("0.000001")).normalize(), "f")
+
+
+def _state(state: str) -> Text:
+    return Text(state, style=STATE_STYLES.get(state, ""))
+
+
+def _cut(text: str, style: str = "") -> Text:
+    """A cell that is cut with an ellipsis, never wrapped, when its column is narrowed."""
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+
+
+def error_excerpt(error: str | None, limit: int = ERROR_CHARS) -> str:
+    """The last non-blank line of an error (a traceback's exception), cut to ``limit``."""
+    if not error:
+        return ""
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    return last if len(last) <= limit else last[: limit - 1] + "…"
+
+
+def step_duration(step: StepStatus, now: datetime) -> float | None:
+    """How long the step's last attempt ran (so far, while executing)."""
+    if step.attempted_at is None:
+        return None
+    if step.settled_at is not None and step.settled_at >= step.attempted_at:
+        return (step.settled_at - step.attempted_at).total_seconds() * 1000
+    if step.state == "executing":
+        return (now - step.attempted_at).total_seconds() * 1000
+    return None
+
+
+def workflows_table(summaries: Iterable[WorkflowSummary]) -> Table:
+    """``baton list``: one row per workflow."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("ID", no_wrap=True)
+    table.add_column("NAME")  # shrinks first: its cells are cut, not wrapped
+    table.add_column("STATE", no_wrap=True)
+    table.add_column("STEPS", justify="right", no_wrap=True)
+    table.add_column("DURATION", justify="right", no_wrap=True)
+    table.add_column("COST", justify="right", no_wrap=True)
+    for item in summaries:
+        table.add_row(
+            item.id,
+            _cut(item.name or ""),
+            _state(item.state),
+            f"{item.completed_steps}/{item.step_count}",
+            duration(item.duration_ms),
+            cost(item.cost_usd),
+        )
+    return table
+
+
+def _elapsed(current: WorkflowStatus, now: datetime) -> float:
+    end = current.finished_at or now
+    return (end - current.inserted_at).total_seconds() * 1000
+
+
+def header(current: WorkflowStatus, now: datetime) -> Text:
+    """Name, id, state, steps completed, duration and cost on two lines."""
+    text = Text()
+    text.append(current.name or "(unnamed)", style="bold")
+    text.append(f"  {current.id}\n", style="dim")
+    text.append_text(_state(current.state))
+    completed = current.counts.get("completed", 0)
+    text.append(f" · {completed}/{len(current.steps)} steps completed")
+    verb = "took" if current.finished_at else "running for"
+    text.append(f" · {verb} {duration(_elapsed(current, now))}")
+    text.append(f" · cost {cost(current.cost_usd)}")
+    return text
+
+
+def steps_table(current: WorkflowStatus, now: datetime) -> Table:
+    """``baton status``: one row per step."""
+    with_cost = any(step.cost_usd is not None for step in current.steps)
+    with_error = any(step.error for step in current.steps)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("STEP", no_wrap=True)
+    table.add_column("STATE", no_wrap=True)
+    table.add_column("ATTEMPT", justify="right", no_wrap=True)
+    table.add_column("DURATION", justify="right", no_wrap=True)
+    if with_cost:
+        table.add_column("COST", justify="right", no_wrap=True)
+    if with_error:
+        table.add_column("ERROR")  # shrinks first: its cells are cut, not wrapped
+    for step in current.steps:
+        attempt = f"{step.attempt}/{step.max_attempts}" if step.max_attempts else "—"
+        row: list[Any] = [
+            step.name,
+            _state(step.state),
+            attempt,
+            duration(step_duration(step, now)),
+        ]
+        if with_cost:
+            row.append(cost(step.cost_usd))
+        if with_error:  # a completed step's error is from an earlier attempt
+            style = "dim" if step.state == "completed" else "red"
+            row.append(_cut(error_excerpt(step.error), style))
+        table.add_row(*row)
+    return table
+
+
+def status_view(current: WorkflowStatus) -> Group:
+    """``baton status``: the header and the steps table."""
+    now = datetime.now(UTC)
+    return Group(header(current, now), steps_table(current, now))
+
+
+def progress(current: WorkflowStatus) -> Table:
+    """A bar of settled steps over all steps."""
+    total = len(current.steps)
+    settled = _settled(current)
+    bar = ProgressBar(
+        total=total,
+        completed=settled,
+        width=40,
+        complete_style="red" if current.state in ("failed", "cancelled") else "green",
+        finished_style="red" if current.state in ("failed", "cancelled") else "green",
+    )
+    grid = Table.grid(padding=(0, 1))
+    grid.add_row(bar, Text(f"{settled}/{total} steps settled"))
+    return grid
+
+
+def finished(current: WorkflowStatus) -> bool:
+    """Whether ``watch`` is done: every step settled, or the workflow was cancelled."""
+    return current.finished_at is not None or current.state == "cancelled"
+
+
+@dataclass(slots=True)
+class _View:
+    current: WorkflowStatus
+    started: float = field(default_factory=time.monotonic)
+
+    def render(self) -> RenderableType:
+        now = datetime.now(UTC)
+        current = self.current
+        return Group(header(current, now), steps_table(current, now), progress(current))
+
+
+def _settled(current: WorkflowStatus) -> int:
+    return sum(1 for step in current.steps if step.state not in UNSETTLED)
+
+
+def _opening_line(current: WorkflowStatus) -> str:
+    return (
+        f"watching {current.name or '(unnamed)'} ({current.id}): {current.state}, "
+        f"{_settled(current)}/{len(current.steps)} steps settled"
+    )
+
+
+def _event_line(event: StepEvent | WorkflowFinished | Reconnected, since: float) -> str:
+    elapsed = f"{time.monotonic() - since:7.2f}s"
+    if isinstance(event, StepEvent):
+        line = f"{elapsed}  {event.step}  {event.state}  attempt {event.attempt}"
+        return f"{line}  {error_excerpt(event.error)}" if event.error else line
+    if isinstance(event, WorkflowFinished):
+        return f"{elapsed}  workflow {event.outcome} in {duration(event.duration_ms)}"
+    return f"{elapsed}  (event connection lost and restored; re-reading the status)"
+
+
+async def watch(
+    workflow_id: str,
+    *,
+    oban: Oban,
+    dsn: str,
+    prefix: str,
+    out: Console,
+    timeout: float | None = None,
+) -> WorkflowStatus:
+    """Follow a workflow until it finishes; return its final status.
+
+    Subscribes before reading the status, so no transition is missed; re-reads the
+    status on events (at most every 0.1 s) and on ``Reconnected``.
+
+    Returns:
+        The last status read: not ``finished()`` when ``timeout`` ran out first.
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+    """
+    async with subscribe(workflow_id, dsn=dsn, prefix=prefix) as events:
+        view = _View(await status(workflow_id, oban=oban))
+        dirty = asyncio.Event()
+        interactive = out.is_terminal
+        if not interactive:
+            out.print(_opening_line(view.current), markup=False)
+
+        async def read() -> None:
+            async for event in events:
+                if not interactive:
+                    out.print(_event_line(event, view.started), markup=False)
+                dirty.set()
+
+        reader = asyncio.create_task(read())
+        live = Live(get_renderable=view.render, console=out, refresh_per_second=4)
+        try:
+            with live if interactive else contextlib.nullcontext():
+                deadline = asyncio.timeout(timeout)
+                try:
+                    async with deadline:
+                        while not finished(view.current):
+                            await dirty.wait()
+                            dirty.clear()
+                            view.current = await status(workflow_id, oban=oban)
+                            if not finished(view.current):
+                                await asyncio.sleep(0.1)  # let a burst of events coalesce
+                except TimeoutError:
+                    if not deadline.expired():
+                        raise
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            if not interactive:
+                out.print(view.render())
+        return view.current

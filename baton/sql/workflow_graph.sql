@@ -1,0 +1,13 @@
+SELECT s.name,
+       s.group_name,
+       CASE WHEN j.id IS NULL THEN coalesce(s.outcome, 'deleted') ELSE j.state::text END,
+       ARRAY(
+           SELECT e.upstream
+             FROM {prefix}.baton_edges e
+            WHERE e.workflow_id = s.workflow_id AND e.downstream = s.name
+            ORDER BY e.upstream
+       )
+  FROM {prefix}.baton_steps s
+  LEFT JOIN {prefix}.oban_jobs j ON j.id = s.job_id
+ WHERE s.workflow_id = %(workflow_id)s
+ ORDER BY s.job_id

@@ -1,0 +1,264 @@
+"""What the web view shows, as JSON-ready dicts: the workflow list and one workflow's detail.
+
+Everything is read from Baton's tables (so pruned jobs still show) through the public
+read side (``baton.status``, ``baton.usage``) plus three queries of its own in
+``baton/web/sql``. Times are ISO 8601 in UTC, costs are decimal strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from oban import Oban
+from psycopg import AsyncConnection, sql
+
+from .. import _oban
+from .._control import StepStatus, StepUsage, WorkflowStatus, WorkflowUsage, status, usage
+from ..errors import UnknownWorkflow
+
+PREVIEW_CHARS = 500
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+WORKFLOW_STATES = ("running", "completed", "failed", "cancelled")
+
+
+@cache
+def _query(name: str, prefix: str) -> sql.Composed:
+    text = files("baton.web").joinpath("sql", name).read_text(encoding="utf-8")
+    return sql.SQL(text).format(prefix=sql.Identifier(prefix))
+
+
+class Source:
+    """Where the view reads: an Oban instance (or its name), or a DSN of its own.
+
+    With a DSN, a small pool and a client-only Oban instance (no queues, no leadership)
+    are made on first use, so the app also works mounted into a host app whose lifespan
+    never reaches it.
+    """
+
+    def __init__(self, oban: Oban | str | None, dsn: str | None, prefix: str) -> None:
+        if oban is not None and dsn is not None:
+            raise ValueError("pass either oban= or dsn=, not both")
+        self._oban = oban
+        self._dsn = dsn
+        self._prefix = prefix
+        self._own: Oban | None = None
+        self._pool: Any = None
+        self._lock = asyncio.Lock()
+
+    async def oban(self) -> Oban:
+        """The Oban instance to read through (made on first use when given a DSN)."""
+        if self._dsn is None:
+            return _oban.instance(self._oban)
+        async with self._lock:
+            if self._own is None:
+                self._pool = await Oban.create_pool(self._dsn, min_size=1, max_size=5)
+                self._own = Oban(
+                    pool=self._pool,
+                    name=f"baton-web-{id(self):x}",
+                    prefix=self._prefix,
+                    leadership=False,
+                )
+            return self._own
+
+    def subscribe_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``baton.subscribe`` on the same database."""
+        if self._dsn is not None:
+            return {"dsn": self._dsn, "prefix": self._prefix}
+        return {"oban": self._oban}
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[tuple[AsyncConnection[Any], str]]:
+        """A pooled connection and the schema prefix."""
+        instance = await self.oban()
+        async with _oban.pooled(instance) as conn:
+            yield conn, _oban.prefix(instance)
+
+    async def close(self) -> None:
+        """Close the pool made for a DSN, if any."""
+        async with self._lock:
+            pool, self._pool, self._own = self._pool, None, None
+        if pool is not None:
+            await pool.close()
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def _ms(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds() * 1000, 1)
+
+
+async def list_workflows(
+    source: Source, *, limit: int = DEFAULT_LIMIT, state: str | None = None
+) -> dict[str, Any]:
+    """The newest workflows first, optionally only those in one state."""
+    async with source.connection() as (conn, prefix):
+        cursor = await conn.execute(
+            _query("list_workflows.sql", prefix), {"limit": limit, "state": state}
+        )
+        rows = await cursor.fetchall()
+    now = datetime.now(UTC)
+    workflows = []
+    for wid, name, step_count, unsettled, inserted, finished, wf_state in rows:
+        inserted = inserted.replace(tzinfo=UTC)
+        ended = finished.replace(tzinfo=UTC) if finished else now
+        workflows.append(
+            {
+                "id": wid,
+                "name": name,
+                "state": wf_state,
+                "steps": step_count,
+                "settled": step_count - unsettled,
+                "inserted_at": _iso(inserted),
+                "finished_at": _iso(finished),
+                "duration_ms": _ms(inserted, ended),
+            }
+        )
+    return {"workflows": workflows, "limit": limit, "state": state, "generated_at": _iso(now)}
+
+
+async def check_exists(source: Source, workflow_id: str) -> None:
+    """Raise ``UnknownWorkflow`` unless a workflow has that id (one cheap query)."""
+    async with source.connection() as (conn, prefix):
+        cursor = await conn.execute(
+            _query("workflow_exists.sql", prefix), {"workflow_id": workflow_id}
+        )
+        if await cursor.fetchone() is None:
+            raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
+
+
+def layers(names: Sequence[str], edges: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """Each step's layer: the length of the longest path to it from a step without deps."""
+    upstream: dict[str, list[str]] = {name: [] for name in names}
+    downstream: dict[str, list[str]] = {name: [] for name in names}
+    for up, down in edges:
+        if up in upstream and down in upstream:
+            upstream[down].append(up)
+            downstream[up].append(down)
+    waiting = {name: len(ups) for name, ups in upstream.items()}
+    layer = dict.fromkeys(names, 0)
+    ready = [name for name in names if waiting[name] == 0]
+    while ready:
+        name = ready.pop()
+        for down in downstream[name]:
+            layer[down] = max(layer[down], layer[name] + 1)
+            waiting[down] -= 1
+            if waiting[down] == 0:
+                ready.append(down)
+    return layer
+
+
+def _usage(record: StepUsage | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {
+        "model": record.model,
+        "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens,
+        "cache_read_tokens": record.cache_read_tokens,
+        "cache_write_tokens": record.cache_write_tokens,
+        "latency_ms": record.latency_ms,
+        "cost_usd": _money(record.cost_usd),
+    }
+
+
+def _step(
+    step: StepStatus,
+    layer: int,
+    preview: str | None,
+    record: StepUsage | None,
+) -> dict[str, Any]:
+    truncated = preview is not None and len(preview) > PREVIEW_CHARS
+    return {
+        "name": step.name,
+        "state": step.state,
+        "worker": step.worker,
+        "attempt": step.attempt,
+        "max_attempts": step.max_attempts,
+        "deps": list(step.deps),
+        "group": step.group,
+        "layer": layer,
+        "inserted_at": _iso(step.inserted_at),
+        "attempted_at": _iso(step.attempted_at),
+        "settled_at": _iso(step.settled_at),
+        "wait_ms": _ms(step.inserted_at, step.attempted_at),
+        "run_ms": _ms(step.attempted_at, step.settled_at),
+        "error": step.error,
+        "result_stored": step.result_stored,
+        "result_preview": preview[:PREVIEW_CHARS] if preview is not None else None,
+        "result_truncated": truncated,
+        "cost_usd": _money(step.cost_usd),
+        "usage": _usage(record),
+    }
+
+
+def _totals(spent: WorkflowUsage) -> dict[str, Any]:
+    return {
+        "input_tokens": spent.input_tokens,
+        "output_tokens": spent.output_tokens,
+        "cache_read_tokens": spent.cache_read_tokens,
+        "cache_write_tokens": spent.cache_write_tokens,
+        "cost_usd": _money(spent.cost_usd) if spent.steps else None,
+        "unpriced_steps": list(spent.unpriced_steps),
+    }
+
+
+async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
+    """Status, steps with layers, edges, groups, result previews and usage of a workflow.
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+    """
+    instance = await source.oban()
+    report: WorkflowStatus = await status(workflow_id, oban=instance)
+    spent = await usage(workflow_id, oban=instance)
+    params = {"workflow_id": workflow_id, "chars": PREVIEW_CHARS}
+    async with source.connection() as (conn, prefix):
+        cursor = await conn.execute(_query("workflow_edges.sql", prefix), params)
+        edges = [(up, down) for up, down in await cursor.fetchall()]
+        cursor = await conn.execute(_query("result_previews.sql", prefix), params)
+        previews = dict(await cursor.fetchall())
+    names = [step.name for step in report.steps]
+    depth = layers(names, edges)
+    by_step = {record.step: record for record in spent.steps}
+    groups: dict[str, list[str]] = {}
+    for step in report.steps:
+        if step.group is not None:
+            groups.setdefault(step.group, []).append(step.name)
+    return {
+        "id": report.id,
+        "name": report.name,
+        "state": report.state,
+        "counts": report.counts,
+        "inserted_at": _iso(report.inserted_at),
+        "finished_at": _iso(report.finished_at),
+        "duration_ms": round(report.duration_ms, 1),
+        "cost_usd": _money(report.cost_usd),
+        "usage": _totals(spent),
+        "steps": [
+            _step(step, depth[step.name], previews.get(step.name), by_step.get(step.name))
+            for step in report.steps
+        ],
+        "edges": [list(edge) for edge in edges],
+        "groups": groups,
+        "generated_at": _iso(datetime.now(UTC)),
+    }

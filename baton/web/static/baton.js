@@ -1,0 +1,472 @@
+// Baton web view: draws a workflow's graph and keeps the pages live over Server-Sent Events.
+// Every value from the server goes through textContent or setAttribute, never innerHTML.
+"use strict";
+
+(() => {
+  const SVG = "http://www.w3.org/2000/svg";
+  const SETTLED = new Set(["completed", "discarded", "cancelled", "deleted"]);
+  const FAILED = new Set(["discarded", "cancelled", "deleted"]);
+  const ORDER = ["executing", "retryable", "available", "scheduled", "suspended",
+    "discarded", "cancelled", "deleted", "completed"];
+  const GROUP_LIMIT = 12; // larger groups are drawn as one node with a bar of states
+  const MAX_NODES = 400; // past this, the graph is left out (the table still lists every step)
+  const NODE = { w: 184, h: 46, gapX: 64, gapY: 12, pad: 20, label: 18, groupPad: 10 };
+
+  const body = document.body;
+  const base = body.dataset.base || "";
+  const csrfMeta = document.querySelector('meta[name="baton-csrf"]');
+  const csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  const live = document.getElementById("live");
+  const view = { snapshots: 0, events: 0, clockOffset: 0 };
+  window.batonView = view;
+
+  // --- small helpers ------------------------------------------------------------------------
+
+  function build(ns, tag, attrs, children) {
+    const node = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value !== null && value !== undefined && value !== false) {
+        node.setAttribute(key, String(value));
+      }
+    }
+    for (const child of children || []) {
+      if (child === null || child === undefined || child === "") continue;
+      node.append(typeof child === "string" || typeof child === "number" ? String(child) : child);
+    }
+    return node;
+  }
+  const el = (tag, attrs, ...children) => build(null, tag, attrs, children);
+  const svg = (tag, attrs, ...children) => build(SVG, tag, attrs, children);
+
+  function stateClass(state) {
+    return /^[a-z_]{1,20}$/.test(state || "") ? state : "unknown";
+  }
+
+  function duration(ms) {
+    if (ms === null || ms === undefined) return "";
+    let seconds = ms / 1000;
+    if (seconds < 10) return `${seconds.toFixed(2)} s`;
+    if (seconds < 60) return `${seconds.toFixed(1)} s`;
+    seconds = Math.floor(seconds);
+    const minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
+    return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  }
+
+  const number = (n) => Number(n || 0).toLocaleString("en-US");
+
+  function usageText(usage) {
+    if (!usage) return "";
+    const parts = [];
+    if (usage.model) parts.push(usage.model);
+    const tokens = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"]
+      .map((name) => usage[name] || 0);
+    if (tokens.some(Boolean)) {
+      let text = `${number(tokens[0])} in / ${number(tokens[1])} out`;
+      if (tokens[2] || tokens[3]) {
+        text += ` (cache ${number(tokens[2])} read, ${number(tokens[3])} written)`;
+      }
+      parts.push(text);
+    }
+    if (usage.cost_usd !== null && usage.cost_usd !== undefined) parts.push(`$${usage.cost_usd}`);
+    return parts.join(" · ");
+  }
+
+  function time(iso) {
+    if (!iso) return "";
+    const date = new Date(iso);
+    return el("time", { datetime: iso, title: iso }, date.toLocaleTimeString());
+  }
+
+  const badge = (state) => el("span", { class: `badge state-${stateClass(state)}` }, state);
+
+  function since(iso, ms, running) {
+    // A duration that keeps counting while the workflow runs (see tick()).
+    return el("span", { "data-since": running ? iso : null }, duration(ms));
+  }
+
+  function tick() {
+    const now = Date.now() - view.clockOffset;
+    for (const node of document.querySelectorAll("[data-since]")) {
+      node.textContent = duration(now - Date.parse(node.getAttribute("data-since")));
+    }
+  }
+
+  function setLive(state, text) {
+    if (!live) return;
+    live.dataset.state = state;
+    live.textContent = text;
+  }
+
+  // One stream; EventSource reconnects by itself after a drop (the server then sends a
+  // fresh snapshot); if the server refused the stream, start a new one a little later.
+  function connect(url, handlers) {
+    const source = new EventSource(url);
+    source.addEventListener("open", () => setLive("live", "live"));
+    source.addEventListener("error", () => {
+      if (source.readyState === EventSource.CLOSED) {
+        setLive("reconnecting", "disconnected, retrying…");
+        setTimeout(() => connect(url, handlers), 5000);
+      } else {
+        setLive("reconnecting", "reconnecting…");
+      }
+    });
+    for (const [name, handle] of Object.entries(handlers)) {
+      source.addEventListener(name, (message) => {
+        const data = JSON.parse(message.data);
+        if (name === "snapshot") {
+          view.snapshots += 1;
+          if (data.generated_at) view.clockOffset = Date.now() - Date.parse(data.generated_at);
+        } else {
+          view.events += 1;
+        }
+        if (handle(data) === false) source.close(); // the stream is over for good
+        body.dataset.snapshots = String(view.snapshots);
+      });
+    }
+    return source;
+  }
+
+  // --- the workflow list --------------------------------------------------------------------
+
+  function workflowRow(wf) {
+    const href = `${base}/workflows/${encodeURIComponent(wf.id)}`;
+    return el("tr", { "data-id": wf.id },
+      el("td", {}, el("a", { href }, wf.name || wf.id), el("div", { class: "sub" }, el("code", {}, wf.id))),
+      el("td", {}, badge(wf.state)),
+      el("td", {}, el("progress", { max: Math.max(wf.steps, 1), value: wf.settled }),
+        ` ${wf.settled} / ${wf.steps} settled`),
+      el("td", {}, time(wf.inserted_at)),
+      el("td", {}, since(wf.inserted_at, wf.duration_ms, wf.state === "running")));
+  }
+
+  function startList() {
+    const tbody = document.querySelector("#workflows tbody");
+    const empty = document.getElementById("empty");
+    const params = new URLSearchParams();
+    if (body.dataset.limit) params.set("limit", body.dataset.limit);
+    if (body.dataset.state) params.set("state", body.dataset.state);
+    connect(`${base}/api/events?${params}`, {
+      snapshot(data) {
+        tbody.replaceChildren(...data.workflows.map(workflowRow));
+        if (empty) empty.hidden = data.workflows.length > 0;
+      },
+      finished(event) {
+        const row = tbody.querySelector(`tr[data-id="${CSS.escape(event.workflow_id)}"]`);
+        if (row) row.classList.add("flash");
+      },
+    });
+  }
+
+  // --- the workflow page: graph -------------------------------------------------------------
+
+  function groupState(steps) {
+    const counts = {};
+    for (const step of steps) counts[step.state] = (counts[step.state] || 0) + 1;
+    const state = ORDER.find((name) => counts[name]) || "unknown";
+    return { state: steps.every((s) => s.state === "completed") ? "completed" : state, counts };
+  }
+
+  function layout(data) {
+    const collapsed = new Set(Object.entries(data.groups)
+      .filter(([, members]) => members.length > GROUP_LIMIT).map(([name]) => name));
+    const nodes = new Map();
+    const nodeOf = new Map();
+    for (const step of data.steps) {
+      const big = step.group !== null && collapsed.has(step.group);
+      const id = big ? `group\u0000${step.group}` : `step\u0000${step.name}`;
+      if (!nodes.has(id)) {
+        nodes.set(id, { id, big, group: step.group, name: big ? step.group : step.name,
+          layer: step.layer, steps: [] });
+      }
+      const node = nodes.get(id);
+      node.layer = Math.max(node.layer, step.layer);
+      node.steps.push(step);
+      nodeOf.set(step.name, node);
+    }
+    const seen = new Set();
+    const edges = [];
+    for (const [up, down] of data.edges) {
+      const from = nodeOf.get(up);
+      const to = nodeOf.get(down);
+      const key = from && to ? `${from.id}\u0001${to.id}` : null;
+      if (key && from !== to && !seen.has(key)) {
+        seen.add(key);
+        edges.push([from, to]);
+      }
+    }
+    const columns = [];
+    for (const node of nodes.values()) (columns[node.layer] ||= []).push(node);
+    const boxes = [];
+    let height = 0;
+    columns.forEach((column, layer) => {
+      let y = NODE.pad;
+      let box = null;
+      column.forEach((node) => {
+        const boxed = node.group !== null && !node.big;
+        if (box && (!boxed || box.name !== node.group)) {
+          box.bottom = y - NODE.gapY + NODE.groupPad;
+          y += NODE.groupPad + NODE.gapY;
+          box = null;
+        }
+        if (boxed && !box) {
+          box = { name: node.group, layer, top: y, count: data.groups[node.group].length };
+          boxes.push(box);
+          y += NODE.label + NODE.groupPad;
+        }
+        node.x = NODE.pad + layer * (NODE.w + NODE.gapX) + NODE.groupPad;
+        node.y = y;
+        y += NODE.h + NODE.gapY;
+      });
+      if (box) {
+        box.bottom = y - NODE.gapY + NODE.groupPad;
+        y += NODE.groupPad;
+      }
+      height = Math.max(height, y);
+    });
+    const width = NODE.pad * 2 + columns.length * (NODE.w + NODE.gapX) - NODE.gapX + NODE.groupPad * 2;
+    return { nodes: [...nodes.values()], edges, boxes, width, height: height + NODE.pad };
+  }
+
+  function clip(text, max) {
+    return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  }
+
+  function nodeDetail(node) {
+    if (node.big) {
+      const { counts } = groupState(node.steps);
+      return ORDER.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(" · ");
+    }
+    const step = node.steps[0];
+    const parts = [step.state];
+    if (step.attempt > 1 || step.state === "retryable") {
+      parts.push(`attempt ${step.attempt}/${step.max_attempts}`);
+    }
+    if (step.run_ms !== null && step.run_ms !== undefined) parts.push(duration(step.run_ms));
+    return parts.join(" · ");
+  }
+
+  function drawNode(node) {
+    const state = node.big ? groupState(node.steps).state : node.steps[0].state;
+    const attrs = {
+      class: `node state-${stateClass(state)}${node.big ? " big" : ""}`,
+      transform: `translate(${node.x},${node.y})`,
+      tabindex: 0,
+      "data-state": state,
+    };
+    attrs[node.big ? "data-group" : "data-step"] = node.name;
+    const label = node.big ? `${node.name} ×${node.steps.length}` : node.name;
+    const group = svg("g", attrs,
+      svg("title", {}, `${label}: ${nodeDetail(node)}`),
+      svg("rect", { width: NODE.w, height: NODE.h, rx: 8 }),
+      svg("text", { class: "label", x: 10, y: 19 }, clip(label, 24)),
+      svg("text", { class: "detail", x: 10, y: 36 }, clip(nodeDetail(node), 30)));
+    if (node.big) {
+      const { counts } = groupState(node.steps);
+      let x = 0;
+      for (const name of ORDER.filter((s) => counts[s])) {
+        const w = (NODE.w * counts[name]) / node.steps.length;
+        group.append(svg("rect", { class: `bar state-${name}`, x, y: NODE.h - 5, width: w, height: 5 }));
+        x += w;
+      }
+    }
+    group.addEventListener("click", () => focusStep(node.steps[0].name));
+    group.addEventListener("keydown", (e) => { if (e.key === "Enter") focusStep(node.steps[0].name); });
+    return group;
+  }
+
+  function drawGraph(data) {
+    const target = document.getElementById("dag");
+    if (!target) return;
+    const plan = layout(data);
+    if (plan.nodes.length > MAX_NODES) {
+      target.replaceChildren(el("p", { class: "muted note" },
+        `The graph of ${plan.nodes.length} nodes is too large to draw; every step is listed below.`));
+      return;
+    }
+    const root = svg("svg", { width: plan.width, height: plan.height,
+      viewBox: `0 0 ${plan.width} ${plan.height}`, class: "dag-svg" },
+    svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5,
+      markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
+    svg("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "arrow" }))));
+    for (const box of plan.boxes) {
+      const x = NODE.pad + box.layer * (NODE.w + NODE.gapX);
+      root.append(svg("g", { class: "group", "data-group": box.name },
+        svg("rect", { x, y: box.top, width: NODE.w + NODE.groupPad * 2, height: box.bottom - box.top, rx: 10 }),
+        svg("text", { x: x + 8, y: box.top + 14 }, clip(`${box.name} ×${box.count}`, 28))));
+    }
+    for (const [from, to] of plan.edges) {
+      const x1 = from.x + NODE.w;
+      const y1 = from.y + NODE.h / 2;
+      const x2 = to.x - 2;
+      const y2 = to.y + NODE.h / 2;
+      const mid = (x1 + x2) / 2;
+      const done = from.steps.every((s) => s.state === "completed");
+      root.append(svg("path", { class: `edge${done ? " done" : ""}`, "marker-end": "url(#arrow)",
+        d: `M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}` }));
+    }
+    for (const node of plan.nodes) root.append(drawNode(node));
+    target.replaceChildren(root);
+  }
+
+  function focusStep(name) {
+    const row = document.querySelector(`#steps tr[data-step="${CSS.escape(name)}"]`);
+    if (!row) return;
+    row.scrollIntoView({ behavior: "smooth", block: "center" });
+    row.classList.remove("flash");
+    void row.offsetWidth; // restart the animation
+    row.classList.add("flash");
+  }
+
+  // --- the workflow page: table, header, actions --------------------------------------------
+
+  function resultCell(step) {
+    if (step.result_loading) return el("span", { class: "muted" }, "…");
+    if (step.result_preview === null || step.result_preview === undefined) {
+      return step.result_stored ? el("span", { class: "muted" }, "no value") : "";
+    }
+    return el("code", { class: "result" }, step.result_preview + (step.result_truncated ? "…" : ""));
+  }
+
+  function errorSummary(error) { // the line naming the exception, else the last line
+    const lines = error.trim().split("\n").filter((line) => line.trim());
+    const named = lines.filter((line) => /^[A-Za-z_][\w.]*: /.test(line));
+    return ((named.length ? named : lines).pop() || "").slice(0, 120);
+  }
+
+  function errorCell(step) {
+    if (!step.error) return "";
+    return el("details", { class: "error" },
+      el("summary", {}, errorSummary(step.error)),
+      el("pre", {}, step.error));
+  }
+
+  function stepRow(step) {
+    return el("tr", { "data-step": step.name },
+      el("td", {}, el("span", { class: "step-name" }, step.name),
+        el("div", { class: "sub" }, step.worker),
+        step.group !== null ? el("div", { class: "sub" }, `group ${step.group}`) : ""),
+      el("td", {}, badge(step.state)),
+      el("td", { class: "num" }, step.attempt === null ? "" : `${step.attempt} / ${step.max_attempts}`),
+      el("td", { class: "num" }, duration(step.wait_ms)),
+      el("td", { class: "num" }, duration(step.run_ms)),
+      el("td", {}, usageText(step.usage)),
+      el("td", {}, resultCell(step)),
+      el("td", {}, errorCell(step)));
+  }
+
+  function startWorkflow() {
+    const id = body.dataset.workflow;
+    const path = `${base}/api/workflows/${encodeURIComponent(id)}`;
+    const tbody = document.querySelector("#steps tbody");
+    const cancelButton = document.getElementById("cancel");
+    const retryButton = document.getElementById("retry");
+    const message = document.getElementById("action-message");
+    let current = null;
+    const byName = new Map();
+
+    function header() {
+      const settled = current.steps.filter((s) => SETTLED.has(s.state)).length;
+      document.getElementById("wf-name").textContent = current.name || current.id;
+      document.getElementById("wf-state").replaceWith(
+        Object.assign(badge(current.state), { id: "wf-state" }));
+      document.getElementById("wf-progress").textContent =
+        `${settled} / ${current.steps.length} steps settled`;
+      document.getElementById("wf-duration").replaceChildren(
+        since(current.inserted_at, current.duration_ms, current.state === "running"));
+      const total = current.usage;
+      document.getElementById("wf-usage").textContent =
+        total.cost_usd !== null ? usageText({ ...total, model: null }) : "";
+      cancelButton.disabled = current.state !== "running";
+      retryButton.disabled = !current.steps.some((s) => FAILED.has(s.state));
+      body.dataset.state = current.state;
+    }
+
+    function render() {
+      byName.clear();
+      for (const step of current.steps) byName.set(step.name, step);
+      header();
+      drawGraph(current);
+      tbody.replaceChildren(...current.steps.map(stepRow));
+    }
+
+    function applyStep(event) {
+      const step = current && byName.get(event.step);
+      if (!step) return;
+      step.state = event.state === "snoozed" ? "scheduled" : event.state;
+      step.attempt = event.attempt;
+      if (event.error) step.error = event.error;
+      if (event.state === "completed") {
+        step.result_stored = event.result_stored;
+        step.result_loading = event.result_stored; // the next snapshot brings the preview
+      }
+      const row = tbody.querySelector(`tr[data-step="${CSS.escape(step.name)}"]`);
+      if (row) row.replaceWith(stepRow(step));
+      header();
+      redraw();
+    }
+
+    let drawing = false;
+    function redraw() { // at most once a frame, however fast events come
+      if (drawing) return;
+      drawing = true;
+      requestAnimationFrame(() => {
+        drawing = false;
+        drawGraph(current);
+      });
+    }
+
+    async function act(kind, button) {
+      if (kind === "cancel" && !window.confirm("Cancel every unfinished step of this workflow?")) {
+        return;
+      }
+      button.disabled = true;
+      message.textContent = kind === "cancel" ? "Cancelling…" : "Retrying…";
+      try {
+        const response = await fetch(`${path}/${kind}`, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "X-Baton-CSRF": csrf, Accept: "application/json" },
+        });
+        const reply = await response.json().catch(() => ({}));
+        if (!response.ok) {
+          message.textContent = reply.error || `Failed (HTTP ${response.status})`;
+        } else if (kind === "cancel") {
+          message.textContent = `Cancelled ${reply.cancelled_jobs} job(s).`;
+        } else {
+          message.textContent = reply.retried_steps.length
+            ? `Retrying ${reply.retried_steps.join(", ")}.` : "Nothing to retry.";
+        }
+      } catch (error) {
+        message.textContent = `Request failed: ${error}`;
+      }
+      if (current) header();
+    }
+
+    cancelButton.addEventListener("click", () => act("cancel", cancelButton));
+    retryButton.addEventListener("click", () => act("retry", retryButton));
+    connect(`${path}/events`, {
+      snapshot(data) {
+        current = data;
+        render();
+      },
+      step: applyStep,
+      gone(event) {
+        setLive("closed", "workflow deleted");
+        message.textContent = event.error;
+        return false;
+      },
+      finished(event) {
+        if (!current) return;
+        current.state = event.outcome;
+        current.finished_at = event.at;
+        current.duration_ms = event.duration_ms;
+        header();
+      },
+    });
+  }
+
+  setInterval(tick, 1000);
+  if (body.dataset.page === "list") startList();
+  if (body.dataset.page === "workflow") startWorkflow();
+})();

@@ -1,0 +1,229 @@
+"""The web view in real headless Chromium (Debian's ``chromium``), driven by Playwright.
+
+``./dev test`` installs Chromium when it is missing and it runs as root, and then sets
+``BATON_REQUIRE_BROWSER=1`` so that a missing browser fails here instead of skipping.
+Playwright's own browser download is never used: it drives ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from oban import Oban
+
+import baton
+from baton import Workflow
+from baton.web import create_app
+from tests.support import event_steps as es
+from tests.support.web_steps import GATES, Gated, Sleepy, live_server
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).parents[2]
+ARTIFACT = ROOT / "test-artifacts" / "web-view.png"
+README_IMAGE = ROOT / "docs" / "images" / "web-view.png"
+USAGE = {"model": "claude-sonnet-4", "input_tokens": 1840, "output_tokens": 212}
+
+ALL_COMPLETED = """(count) => {
+  const nodes = [...document.querySelectorAll('#dag g.node[data-step]')];
+  const rows = [...document.querySelectorAll('#steps tr[data-step] .badge')];
+  return nodes.length === count && nodes.every((n) => n.dataset.state === 'completed')
+    && rows.length === count && rows.every((b) => b.textContent === 'completed');
+}"""
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("BATON_REQUIRE_BROWSER"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """A page in headless Chromium with a new, empty profile."""
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (pip install -e '.[dev]')")
+    if not CHROMIUM.exists():
+        _unavailable(
+            f"Debian's chromium is not installed ({CHROMIUM} is missing): `./dev test` installs "
+            "it when run as root; otherwise `sudo apt-get install -y chromium`"
+        )
+    with tempfile.TemporaryDirectory(prefix="baton-chromium-") as profile:
+        async with async_playwright() as playwright:
+            context = await playwright.chromium.launch_persistent_context(
+                profile,
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=FLAGS,
+                viewport={"width": 1280, "height": 860},
+            )
+            try:
+                page = context.pages[0] if context.pages else await context.new_page()
+                yield page
+            finally:
+                await context.close()
+
+
+def research(topic: str) -> Workflow:
+    """fetch → search[0..2] → summarize (an LLM step) → compile, ~0.5 s a step."""
+    return (
+        Workflow(name=f"research brief: {topic}")
+        .add("fetch", Gated.new({"seconds": 0.5, "value": {"text": f"notes on {topic}"}}))
+        .add_many(
+            "search",
+            [
+                Sleepy.new({"seconds": 0.5, "value": {"source": source, "hits": hits}})
+                for source, hits in (("news", 12), ("papers", 5), ("forums", 31))
+            ],
+            deps=["fetch"],
+        )
+        .add(
+            "summarize",
+            Sleepy.new({"seconds": 0.5, "value": {"summary": f"{topic} in brief"}, "usage": USAGE}),
+            deps=["search"],
+        )
+        .add("compile", Sleepy.new({"seconds": 0.5, "value": "brief.md"}), deps=["summarize"])
+    )
+
+
+async def test_steps_turn_completed_live_without_a_reload(
+    conn: psycopg.AsyncConnection[Any], running: Oban, browser: Any
+) -> None:
+    wf = research("Baton")
+    GATES[wf.id] = asyncio.Event()
+    await wf.insert()
+    async with live_server(create_app(oban=running)) as url:
+        await browser.goto(f"{url}/workflows/{wf.id}")
+        await browser.wait_for_function("() => window.batonView && window.batonView.snapshots > 0")
+        await browser.evaluate("window.__sameDocument = true")
+
+        states = await browser.eval_on_selector_all(
+            "#dag g.node[data-step]", "(nodes) => nodes.map((n) => n.dataset.state)"
+        )
+        assert len(states) == 6 and "completed" not in states
+        assert await browser.get_attribute('#dag g.node[data-step="compile"]', "data-state") == (
+            "suspended"
+        )
+        assert await browser.locator("#dag g.group[data-group='search']").count() == 1
+        assert await browser.locator("#dag path.edge").count() == 7
+        assert await browser.text_content("#live") == "live"
+
+        GATES[wf.id].set()
+        await browser.wait_for_function(ALL_COMPLETED, arg=6, timeout=30_000, polling=100)
+        assert await browser.evaluate("window.__sameDocument") is True  # no reload happened
+        assert await browser.evaluate("window.batonView.events") > 0  # updated by events
+        await browser.wait_for_function(
+            "() => document.querySelector('#wf-state').textContent === 'completed'"
+            " && document.querySelector('#wf-usage').textContent.includes('1,840 in')"
+            " && document.querySelector('#steps tr[data-step=\"compile\"]')"
+            "      .textContent.includes('brief.md')",
+            timeout=15_000,
+        )
+        assert await browser.is_disabled("#cancel")
+        assert await browser.title() == "research brief: Baton · Baton"
+
+        ARTIFACT.parent.mkdir(exist_ok=True)
+        await browser.screenshot(path=str(ARTIFACT), full_page=True)
+        assert ARTIFACT.stat().st_size > 10_000
+    if os.environ.get("BATON_UPDATE_SCREENSHOT") or not README_IMAGE.exists():
+        README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ARTIFACT, README_IMAGE)
+    assert (await baton.status(wf.id)).state == "completed"
+
+
+async def test_the_page_resumes_after_a_dropped_connection(
+    conn: psycopg.AsyncConnection[Any], running: Oban, browser: Any
+) -> None:
+    wf = (
+        Workflow(name="resumes")
+        .add("first", Gated.new({"value": 1}))
+        .add("second", Sleepy.new({"seconds": 0.1}), deps="first")
+    )
+    GATES[wf.id] = asyncio.Event()
+    await wf.insert()
+    app = create_app(oban=running)
+    async with live_server(app) as url:
+        await browser.goto(f"{url}/workflows/{wf.id}")
+        await browser.wait_for_selector('#dag g.node[data-step="first"][data-state="executing"]')
+        await browser.evaluate("() => { window.__sameDocument = true; }")
+    # The server is gone: the page notices, and the workflow finishes meanwhile.
+    await browser.wait_for_function(
+        "() => document.getElementById('live').dataset.state !== 'live'"
+    )
+    async with baton.subscribe(wf.id, oban=running) as events:
+        GATES[wf.id].set()
+        async with asyncio.timeout(30):
+            async for event in events:
+                if isinstance(event, baton.WorkflowFinished):
+                    break
+    assert await browser.get_attribute('#dag g.node[data-step="second"]', "data-state") == (
+        "suspended"
+    )
+    port = int(url.rsplit(":", 1)[1])
+    async with live_server(app, port=port):  # back on the same address
+        await browser.wait_for_function(ALL_COMPLETED, arg=2, timeout=30_000, polling=100)
+        assert await browser.text_content("#live") == "live"
+        assert await browser.evaluate("() => window.__sameDocument") is True
+        assert await browser.evaluate("() => window.batonView.snapshots") >= 2
+
+
+async def test_the_cancel_button(
+    conn: psycopg.AsyncConnection[Any], running: Oban, browser: Any
+) -> None:
+    wf = (
+        Workflow(name="<b>not bold</b>")
+        .add("long", es.WaitsForCancel.new())
+        .add("after", es.Quick.new(), deps="long")
+    )
+    await wf.insert()
+    async with live_server(create_app(oban=running)) as url:
+        await browser.goto(f"{url}/workflows/{wf.id}")
+        await browser.wait_for_selector('#dag g.node[data-step="long"][data-state="executing"]')
+        assert await browser.text_content("#wf-name") == "<b>not bold</b>"
+        browser.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await browser.click("#cancel")
+        await browser.wait_for_selector('#dag g.node[data-step="after"][data-state="cancelled"]')
+        await browser.wait_for_function(
+            "() => document.querySelector('#wf-state').textContent === 'cancelled'"
+        )
+        assert "Cancelled 1 job(s)." == await browser.text_content("#action-message")
+        assert not await browser.is_disabled("#retry")
+    assert (await baton.status(wf.id)).state == "cancelled"
+
+
+async def test_the_list_shows_new_workflows_live(
+    conn: psycopg.AsyncConnection[Any], running: Oban, browser: Any
+) -> None:
+    async with live_server(create_app(oban=running)) as url:
+        await browser.goto(f"{url}/")
+        await browser.wait_for_function("() => window.batonView && window.batonView.snapshots > 0")
+        assert await browser.is_visible("#empty")
+        wf = Workflow(name="arrives later").add("a", es.Quick.new({"value": 1}))
+        await wf.insert()
+        row = browser.locator(f'#workflows tr[data-id="{wf.id}"]')
+        await row.locator(".badge", has_text="completed").wait_for(timeout=15_000)
+        assert await row.locator("a").text_content() == "arrives later"
+        assert await browser.is_hidden("#empty")
+        await row.locator("a").click()
+        await browser.wait_for_url(f"{url}/workflows/{wf.id}")
+        await browser.wait_for_selector('#dag g.node[data-step="a"][data-state="completed"]')

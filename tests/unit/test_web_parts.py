@@ -1,0 +1,122 @@
+"""The web view's pure parts: graph layers, origin checks, formatting."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.requests import Request
+
+from baton.web._data import layers
+from baton.web._pages import duration, error_summary, state_class, usage_text
+from baton.web._security import is_loopback, same_origin
+
+
+def test_layers_are_the_longest_path_from_a_root() -> None:
+    names = ["a", "b", "c", "d", "e"]
+    edges = [("a", "b"), ("b", "c"), ("a", "c"), ("c", "d")]
+    assert layers(names, edges) == {"a": 0, "b": 1, "c": 2, "d": 3, "e": 0}
+
+
+def test_layers_ignore_edges_to_unknown_steps() -> None:
+    assert layers(["a", "b"], [("a", "b"), ("x", "b"), ("b", "y")]) == {"a": 0, "b": 1}
+
+
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), max_size=60))
+def test_every_edge_goes_to_a_later_layer(pairs: list[tuple[int, int]]) -> None:
+    edges = [(f"s{min(a, b)}", f"s{max(a, b)}") for a, b in pairs if a != b]  # acyclic
+    names = [f"s{i}" for i in range(21)]
+    depth = layers(names, edges)
+    for up, down in edges:
+        assert depth[down] > depth[up]
+    for name in names:  # and each step sits right after its deepest dep
+        ups = [depth[up] for up, down in edges if down == name]
+        assert depth[name] == (max(ups) + 1 if ups else 0)
+
+
+def request(headers: dict[str, str], scheme: str = "http") -> Request:
+    raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    return Request({"type": "http", "scheme": scheme, "headers": raw, "method": "POST"})
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"host": "example.org", "origin": "http://example.org"}, True),
+        ({"host": "example.org", "origin": "https://example.org"}, True),  # TLS at a proxy
+        ({"host": "example.org:443", "origin": "https://example.org"}, True),
+        ({"host": "Example.ORG:8000", "origin": "http://example.org:8000"}, True),
+        ({"host": "example.org", "referer": "http://example.org/baton/workflows/x"}, True),
+        ({"host": "[::1]:8000", "origin": "http://[::1]:8000"}, True),
+        ({"host": "example.org:8000", "origin": "http://example.org"}, False),
+        ({"host": "example.org", "origin": "http://example.org:8000"}, False),
+        ({"host": "example.org", "origin": "http://evil.example"}, False),
+        ({"host": "example.org", "origin": "http://example.org.evil.example"}, False),
+        ({"host": "example.org", "origin": "null"}, False),
+        ({"host": "example.org", "origin": "file://example.org"}, False),
+        ({"host": "example.org", "origin": "http://example.org:bad"}, False),
+        ({"host": "example.org"}, False),
+        ({"origin": "http://example.org"}, False),
+    ],
+)
+def test_same_origin(headers: dict[str, str], expected: bool) -> None:
+    assert same_origin(request(headers)) is expected
+
+
+def test_origin_wins_over_referer() -> None:
+    headers = {
+        "host": "example.org",
+        "origin": "http://evil.example",
+        "referer": "http://example.org/",
+    }
+    assert same_origin(request(headers)) is False
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),  # noqa: S104
+        ("::", False),
+        ("192.168.1.10", False),
+        ("example.org", False),
+    ],
+)
+def test_is_loopback(host: str, expected: bool) -> None:
+    assert is_loopback(host) is expected
+
+
+def test_formatting() -> None:
+    assert [duration(ms) for ms in (None, 523.4, 12_345, 125_000, 7_500_000)] == [
+        "",
+        "0.52 s",
+        "12.3 s",
+        "2 min 5 s",
+        "2 h 5 min",
+    ]
+    assert state_class("completed") == "completed"
+    assert state_class('x" onload="alert(1)') == "unknown"
+    assert state_class(None) == "unknown"
+    assert usage_text(None) == ""
+    usage = {"model": "gpt-4o", "input_tokens": 1200, "output_tokens": 80, "cost_usd": "0.004"}
+    assert usage_text(usage) == "gpt-4o · 1,200 in / 80 out · $0.004"
+    cached = {"input_tokens": 10, "output_tokens": 1, "cache_read_tokens": 5}
+    assert usage_text(cached) == "10 in / 1 out (cache 5 read, 0 written)"
+
+
+def test_error_summary_names_the_exception() -> None:
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in f\n'
+        "    raise RuntimeError(message)\n"
+        "RuntimeError: upstream <API> down\n"
+        "second line of the message\n"
+    )
+    assert error_summary(traceback) == "RuntimeError: upstream <API> down"
+    assert error_summary("dependencies did not complete") == "dependencies did not complete"
+    assert error_summary("x" * 500) == "x" * 120
+    assert error_summary("  \n") == ""
