@@ -12,27 +12,20 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
-from importlib.resources import files
 from typing import Any
 
 from oban import Oban
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 
-from .. import _oban
+from .. import _oban, _sql
 from .._control import StepStatus, StepUsage, WorkflowStatus, WorkflowUsage, status, usage
+from .._control import list_workflows as summarise
 from ..errors import UnknownWorkflow
 
 PREVIEW_CHARS = 500
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 WORKFLOW_STATES = ("running", "completed", "failed", "cancelled")
-
-
-@cache
-def _query(name: str, prefix: str) -> sql.Composed:
-    text = files("baton.web").joinpath("sql", name).read_text(encoding="utf-8")
-    return sql.SQL(text).format(prefix=sql.Identifier(prefix))
 
 
 class Source:
@@ -111,28 +104,21 @@ async def list_workflows(
     source: Source, *, limit: int = DEFAULT_LIMIT, state: str | None = None
 ) -> dict[str, Any]:
     """The newest workflows first, optionally only those in one state."""
-    async with source.connection() as (conn, prefix):
-        cursor = await conn.execute(
-            _query("list_workflows.sql", prefix), {"limit": limit, "state": state}
-        )
-        rows = await cursor.fetchall()
+    summaries = await summarise(limit=limit, state=state, oban=await source.oban())
     now = datetime.now(UTC)
-    workflows = []
-    for wid, name, step_count, unsettled, inserted, finished, wf_state in rows:
-        inserted = inserted.replace(tzinfo=UTC)
-        ended = finished.replace(tzinfo=UTC) if finished else now
-        workflows.append(
-            {
-                "id": wid,
-                "name": name,
-                "state": wf_state,
-                "steps": step_count,
-                "settled": step_count - unsettled,
-                "inserted_at": _iso(inserted),
-                "finished_at": _iso(finished),
-                "duration_ms": _ms(inserted, ended),
-            }
-        )
+    workflows = [
+        {
+            "id": summary.id,
+            "name": summary.name,
+            "state": summary.state,
+            "steps": summary.step_count,
+            "settled": summary.settled_steps,
+            "inserted_at": _iso(summary.inserted_at),
+            "finished_at": _iso(summary.finished_at),
+            "duration_ms": round(summary.duration_ms, 1),
+        }
+        for summary in summaries
+    ]
     return {"workflows": workflows, "limit": limit, "state": state, "generated_at": _iso(now)}
 
 
@@ -140,7 +126,7 @@ async def check_exists(source: Source, workflow_id: str) -> None:
     """Raise ``UnknownWorkflow`` unless a workflow has that id (one cheap query)."""
     async with source.connection() as (conn, prefix):
         cursor = await conn.execute(
-            _query("workflow_exists.sql", prefix), {"workflow_id": workflow_id}
+            _sql.query("web/workflow_exists.sql", prefix), {"workflow_id": workflow_id}
         )
         if await cursor.fetchone() is None:
             raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
@@ -233,9 +219,9 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
     spent = await usage(workflow_id, oban=instance)
     params = {"workflow_id": workflow_id, "chars": PREVIEW_CHARS}
     async with source.connection() as (conn, prefix):
-        cursor = await conn.execute(_query("workflow_edges.sql", prefix), params)
+        cursor = await conn.execute(_sql.query("web/workflow_edges.sql", prefix), params)
         edges = [(up, down) for up, down in await cursor.fetchall()]
-        cursor = await conn.execute(_query("result_previews.sql", prefix), params)
+        cursor = await conn.execute(_sql.query("web/result_previews.sql", prefix), params)
         previews = dict(await cursor.fetchall())
     names = [step.name for step in report.steps]
     depth = layers(names, edges)

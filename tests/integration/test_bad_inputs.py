@@ -805,12 +805,11 @@ async def test_subscribing_to_an_unknown_workflow_receives_nothing_but_its_own_t
     assert seen[0].workflow_id == "no-such-workflow"
 
 
-def test_the_cli_has_no_workflow_commands_yet() -> None:
-    """``baton`` has ``install`` and ``demo`` only: a workflow id goes nowhere."""
-    done = baton_cli("status", "no-such-workflow")
-    assert done.returncode == 2
-    assert "No such command 'status'" in done.stderr
-    assert "Traceback" not in done.stderr
+@pytest.mark.parametrize("command", ["status", "watch", "graph", "cancel", "retry"])
+def test_the_cli_reports_an_unknown_workflow_id_in_one_line(installed: str, command: str) -> None:
+    done = baton_cli(command, "no-such-workflow", "--dsn", installed)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == ["Error: no workflow with id 'no-such-workflow'"]
 
 
 @pytest.mark.parametrize(
