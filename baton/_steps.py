@@ -98,7 +98,7 @@ async def load_context(oban: Oban, job: Job) -> StepContext | None:
     """
     prefix = _oban.prefix(oban)
     params = {"job_id": job.id, "worker": job.worker, "attempt": job.attempt}
-    async with _oban.pooled(oban) as conn:
+    async with _oban.single(oban) as conn:
         with _schema_guard(prefix):
             cursor = await conn.execute(_sql.query("step_context.sql", prefix), params)
             row = await cursor.fetchone()
@@ -125,7 +125,7 @@ async def store_result(oban: Oban, job: Job, encoded: str | None, usage: str | N
     """
     prefix = _oban.prefix(oban)
     params = {"job_id": job.id, "attempt": job.attempt, "result": encoded, "usage": usage}
-    async with _oban.pooled(oban) as conn:
+    async with _oban.single(oban) as conn:
         with _schema_guard(prefix):
             cursor = await conn.execute(_sql.query("store_result.sql", prefix), params)
     return cursor.rowcount == 1
@@ -147,7 +147,7 @@ async def dep_rows(
 ) -> tuple[str, str, tuple[str, ...], list[DepRow]] | None:
     """The asking step's (workflow, name, deps) and the rows of ``names`` (default: deps)."""
     prefix = _oban.prefix(oban)
-    async with _oban.pooled(oban) as conn:
+    async with _oban.single(oban) as conn:
         with _schema_guard(prefix):
             cursor = await conn.execute(
                 _sql.query("dep_results.sql", prefix), {"job_id": job_id, "names": names}
@@ -167,7 +167,7 @@ async def dep_rows(
 async def workflow_states(oban: Oban, workflow_id: str) -> list[tuple[str, str]]:
     """Each step's name and current state (its outcome once settled), in insert order."""
     prefix = _oban.prefix(oban)
-    async with _oban.pooled(oban) as conn:
+    async with _oban.single(oban) as conn:
         with _schema_guard(prefix):
             cursor = await conn.execute(
                 _sql.query("workflow_states.sql", prefix), {"workflow_id": workflow_id}
@@ -178,7 +178,7 @@ async def workflow_states(oban: Oban, workflow_id: str) -> list[tuple[str, str]]
 async def step_result(oban: Oban, workflow_id: str, name: str) -> tuple[bool, Any] | None:
     """``(performed, value)`` of one step, or None when there is no such step."""
     prefix = _oban.prefix(oban)
-    async with _oban.pooled(oban) as conn:
+    async with _oban.single(oban) as conn:
         with _schema_guard(prefix):
             cursor = await conn.execute(
                 _sql.query("step_result.sql", prefix), {"workflow_id": workflow_id, "name": name}

@@ -1,0 +1,742 @@
+"""The benchmark's scenarios. Each measures Baton and its baseline(s) in the same run,
+alternating them round by round (A/B/A/B…), and returns raw samples plus a summary.
+
+Timestamps: the steps record ``time.time()`` when their own code starts and ends (see
+``bench.steps``; Celery tasks return theirs as results), so a hand-off is "the dependency's
+work is done → the dependent's work starts", whatever sits in between (Baton's result
+write, Oban's ack and fetch, the plain chain's enqueue, Celery's result write and
+message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+from oban import Oban
+
+from baton import Workflow
+from bench import db, stats
+from bench.procs import CeleryWorker, Subscriber, Worker, start_workers, stop_all
+from bench.steps import Keep, Plain, Step
+
+INSERT_QUEUE = "bench_insert"  # no worker runs it: inserted jobs stay put
+POLL = 0.02
+
+
+@dataclass(frozen=True)
+class Sizes:
+    chain: int = 200
+    throughput: int = 5_000
+    widths: tuple[int, int] = (1_000, 10_000)
+    insert: int = 10_000
+    events_chain: int = 250
+    memory_workflows: int = 500
+    memory_steps: int = 100
+    memory_warmup_workflows: int = 50
+    scale_workers: int = 3
+
+
+FULL = Sizes()
+QUICK = Sizes(
+    chain=50,
+    throughput=500,
+    widths=(100, 1_000),
+    insert=1_000,
+    events_chain=100,
+    memory_workflows=50,
+    memory_steps=100,
+    memory_warmup_workflows=10,
+    scale_workers=3,
+)
+
+
+@dataclass
+class Bench:
+    """What every scenario needs: the database, a client Oban instance, options."""
+
+    dsn: str
+    sizes: Sizes
+    repeat: int
+    logs: Path
+    conn: psycopg.AsyncConnection[Any]
+    client: Oban
+    celery_pools: list[str]
+    redis_url: str
+    notes: list[str] = field(default_factory=list)
+
+    def say(self, text: str) -> None:
+        print(f"  {text}", file=sys.stderr, flush=True)
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+async def wait_for(
+    conn: psycopg.AsyncConnection[Any], query: str, params: Any, timeout: float
+) -> tuple[Any, ...]:
+    """Re-run ``query`` until its first column is true; return that row."""
+    deadline = time.monotonic() + timeout
+    while True:
+        row = await (await conn.execute(query, params)).fetchone()
+        if row and row[0]:
+            return tuple(row)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout:.0f} s waiting for: {query.strip()}")
+        await asyncio.sleep(POLL)
+
+
+async def wait_workflows(b: Bench, count: int, timeout: float) -> None:
+    await wait_for(
+        b.conn,
+        "SELECT count(*) FILTER (WHERE finished_at IS NOT NULL) >= %s FROM baton_workflows",
+        (count,),
+        timeout,
+    )
+
+
+async def wait_completed(b: Bench, count: int, timeout: float) -> float:
+    """Wait until ``count`` jobs completed; the epoch of the last completion (its ack)."""
+    row = await wait_for(
+        b.conn,
+        "SELECT count(*) >= %s, extract(epoch FROM max(completed_at))::float8 "
+        "FROM oban_jobs WHERE state = 'completed'",
+        (count,),
+        timeout,
+    )
+    return float(row[1])
+
+
+def mine(
+    records: Sequence[tuple[str, int, float, float]], label: str
+) -> dict[int, tuple[float, float]]:
+    return {i: (start, end) for run, i, start, end in records if run == label}
+
+
+def chain_pairs(
+    by_index: dict[int, tuple[float, float]], length: int, who: str
+) -> list[tuple[float, float]]:
+    missing = [i for i in range(length) if i not in by_index]
+    if missing:
+        raise RuntimeError(f"{who}: {len(missing)} of {length} chain steps left no record")
+    return [by_index[i] for i in range(length)]
+
+
+async def start_celery(b: Bench) -> list[CeleryWorker]:
+    if not b.celery_pools:
+        return []
+    try:
+        from bench import celery_client
+    except ImportError as error:
+        b.notes.append(f"Celery baselines skipped: {error} (pip install -e '.[bench]')")
+        return []
+    try:
+        celery_client.flush()
+    except Exception as error:
+        b.notes.append(f"Celery baselines skipped: Redis at {b.redis_url} failed: {error}")
+        return []
+    started = []
+    try:
+        for pool in b.celery_pools:
+            started.append(await CeleryWorker.start(pool, b.redis_url, b.logs))
+    except BaseException:
+        await stop_all(started)
+        raise
+    return started
+
+
+async def stop_celery(workers: list[CeleryWorker]) -> None:
+    await stop_all(workers)
+    if workers:
+        from bench import celery_client
+
+        celery_client.close()
+
+
+def chain_summary(
+    handoffs: list[list[float]], cycles: list[list[float]], totals: list[float]
+) -> dict[str, Any]:
+    """Medians over rounds of each round's p50/p90, plus the pooled distribution."""
+    pooled = [x for run in handoffs for x in run]
+    return {
+        "handoff_p50": stats.median(stats.median(run) for run in handoffs),
+        "handoff_p90": stats.median(stats.percentile(run, 90) for run in handoffs),
+        "handoff_pooled": stats.summarize(pooled),
+        "cycle_p50": stats.median(stats.median(run) for run in cycles),
+        "total": stats.median(totals),
+        "negative_handoffs": sum(x < 0 for x in pooled),
+    }
+
+
+# -- hand-off -------------------------------------------------------------------------------
+
+
+async def baton_chain(b: Bench, worker: Worker, length: int, label: str) -> dict[str, Any]:
+    await db.reset(b.conn)
+    wf = Workflow(name="bench-chain")
+    for i in range(length):
+        wf.add(f"s{i}", Step.new({"r": label, "i": i}), deps=[f"s{i - 1}"] if i else [])
+    sent_at = time.time()
+    await wf.insert(oban=b.client)
+    await wait_workflows(b, 1, 60 + length * 0.1)
+    snoozed = await (
+        await b.conn.execute(
+            "SELECT count(*) FROM oban_jobs WHERE attempt <> 1 OR errors <> '[]'::jsonb"
+        )
+    ).fetchone()
+    pairs = chain_pairs(mine(await worker.dump(), label), length, "Baton chain")
+    return {
+        "sent_at": sent_at,
+        "pairs": pairs,
+        "handoffs": stats.diffs(pairs),
+        "cycles": stats.starts_gaps(pairs),
+        "total": pairs[-1][1] - pairs[0][0],
+        "retried_or_snoozed": snoozed[0] if snoozed else None,
+    }
+
+
+async def oban_chain(b: Bench, worker: Worker, length: int, label: str) -> dict[str, Any]:
+    await db.reset(b.conn)
+    sent_at = time.time()
+    await b.client.enqueue(Plain.new({"r": label, "i": 0, "n": length}))
+    await wait_completed(b, length, 60 + length * 0.1)
+    pairs = chain_pairs(mine(await worker.dump(), label), length, "plain Oban chain")
+    return {
+        "sent_at": sent_at,
+        "pairs": pairs,
+        "handoffs": stats.diffs(pairs),
+        "cycles": stats.starts_gaps(pairs),
+        "total": pairs[-1][1] - pairs[0][0],
+    }
+
+
+async def celery_chain(celery: CeleryWorker, length: int) -> dict[str, Any]:
+    from bench import celery_client
+
+    sent_at, pairs = await celery_client.run_chain(celery.queue, length, 60 + length * 0.1)
+    tuples = [(float(s), float(e)) for s, e in pairs]
+    return {
+        "sent_at": sent_at,
+        "pairs": tuples,
+        "handoffs": stats.diffs(tuples),
+        "cycles": stats.starts_gaps(tuples),
+        "total": tuples[-1][1] - tuples[0][0],
+    }
+
+
+async def handoff(b: Bench) -> dict[str, Any]:
+    length = b.sizes.chain
+    workers = await start_workers(b.dsn, 1, b.logs, "handoff")
+    celery: list[CeleryWorker] = []
+    try:
+        celery = await start_celery(b)
+        worker = workers[0]
+        # warm-up: connections, prepared plans, imports in every process
+        await baton_chain(b, worker, 10, "warm")
+        await oban_chain(b, worker, 10, "warm")
+        for cw in celery:
+            await celery_chain(cw, 10)
+        systems = ["baton", "oban", *(f"celery_{cw.pool}" for cw in celery)]
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in systems}
+        floors: list[list[float]] = []
+        for round_ in range(b.repeat):
+            floors.append(await db.commit_floor(b.conn))
+            runs["baton"].append(await baton_chain(b, worker, length, f"b{round_}"))
+            runs["oban"].append(await oban_chain(b, worker, length, f"o{round_}"))
+            for cw in celery:
+                runs[f"celery_{cw.pool}"].append(await celery_chain(cw, length))
+            b.say(
+                f"hand-off round {round_ + 1}/{b.repeat}: "
+                + ", ".join(
+                    f"{name} p50 {stats.fmt_ms(stats.median(runs[name][-1]['handoffs']))}"
+                    for name in systems
+                )
+            )
+    finally:
+        await stop_celery(celery)
+        await stop_all(workers)
+    summary = {
+        name: chain_summary(
+            [r["handoffs"] for r in rs], [r["cycles"] for r in rs], [r["total"] for r in rs]
+        )
+        for name, rs in runs.items()
+    }
+    summary["commit_floor"] = {
+        "p50": stats.median(stats.median(f) for f in floors),
+        "pooled": stats.summarize([x for f in floors for x in f]),
+    }
+    for run_list in runs.values():
+        for run in run_list:
+            run.pop("pairs")  # hand-offs and cycles keep the information that matters
+    return {"length": length, "runs": runs, "commit_floor_samples": floors, "summary": summary}
+
+
+# -- throughput and scale -------------------------------------------------------------------
+
+
+async def insert_single_step(b: Bench, count: int) -> None:
+    workflows = [Workflow(name="bench-one").add("only", Step.new()) for _ in range(count)]
+
+    async def insert(part: list[Workflow]) -> None:
+        for wf in part:
+            await wf.insert(oban=b.client)
+
+    await asyncio.gather(*(insert(workflows[i::4]) for i in range(4)))
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    return float(times.user + times.system)
+
+
+async def cpu_snapshot(b: Bench, workers: list[Worker]) -> dict[tuple[str, int], float]:
+    """CPU seconds used so far by the workers and by this database's server backends
+    (other than the driver's own polling connection)."""
+    cursor = await b.conn.execute(
+        "SELECT pid FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    found: dict[tuple[str, int], float] = {}
+    for kind, pids in (
+        ("worker", [w.pid for w in workers]),
+        ("postgres", [r[0] for r in await cursor.fetchall()]),
+    ):
+        for pid in pids:
+            seconds = _cpu_seconds(pid)
+            if seconds is not None:
+                found[(kind, pid)] = seconds
+    return found
+
+
+def cpu_used(
+    before: dict[tuple[str, int], float], after: dict[tuple[str, int], float]
+) -> dict[str, float]:
+    used = {"worker": 0.0, "postgres": 0.0}
+    for key, seconds in after.items():
+        used[key[0]] += seconds - before.get(key, 0.0)
+    return used
+
+
+async def paused_run(
+    b: Bench, workers: list[Worker], count: int, fill: Callable[[], Awaitable[None]]
+) -> dict[str, Any]:
+    """Insert with every queue paused, resume them all, time until the last ack.
+
+    Also the CPU time the workers and their database backends spent per job: unlike the
+    wall time, it hardly depends on what else the machine is doing.
+    """
+    await db.reset(b.conn)
+    await fill()
+    await asyncio.sleep(0.2)  # let the insert's notifications settle
+    cpu_before = await cpu_snapshot(b, workers)
+    started = time.time()
+    await asyncio.gather(*(w.request("RESUME") for w in workers))
+    last_ack = await wait_completed(b, count, 120 + count * 0.02)
+    seen = time.time()
+    cpu = cpu_used(cpu_before, await cpu_snapshot(b, workers))
+    await asyncio.gather(*(w.request("PAUSE") for w in workers))
+    elapsed = last_ack - started
+    return {
+        "count": count,
+        "elapsed": elapsed,
+        "per_second": count / elapsed if elapsed > 0 else None,
+        "observed_elapsed": seen - started,
+        "cpu_worker_per_job": cpu["worker"] / count,
+        "cpu_postgres_per_job": cpu["postgres"] / count,
+    }
+
+
+async def throughput_pair(
+    b: Bench, workers: list[Worker], count: int, tag: str
+) -> dict[str, list[dict[str, Any]]]:
+    def baton_fill(n: int) -> Callable[[], Awaitable[None]]:
+        async def fill() -> None:
+            await insert_single_step(b, n)
+
+        return fill
+
+    def oban_fill(n: int) -> Callable[[], Awaitable[None]]:
+        async def fill() -> None:
+            await b.client.enqueue_many([Plain.new() for _ in range(n)])
+
+        return fill
+
+    warm = max(count // 10, 50)  # warm-up with a tenth of the load
+    await paused_run(b, workers, warm, baton_fill(warm))
+    await paused_run(b, workers, warm, oban_fill(warm))
+    runs: dict[str, list[dict[str, Any]]] = {"baton": [], "oban": []}
+    for round_ in range(b.repeat):
+        runs["baton"].append(await paused_run(b, workers, count, baton_fill(count)))
+        runs["oban"].append(await paused_run(b, workers, count, oban_fill(count)))
+        b.say(
+            f"{tag} round {round_ + 1}/{b.repeat}: Baton "
+            f"{stats.fmt_rate(runs['baton'][-1]['per_second'])}, plain Oban "
+            f"{stats.fmt_rate(runs['oban'][-1]['per_second'])}"
+        )
+    return runs
+
+
+def throughput_summary(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    return {
+        name: {
+            "per_second": stats.median(r["per_second"] for r in rs),
+            "cpu_worker_per_job": stats.median(r["cpu_worker_per_job"] for r in rs),
+            "cpu_postgres_per_job": stats.median(r["cpu_postgres_per_job"] for r in rs),
+        }
+        for name, rs in runs.items()
+    }
+
+
+async def throughput(b: Bench) -> dict[str, Any]:
+    workers = await start_workers(b.dsn, 1, b.logs, "throughput", paused=True)
+    try:
+        runs = await throughput_pair(b, workers, b.sizes.throughput, "throughput, 1 worker")
+    finally:
+        await stop_all(workers)
+    return {
+        "count": b.sizes.throughput,
+        "workers": 1,
+        "runs": runs,
+        "summary": throughput_summary(runs),
+    }
+
+
+async def scale(b: Bench) -> dict[str, Any]:
+    n = b.sizes.scale_workers
+    workers = await start_workers(b.dsn, n, b.logs, "scale", paused=True)
+    try:
+        runs = await throughput_pair(b, workers, b.sizes.throughput, f"throughput, {n} workers")
+    finally:
+        await stop_all(workers)
+    return {
+        "count": b.sizes.throughput,
+        "workers": n,
+        "runs": runs,
+        "summary": throughput_summary(runs),
+    }
+
+
+# -- fan-out / fan-in -----------------------------------------------------------------------
+
+
+async def baton_fanout(b: Bench, worker: Worker, width: int, label: str) -> dict[str, Any]:
+    await db.reset(b.conn)
+    wf = (
+        Workflow(name=f"bench-fan-{width}")
+        .add("start", Step.new({"r": label, "i": -1}))
+        .add_many("fan", [Step.new({"r": label, "i": k}) for k in range(width)], deps=["start"])
+        .add("join", Step.new({"r": label, "i": width, "read": "fan"}), deps=["fan"])
+    )
+    sent_at = time.time()
+    await wf.insert(oban=b.client)
+    inserted = time.time()
+    await wait_workflows(b, 1, 120 + width * 0.05)
+    records = mine(await worker.dump(), label)
+    if len(records) != width + 2:
+        raise RuntimeError(f"Baton fan-out {width}: {len(records)} of {width + 2} steps recorded")
+    join_start, join_end = records[width]
+    last_member = max(records[k][1] for k in range(width))
+    total = join_end - sent_at
+    return {
+        "width": width,
+        "total": total,
+        "per_completion": total / width,
+        "insert": inserted - sent_at,
+        "first_start": records[-1][0] - sent_at,
+        "fan_in_tail": join_start - last_member,
+    }
+
+
+async def celery_fanout(celery: CeleryWorker, width: int) -> dict[str, Any]:
+    from bench import celery_client
+
+    got = await celery_client.run_chord(celery.queue, width, 120 + width * 0.05)
+    join_start, join_end = got["join"]
+    total = join_end - got["sent_at"]
+    last = got["last_member_end"]
+    return {
+        "width": width,
+        "total": total,
+        "per_completion": total / width,
+        "first_start": got["start"][0] - got["sent_at"] if got["start"] else None,
+        "fan_in_tail": join_start - last if last is not None else None,
+        "members_seen": got["members_seen"],
+    }
+
+
+async def fanout(b: Bench) -> dict[str, Any]:
+    widths = b.sizes.widths
+    workers = await start_workers(b.dsn, 1, b.logs, "fanout")
+    celery: list[CeleryWorker] = []
+    try:
+        celery = await start_celery(b)
+        worker = workers[0]
+        await baton_fanout(b, worker, 50, "warm")
+        for cw in celery:
+            await celery_fanout(cw, 50)
+        systems = ["baton", *(f"celery_{cw.pool}" for cw in celery)]
+        runs: dict[str, dict[int, list[dict[str, Any]]]] = {
+            s: {w: [] for w in widths} for s in systems
+        }
+        for round_ in range(b.repeat):
+            for width in widths:
+                runs["baton"][width].append(
+                    await baton_fanout(b, worker, width, f"f{round_}-{width}")
+                )
+                for cw in celery:
+                    runs[f"celery_{cw.pool}"][width].append(await celery_fanout(cw, width))
+                b.say(
+                    f"fan-out {width:,} round {round_ + 1}/{b.repeat}: "
+                    + ", ".join(
+                        f"{s} {stats.fmt_ms(runs[s][width][-1]['total'])} "
+                        f"({stats.fmt_us(runs[s][width][-1]['per_completion'])}/completion)"
+                        for s in systems
+                    )
+                )
+    finally:
+        await stop_celery(celery)
+        await stop_all(workers)
+    summary: dict[str, Any] = {}
+    for system, by_width in runs.items():
+        entry: dict[str, Any] = {}
+        for width, rs in by_width.items():
+            entry[str(width)] = {
+                "total": stats.median(r["total"] for r in rs),
+                "per_completion": stats.median(r["per_completion"] for r in rs),
+                "fan_in_tail": stats.median(r["fan_in_tail"] for r in rs),
+            }
+        small, large = (str(w) for w in widths)
+        entry["flatness"] = stats.ratio(
+            entry[large]["per_completion"], entry[small]["per_completion"]
+        )
+        summary[system] = entry
+    return {
+        "widths": list(widths),
+        "runs": {s: {str(w): rs for w, rs in by.items()} for s, by in runs.items()},
+        "summary": summary,
+    }
+
+
+# -- insert ---------------------------------------------------------------------------------
+
+
+async def timed_insert(b: Bench, kind: str, count: int) -> float:
+    await db.reset(b.conn)
+    if kind == "oban":
+        jobs = [Plain.new({"i": i}, queue=INSERT_QUEUE) for i in range(count)]
+        started = time.perf_counter()
+        await b.client.enqueue_many(jobs)
+        return time.perf_counter() - started
+    wf = Workflow(name=f"bench-insert-{kind}")
+    for i in range(count):
+        deps = [f"s{i - 1}"] if kind == "chain" and i else []
+        wf.add(f"s{i}", Step.new({"i": i}, queue=INSERT_QUEUE), deps=deps)
+    started = time.perf_counter()
+    await wf.insert(oban=b.client)
+    return time.perf_counter() - started
+
+
+async def insert(b: Bench) -> dict[str, Any]:
+    count = b.sizes.insert
+    kinds = ["independent", "chain", "oban"]
+    for kind in kinds:
+        await timed_insert(b, kind, 200)  # warm-up
+    runs: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for round_ in range(b.repeat):
+        for kind in kinds:
+            runs[kind].append(await timed_insert(b, kind, count))
+        b.say(
+            f"insert round {round_ + 1}/{b.repeat}: "
+            + ", ".join(f"{k} {stats.fmt_rate(count / runs[k][-1])}" for k in kinds)
+        )
+    await db.reset(b.conn)
+    summary = {
+        kind: {"seconds": stats.median(secs), "per_second": count / stats.median(secs)}  # type: ignore[operator]
+        for kind, secs in runs.items()
+    }
+    return {"count": count, "runs": runs, "summary": summary}
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+async def events(b: Bench) -> dict[str, Any]:
+    length = b.sizes.events_chain
+    ids = [str(uuid.uuid4()) for _ in range(b.repeat)]
+    workers = await start_workers(b.dsn, 1, b.logs, "events")
+    subscriber: Subscriber | None = None
+    perform_ends: dict[tuple[str, str], float] = {}
+    try:
+        worker = workers[0]
+        await baton_chain(b, worker, 10, "warm")
+        subscriber = await Subscriber.start(b.dsn, ids, b.logs)
+        for round_, wid in enumerate(ids):
+            await db.reset(b.conn)
+            wf = Workflow(name="bench-events", id=wid)
+            for i in range(length):
+                wf.add(f"s{i}", Step.new({"r": wid, "i": i}), deps=[f"s{i - 1}"] if i else [])
+            await wf.insert(oban=b.client)
+            await wait_workflows(b, 1, 60 + length * 0.1)
+            for run, i, _start, end in await worker.dump():
+                perform_ends[(run, f"s{i}")] = end
+            b.say(f"events round {round_ + 1}/{b.repeat}: {length}-step chain done")
+        seen = await subscriber.result(60)
+    finally:
+        if subscriber is not None:
+            await subscriber.stop()
+        await stop_all(workers)
+    ours = [e for e in seen if e[2] in set(ids)]
+    transition = [received - at for received, _kind, _wf, _step, _state, at in ours]
+    by_state: dict[str, list[float]] = {}
+    for received, kind, _wf, _step, state, at in ours:
+        by_state.setdefault(state if kind == "step" else "workflow finished", []).append(
+            received - at
+        )
+    from_perform = [
+        received - perform_ends[(wf_id, step)]
+        for received, kind, wf_id, step, state, _at in ours
+        if kind == "step" and state == "completed" and (wf_id, step) in perform_ends
+    ]
+    return {
+        "chain": length,
+        "workflows": len(ids),
+        "events": len(ours),
+        "expected_events": len(ids) * (2 * length + 1),
+        "transition_latency": transition,
+        "perform_end_to_completed": from_perform,
+        "summary": {
+            "transition": stats.summarize(transition),
+            "perform_end_to_completed": stats.summarize(from_perform),
+            "by_state": {state: stats.summarize(v) for state, v in by_state.items()},
+        },
+    }
+
+
+# -- memory ---------------------------------------------------------------------------------
+
+
+def memory_workflow(steps: int) -> Workflow:
+    width = steps - 2
+    return (
+        Workflow(name="bench-memory")
+        .add("start", Keep.new())
+        .add_many("fan", [Keep.new({"i": k}) for k in range(width)], deps=["start"])
+        .add("join", Keep.new({"read": "fan"}), deps=["fan"])
+    )
+
+
+async def sample_rss(pid: int, into: list[int], stop: asyncio.Event) -> None:
+    process = psutil.Process(pid)
+    while not stop.is_set():
+        into.append(process.memory_info().rss)
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+        except TimeoutError:
+            pass
+
+
+async def measured(worker: Worker, body: Callable[[], Awaitable[None]]) -> dict[str, Any]:
+    before = await worker.rss()
+    samples: list[int] = []
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_rss(worker.pid, samples, stop))
+    started = time.time()
+    try:
+        await body()
+    finally:
+        stop.set()
+        await sampler
+    elapsed = time.time() - started
+    after = await worker.rss()
+    return {
+        "rss_before": before,
+        "rss_after": after,
+        "rss_peak": max(samples, default=after),
+        "growth": stats.growth(before, after),
+        "elapsed": elapsed,
+        "samples": samples,
+    }
+
+
+async def baton_memory(b: Bench) -> dict[str, Any]:
+    s = b.sizes
+    worker = (await start_workers(b.dsn, 1, b.logs, "memory-baton"))[0]
+    try:
+
+        async def run(workflows: int) -> None:
+            await db.reset(b.conn)
+            for _ in range(workflows):
+                await memory_workflow(s.memory_steps).insert(oban=b.client)
+            await wait_workflows(b, workflows, 300 + workflows * s.memory_steps * 0.01)
+
+        await run(s.memory_warmup_workflows)
+        result = await measured(worker, lambda: run(s.memory_workflows))
+    finally:
+        await stop_all([worker])
+    await db.reset(b.conn)
+    return {**result, "steps": s.memory_workflows * s.memory_steps}
+
+
+async def oban_memory(b: Bench) -> dict[str, Any]:
+    s = b.sizes
+    worker = (await start_workers(b.dsn, 1, b.logs, "memory-oban"))[0]
+    try:
+
+        async def run(count: int) -> None:
+            await db.reset(b.conn)
+            for i in range(0, count, 5_000):
+                await b.client.enqueue_many([Plain.new() for _ in range(min(5_000, count - i))])
+            await wait_completed(b, count, 300 + count * 0.01)
+
+        await run(s.memory_warmup_workflows * s.memory_steps)
+        result = await measured(worker, lambda: run(s.memory_workflows * s.memory_steps))
+    finally:
+        await stop_all([worker])
+    await db.reset(b.conn)
+    return {**result, "steps": s.memory_workflows * s.memory_steps}
+
+
+async def memory(b: Bench) -> dict[str, Any]:
+    baton_run = await baton_memory(b)
+    b.say(
+        f"memory: Baton {stats.fmt_bytes(baton_run['rss_before'])} → "
+        f"{stats.fmt_bytes(baton_run['rss_after'])} ({stats.fmt_pct(baton_run['growth'])})"
+    )
+    oban_run = await oban_memory(b)
+    b.say(
+        f"memory: plain Oban {stats.fmt_bytes(oban_run['rss_before'])} → "
+        f"{stats.fmt_bytes(oban_run['rss_after'])} ({stats.fmt_pct(oban_run['growth'])})"
+    )
+    return {
+        "runs": {"baton": baton_run, "oban": oban_run},
+        "summary": {
+            name: {k: run[k] for k in ("rss_before", "rss_after", "rss_peak", "growth", "steps")}
+            for name, run in (("baton", baton_run), ("oban", oban_run))
+        },
+    }
+
+
+SCENARIOS: dict[str, Callable[[Bench], Awaitable[dict[str, Any]]]] = {
+    "handoff": handoff,
+    "throughput": throughput,
+    "fanout": fanout,
+    "insert": insert,
+    "events": events,
+    "memory": memory,
+    "scale": scale,
+}
+
+
+def sizes_dict(sizes: Sizes) -> dict[str, Any]:
+    return asdict(sizes)

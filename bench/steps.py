@@ -1,0 +1,78 @@
+"""The no-op workers the benchmark runs: Baton steps and plain Oban jobs.
+
+Imported by the driver (to build jobs) and by ``bench.worker`` (to run them). A step with
+``"r"`` (a run label) in its args records ``(run, index, start, end)`` — ``time.time()``
+when its own code starts and ends — in this process's memory; the driver collects the
+records over the worker's stdin/stdout (``DUMP``), so recording adds no database write
+to the path being measured.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import oban
+from oban import Job
+
+import baton
+
+QUEUE = "default"
+
+#: ``(run, index, start, end)`` of every recording step run in this process since the
+#: last ``take_records()``.
+_records: list[tuple[str, int, float, float]] = []
+
+
+def take_records() -> list[tuple[str, int, float, float]]:
+    """Hand over the records collected so far and start a new list."""
+    global _records
+    taken, _records = _records, []
+    return taken
+
+
+def _record(args: dict[str, Any], start: float) -> None:
+    if "r" in args:
+        _records.append((args["r"], args.get("i", 0), start, time.time()))
+
+
+@baton.worker(queue=QUEUE)
+class Step:
+    """A Baton step that does nothing but record its start and end, and return its index
+    (a dependent can read it; Celery's tasks return their timestamps).
+
+    With ``"read": "<group or step>"`` in its args it first reads that dep's results (the
+    join of a fan-in reads its group's, as a Celery chord body receives its header's).
+    """
+
+    async def perform_workflow(self, job: Job) -> Any:
+        start = time.time()
+        if "read" in job.args:
+            await baton.get_result(job, job.args["read"])
+        _record(job.args, start)
+        return job.args.get("i", 0)
+
+
+@baton.worker(queue=QUEUE)
+class Keep:
+    """A Baton step that returns a small result (the memory run stores and reads results)."""
+
+    async def perform_workflow(self, job: Job) -> Any:
+        if "read" in job.args:
+            await baton.get_result(job, job.args["read"])
+        return {"i": job.args.get("i", 0)}
+
+
+@oban.worker(queue=QUEUE)
+class Plain:
+    """A plain Oban job. With ``"n"`` in its args it is a link of a chain: once its own work
+    is done (the recorded end), it enqueues link ``i + 1`` until ``n`` links ran.
+    """
+
+    async def process(self, job: Job) -> Any:
+        start = time.time()
+        args = job.args
+        _record(args, start)
+        if "n" in args and args["i"] + 1 < args["n"]:
+            await Plain.enqueue({**args, "i": args["i"] + 1})
+        return None
