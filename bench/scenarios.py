@@ -14,7 +14,8 @@ import asyncio
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,19 @@ async def start_celery(b: Bench) -> list[CeleryWorker]:
     return started
 
 
+@asynccontextmanager
+async def with_peers(b: Bench, label: str) -> AsyncIterator[tuple[Worker, list[CeleryWorker]]]:
+    """One Baton/Oban worker process and the Celery workers; all stopped on exit."""
+    workers = await start_workers(b.dsn, 1, b.logs, label)
+    celery: list[CeleryWorker] = []
+    try:
+        celery = await start_celery(b)
+        yield workers[0], celery
+    finally:
+        await stop_celery(celery)
+        await stop_all(workers)
+
+
 async def stop_celery(workers: list[CeleryWorker]) -> None:
     await stop_all(workers)
     if workers:
@@ -234,11 +248,7 @@ async def celery_chain(celery: CeleryWorker, length: int) -> dict[str, Any]:
 
 async def handoff(b: Bench) -> dict[str, Any]:
     length = b.sizes.chain
-    workers = await start_workers(b.dsn, 1, b.logs, "handoff")
-    celery: list[CeleryWorker] = []
-    try:
-        celery = await start_celery(b)
-        worker = workers[0]
+    async with with_peers(b, "handoff") as (worker, celery):
         # warm-up: connections, prepared plans, imports in every process
         await baton_chain(b, worker, 10, "warm")
         await oban_chain(b, worker, 10, "warm")
@@ -260,9 +270,6 @@ async def handoff(b: Bench) -> dict[str, Any]:
                     for name in systems
                 )
             )
-    finally:
-        await stop_celery(celery)
-        await stop_all(workers)
     summary = {
         name: chain_summary(
             [r["handoffs"] for r in rs], [r["cycles"] for r in rs], [r["total"] for r in rs]
@@ -477,11 +484,7 @@ async def celery_fanout(celery: CeleryWorker, width: int) -> dict[str, Any]:
 
 async def fanout(b: Bench) -> dict[str, Any]:
     widths = b.sizes.widths
-    workers = await start_workers(b.dsn, 1, b.logs, "fanout")
-    celery: list[CeleryWorker] = []
-    try:
-        celery = await start_celery(b)
-        worker = workers[0]
+    async with with_peers(b, "fanout") as (worker, celery):
         await baton_fanout(b, worker, 50, "warm")
         for cw in celery:
             await celery_fanout(cw, 50)
@@ -504,9 +507,6 @@ async def fanout(b: Bench) -> dict[str, Any]:
                         for s in systems
                     )
                 )
-    finally:
-        await stop_celery(celery)
-        await stop_all(workers)
     summary: dict[str, Any] = {}
     for system, by_width in runs.items():
         entry: dict[str, Any] = {}
