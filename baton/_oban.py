@@ -121,10 +121,7 @@ def load_settings(
 
     Explicit values win over the environment, which wins over the file, as in ``oban``'s CLI.
     """
-    from oban._config import Config
-
-    overrides = {key: value for key, value in (("dsn", dsn), ("prefix", prefix)) if value}
-    conf = Config.load(config, **overrides)
+    conf = load_config(config, dsn=dsn, prefix=prefix)
     return conf.dsn, conf.prefix or "public"
 
 
