@@ -164,17 +164,6 @@ async def dep_rows(
     return workflow_id, name, tuple(deps), found
 
 
-async def workflow_states(oban: Oban, workflow_id: str) -> list[tuple[str, str]]:
-    """Each step's name and current state (its outcome once settled), in insert order."""
-    prefix = _oban.prefix(oban)
-    async with _oban.single(oban) as conn:
-        with _schema_guard(prefix):
-            cursor = await conn.execute(
-                _sql.query("workflow_states.sql", prefix), {"workflow_id": workflow_id}
-            )
-            return [(name, state) for name, state in await cursor.fetchall()]
-
-
 async def step_result(oban: Oban, workflow_id: str, name: str) -> tuple[bool, Any] | None:
     """``(performed, value)`` of one step, or None when there is no such step."""
     prefix = _oban.prefix(oban)
