@@ -18,6 +18,7 @@ from __future__ import annotations
 from importlib.metadata import version
 
 from . import errors, telemetry
+from ._context import get_context, model
 from ._control import (
     StepStatus,
     StepUsage,
@@ -30,10 +31,17 @@ from ._control import (
     status,
     usage,
 )
-from ._events import Reconnected, StepEvent, Subscription, WorkflowFinished, subscribe
+from ._events import (
+    Reconnected,
+    StepEvent,
+    StepsAdded,
+    Subscription,
+    WorkflowFinished,
+    subscribe,
+)
 from ._graph import graph
 from ._llm import llm_backoff, llm_worker
-from ._outcomes import Cancel, Discard, Error, Snooze
+from ._outcomes import Cancel, Complete, Discard, Error, Snooze
 from ._results import get_all_results, get_own_result, get_result
 from ._schema import SCHEMA_VERSION, install
 from ._sweep import Sweeper, SweepReport, sweep
@@ -45,6 +53,7 @@ __all__ = [
     "DEFAULT_PRICING",
     "SCHEMA_VERSION",
     "Cancel",
+    "Complete",
     "Discard",
     "Error",
     "LLMUsage",
@@ -57,6 +66,7 @@ __all__ = [
     "StepEvent",
     "StepStatus",
     "StepUsage",
+    "StepsAdded",
     "Subscription",
     "SweepReport",
     "Sweeper",
@@ -68,6 +78,7 @@ __all__ = [
     "cancel",
     "errors",
     "get_all_results",
+    "get_context",
     "get_own_result",
     "get_result",
     "graph",
@@ -75,6 +86,7 @@ __all__ = [
     "list_workflows",
     "llm_backoff",
     "llm_worker",
+    "model",
     "retry",
     "status",
     "subscribe",

@@ -10,6 +10,7 @@ from typing import Any
 from oban import Job, Oban
 
 from . import _oban, _sql
+from ._names import namespace
 from ._usage import TOKEN_FIELDS
 from .errors import UnknownWorkflow, WorkflowError
 
@@ -20,7 +21,9 @@ class StepStatus:
 
     ``state`` is the job's Oban state (``suspended`` while waiting for deps), or
     ``deleted`` once its job row is gone without having settled. ``error`` is its last
-    error, truncated to 2,000 characters.
+    error, truncated to 2,000 characters. ``name`` is a path for the steps of a
+    sub-workflow (``research/fetch``) and for steps added at run time
+    (``plan/summary[0]``); ``model`` is the model the workflow maps the step to.
     """
 
     name: str
@@ -36,6 +39,13 @@ class StepStatus:
     error: str | None
     result_stored: bool
     cost_usd: Decimal | None
+    model: str | None = None
+    queue: str = ""
+
+    @property
+    def parent(self) -> str | None:
+        """The sub-workflow, or the step that added this one, by path; None at the top."""
+        return namespace(self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +239,8 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
             error=error,
             result_stored=stored,
             cost_usd=_cost(usage),
+            model=model,
+            queue=queue,
         )
         for (
             step,
@@ -244,6 +256,8 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
             error,
             stored,
             usage,
+            model,
+            queue,
         ) in rows
     )
     counts: dict[str, int] = {}

@@ -55,6 +55,32 @@ class StepEvent:
     def topics(self) -> tuple[str, str]:
         return (f"workflow:{self.workflow_id}", ALL)
 
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The step's place in the workflow: ``("research", "fetch")`` for a step of the
+        sub-workflow ``research``, ``("plan", "summary[0]")`` for one ``plan`` added."""
+        return tuple(self.step.split("/"))
+
+
+@dataclass(frozen=True, slots=True)
+class StepsAdded:
+    """A running step added steps to its workflow (``baton.Complete(add=...)``).
+
+    Sent when the adding step's result is stored, before it completes. ``steps`` lists up
+    to 40 of the ``count`` steps added, by path.
+    """
+
+    workflow_id: str
+    workflow_name: str | None
+    step: str
+    count: int
+    steps: tuple[str, ...]
+    at: datetime
+
+    @property
+    def topics(self) -> tuple[str, str]:
+        return (f"workflow:{self.workflow_id}", ALL)
+
 
 @dataclass(frozen=True, slots=True)
 class WorkflowFinished:
@@ -88,14 +114,15 @@ class Reconnected:
     topics: tuple[str, ...] = (ALL,)
 
 
-type Event = StepEvent | WorkflowFinished | Reconnected
+type Event = StepEvent | StepsAdded | WorkflowFinished | Reconnected
+type WorkflowEvent = StepEvent | StepsAdded | WorkflowFinished
 
 
 def _timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def parse(payload: str) -> StepEvent | WorkflowFinished | None:
+def parse(payload: str) -> WorkflowEvent | None:
     """The event in a NOTIFY payload, or None for a payload of an unknown type."""
     data = json.loads(payload)
     match data.get("type"):
@@ -113,6 +140,15 @@ def parse(payload: str) -> StepEvent | WorkflowFinished | None:
                 error=data.get("error"),
                 at=_timestamp(data["at"]),
             )
+        case "added":
+            return StepsAdded(
+                workflow_id=data["workflow_id"],
+                workflow_name=data.get("workflow_name"),
+                step=data["step"],
+                count=data["count"],
+                steps=tuple(data.get("steps") or ()),
+                at=_timestamp(data["at"]),
+            )
         case "workflow":
             return WorkflowFinished(
                 workflow_id=data["workflow_id"],
@@ -127,11 +163,14 @@ def parse(payload: str) -> StepEvent | WorkflowFinished | None:
     return None
 
 
-def _telemetry(event: StepEvent | WorkflowFinished) -> None:
-    if isinstance(event, StepEvent):
-        telemetry.execute(f"baton.step.{event.state}", {"event": event})
-    else:
-        telemetry.execute("baton.workflow.finished", {"event": event})
+def _telemetry(event: WorkflowEvent) -> None:
+    match event:
+        case StepEvent():
+            telemetry.execute(f"baton.step.{event.state}", {"event": event})
+        case StepsAdded():
+            telemetry.execute("baton.workflow.steps_added", {"event": event})
+        case WorkflowFinished():
+            telemetry.execute("baton.workflow.finished", {"event": event})
 
 
 class Subscription:

@@ -1,16 +1,19 @@
 """What ``perform_workflow`` may return besides a plain value.
 
 ``Snooze`` and ``Cancel`` are Oban's own; ``Discard`` and ``Error`` complete the seed's
-return forms (``{:discard, reason}`` and ``{:error, reason}``).
+return forms (``{:discard, reason}`` and ``{:error, reason}``); ``Complete`` adds steps
+and context to the workflow along with the value.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from oban import Cancel, Snooze
 
-__all__ = ["Cancel", "Discard", "Error", "Snooze"]
+__all__ = ["Cancel", "Complete", "Discard", "Error", "Snooze"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +42,36 @@ class Error:
 
 class StepFailed(Exception):
     """Raised into Oban for ``Error`` and ``Discard``, so the reason lands in ``errors``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    """Complete the step with a value, adding steps to the workflow and context values.
+
+    The value, the added steps and the context are written in one transaction, before
+    the step's job completes: the steps that depend on this one wait for every added
+    step as well, with no moment in which they could start early, and a retry of this
+    step finds everything already written.
+
+    Args:
+        value: the step's result, as a plain return value would be.
+        add: steps to add: a ``Workflow`` built for them, or a dict of name to a job
+            (one step) or a list of jobs (a group). They are stored under this step's
+            path (``plan/summary[0]``), start once this step completes, and every step
+            downstream of this one waits for them; it reads them as a group with
+            ``get_result(job, "plan/summary")``.
+        context: workflow context values to add; a key already set keeps its value
+            (setting it to another raises ``ContextConflict`` and discards the step).
+
+    Example:
+        >>> async def perform_workflow(self, job):
+        ...     docs = await baton.get_result(job, "search")
+        ...     return baton.Complete(
+        ...         {"count": len(docs)},
+        ...         add={"summary": [Summarize.new({"doc": doc}) for doc in docs]},
+        ...     )
+    """
+
+    value: Any = None
+    add: Any = field(default=None, kw_only=True)
+    context: Mapping[str, Any] | None = field(default=None, kw_only=True)

@@ -1,4 +1,10 @@
-"""Reading results: a step reads what its declared deps returned."""
+"""Reading results: a step reads what its declared deps returned.
+
+A dep may be a step, a group (its members' values in order, or keyed by model for
+``add_models``), or a path holding steps (a sub-workflow's, or those a step added at run
+time), read as a dict of relative path to value. Names resolve from the asking step's own
+place: inside a sub-workflow, ``fetch`` means the sub-workflow's ``fetch``.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,7 @@ from typing import Any
 
 from oban import Job, Oban
 
-from . import _oban, _steps
-from ._workflow import MEMBER_PATTERN
+from . import _names, _oban, _steps
 from .errors import NotADependency, NotAWorkflowStep, ResultUnavailable
 
 
@@ -24,16 +29,17 @@ def _step_of(job: Job) -> tuple[str, str, int]:
 
 async def _read(
     job: Job, names: list[str] | None, oban: Oban | str | None
-) -> tuple[tuple[str, ...], list[_steps.DepRow]]:
+) -> tuple[Oban, str, tuple[str, ...], list[_steps.DepRow]]:
     workflow_id, step, job_id = _step_of(job)
-    found = await _steps.dep_rows(_oban.instance_for_job(job, oban), job_id, names)
+    instance = _oban.instance_for_job(job, oban)
+    found = await _steps.dep_rows(instance, job_id, names)
     if found is None:
         raise NotAWorkflowStep(
             f"job {job.id} names step {step!r} of workflow {workflow_id!r}, but Baton has "
             "no such step"
         )
     _workflow, _name, deps, rows = found
-    return deps, rows
+    return instance, workflow_id, deps, rows
 
 
 def _value(row: _steps.DepRow, dep: str, step: str) -> Any:
@@ -47,13 +53,36 @@ def _value(row: _steps.DepRow, dep: str, step: str) -> Any:
     return row.result["value"]
 
 
+def stored_value(row: _steps.DepRow) -> Any:
+    """The row's value, or None when it stored none."""
+    return row.result["value"] if row.result is not None else None
+
+
+def group_values(rows: list[_steps.DepRow], read: Any) -> list[Any] | dict[str, Any]:
+    """A group's values: keyed by model for a model fan-out, else a list in order."""
+    if all(row.by_model for row in rows):
+        return {str(row.model): read(row) for row in rows}
+    return [read(row) for row in rows]
+
+
+def _nested(path: str, rows: list[_steps.DepRow]) -> dict[str, Any]:
+    """The values stored under ``path/`` by relative path; steps without one are left out."""
+    return {row.name[len(path) + 1 :]: stored_value(row) for row in rows if row.performed}
+
+
 async def get_result(job: Job, step: str, *, oban: Oban | str | None = None) -> Any:
-    """The value a declared dep returned; for an ``add_many`` group, a list in order.
+    """The value a declared dep returned.
+
+    For a group, the members' values as a list in order (``add_many``, and steps added
+    as a list), or as a dict keyed by model (``add_models``). For a sub-workflow, or the
+    steps a dep added at run time, a dict of relative path to value; one of them by path:
+    ``get_result(job, "research/summarize")``.
 
     Args:
         job: the job of the step that is asking (the one ``perform_workflow`` received).
-        step: a name the asking step listed in its ``deps``, or one member (``group[i]``)
-            of a group it listed.
+        step: a name the asking step listed in its ``deps``, a member (``group[i]``) of
+            a group it listed, or a path under one of its deps. Inside a sub-workflow,
+            names are relative to it.
         oban: the Oban instance, when not the one the job's worker names.
 
     Raises:
@@ -62,43 +91,57 @@ async def get_result(job: Job, step: str, *, oban: Oban | str | None = None) -> 
         ResultUnavailable: the dep has not completed, or completed without a value.
     """
     _workflow_id, me, _job_id = _step_of(job)
-    deps, rows = await _read(job, [step], oban)
-    member = MEMBER_PATTERN.fullmatch(step)
-    if step not in deps and not (member and member["group"] in deps):
+    if not _names.is_path(step):
+        raise NotADependency(f"step {me!r} asked for the result of {step!r}, not a step name")
+    candidates = [_names.join(place, step) for place in _names.namespaces(me)] + [step]
+    instance, workflow_id, deps, rows = await _read(job, candidates, oban)
+    readable = [name for name in candidates if _names.covered(name, deps)]
+    if not readable:
         listed = ", ".join(repr(dep) for dep in deps) or "none"
         raise NotADependency(
             f"step {me!r} asked for the result of {step!r}, which is not one of its deps "
             f"({listed}); declare it with deps=[...] to read it"
         )
-    members = [row for row in rows if row.group == step]
+    # the innermost name that is a step or a group, else the innermost a path may hold
+    present = {row.name for row in rows} | {row.group for row in rows}
+    name = next((name for name in readable if name in present), readable[0])
+    exact = next((row for row in rows if row.name == name), None)
+    if exact is not None:
+        return _value(exact, name, me)
+    members = [row for row in rows if row.group == name]
     if members:
-        return [_value(row, step, me) for row in members]
-    return _value(next(row for row in rows if row.name == step), step, me)
+        return group_values(members, lambda row: _value(row, name, me))
+    nested = await _steps.step_rows(instance, workflow_id, name)
+    if not nested:
+        raise ResultUnavailable(f"step {me!r}: {name!r} holds no steps")
+    return _nested(name, nested)
 
 
 async def get_all_results(job: Job, *, oban: Oban | str | None = None) -> dict[str, Any]:
-    """Every declared dep's value by dep name; groups give lists in member order.
+    """Every declared dep's value by dep name, read as ``get_result`` reads each.
 
     Deps that did not store a value (they returned None, or were cancelled, discarded or
     deleted and this step ignores that) are left out; group members without a value are
-    None in the list.
+    None.
     """
-    deps, rows = await _read(job, None, oban)
+    instance, workflow_id, deps, rows = await _read(job, None, oban)
     results: dict[str, Any] = {}
     for dep in deps:
-        members = [row for row in rows if row.group == dep]
-        if members:
-            results[dep] = [row.result["value"] if row.result else None for row in members]
-            continue
         row = next((row for row in rows if row.name == dep), None)
-        if row is not None and row.result is not None:
-            results[dep] = row.result["value"]
+        members = [row for row in rows if row.group == dep]
+        if row is not None:
+            if row.result is not None:
+                results[dep] = row.result["value"]
+        elif members:
+            results[dep] = group_values(members, stored_value)
+        else:
+            results[dep] = _nested(dep, await _steps.step_rows(instance, workflow_id, dep))
     return results
 
 
 async def get_own_result(job: Job, *, oban: Oban | str | None = None) -> Any:
     """The value this step stored on an earlier attempt, or None if it stored none."""
     _workflow_id, step, _job_id = _step_of(job)
-    _deps, rows = await _read(job, [step], oban)
+    _instance, _workflow, _deps, rows = await _read(job, [step], oban)
     row = next((row for row in rows if row.name == step), None)
     return row.result["value"] if row is not None and row.result is not None else None

@@ -43,7 +43,7 @@ class StepContext:
 
 
 @contextmanager
-def _schema_guard(prefix: str) -> Iterator[None]:
+def schema_guard(prefix: str) -> Iterator[None]:
     try:
         yield
     except (errors.UndefinedTable, errors.UndefinedObject) as error:
@@ -67,7 +67,7 @@ async def insert_workflow(
     statement = _sql.query("insert_workflow.sql", prefix)
 
     async def run(connection: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
-        with _schema_guard(prefix):
+        with schema_guard(prefix):
             try:
                 cursor = await connection.execute(statement, params)
             except errors.UniqueViolation as error:
@@ -99,7 +99,7 @@ async def load_context(oban: Oban, job: Job) -> StepContext | None:
     prefix = _oban.prefix(oban)
     params = {"job_id": job.id, "worker": job.worker, "attempt": job.attempt}
     async with _oban.single(oban) as conn:
-        with _schema_guard(prefix):
+        with schema_guard(prefix):
             cursor = await conn.execute(_sql.query("step_context.sql", prefix), params)
             row = await cursor.fetchone()
     if row is None:
@@ -126,7 +126,7 @@ async def store_result(oban: Oban, job: Job, encoded: str | None, usage: str | N
     prefix = _oban.prefix(oban)
     params = {"job_id": job.id, "attempt": job.attempt, "result": encoded, "usage": usage}
     async with _oban.single(oban) as conn:
-        with _schema_guard(prefix):
+        with schema_guard(prefix):
             cursor = await conn.execute(_sql.query("store_result.sql", prefix), params)
     return cursor.rowcount == 1
 
@@ -140,6 +140,8 @@ class DepRow:
     outcome: str | None
     performed: bool
     result: Any
+    model: str | None = None
+    by_model: bool = False
 
 
 async def dep_rows(
@@ -148,7 +150,7 @@ async def dep_rows(
     """The asking step's (workflow, name, deps) and the rows of ``names`` (default: deps)."""
     prefix = _oban.prefix(oban)
     async with _oban.single(oban) as conn:
-        with _schema_guard(prefix):
+        with schema_guard(prefix):
             cursor = await conn.execute(
                 _sql.query("dep_results.sql", prefix), {"job_id": job_id, "names": names}
             )
@@ -156,19 +158,27 @@ async def dep_rows(
     if not rows:
         return None
     workflow_id, name, deps = rows[0][:3]
-    found = [
-        DepRow(dep, group, outcome, performed, result)
-        for *_, dep, group, outcome, performed, result in rows
-        if dep is not None
-    ]
+    found = [DepRow(*row[3:]) for row in rows if row[3] is not None]
     return workflow_id, name, tuple(deps), found
+
+
+async def step_rows(oban: Oban, workflow_id: str, under: str | None = None) -> list[DepRow]:
+    """The rows of a workflow's steps in insert order; with ``under``, those under ``under/``
+    (a sub-workflow's steps, or the ones a step added)."""
+    prefix = _oban.prefix(oban)
+    async with _oban.single(oban) as conn:
+        with schema_guard(prefix):
+            cursor = await conn.execute(
+                _sql.query("step_rows.sql", prefix), {"workflow_id": workflow_id, "path": under}
+            )
+            return [DepRow(*row) for row in await cursor.fetchall()]
 
 
 async def step_result(oban: Oban, workflow_id: str, name: str) -> tuple[bool, Any] | None:
     """``(performed, value)`` of one step, or None when there is no such step."""
     prefix = _oban.prefix(oban)
     async with _oban.single(oban) as conn:
-        with _schema_guard(prefix):
+        with schema_guard(prefix):
             cursor = await conn.execute(
                 _sql.query("step_result.sql", prefix), {"workflow_id": workflow_id, "name": name}
             )

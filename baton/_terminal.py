@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ._control import StepStatus, WorkflowStatus, WorkflowSummary, status
-from ._events import Reconnected, StepEvent, WorkflowFinished, subscribe
+from ._events import Event, StepEvent, StepsAdded, WorkflowFinished, subscribe
 
 PIPED_WIDTH = 160
 UNSETTLED = frozenset(("suspended", "available", "scheduled", "snoozed", "executing", "retryable"))
@@ -226,11 +226,13 @@ def _opening_line(current: WorkflowStatus) -> str:
     )
 
 
-def _event_line(event: StepEvent | WorkflowFinished | Reconnected, since: float) -> str:
+def _event_line(event: Event, since: float) -> str:
     elapsed = f"{time.monotonic() - since:7.2f}s"
     if isinstance(event, StepEvent):
         line = f"{elapsed}  {event.step}  {event.state}  attempt {event.attempt}"
         return f"{line}  {error_excerpt(event.error)}" if event.error else line
+    if isinstance(event, StepsAdded):
+        return f"{elapsed}  {event.step}  added {event.count} step(s) under {event.step}/"
     if isinstance(event, WorkflowFinished):
         return f"{elapsed}  workflow {event.outcome} in {duration(event.duration_ms)}"
     return f"{elapsed}  (event connection lost and restored; re-reading the status)"

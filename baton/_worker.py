@@ -13,21 +13,22 @@ On every run the worker, in order:
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Any, overload
 
 import oban
 from oban import Cancel, Job, Snooze
 from psycopg import InterfaceError, OperationalError
 
-from . import _json, _oban, _steps
-from ._outcomes import Discard, Error, StepFailed
+from . import _context, _expansion, _json, _oban, _steps
+from ._outcomes import Complete, Discard, Error, StepFailed
 from ._usage import DEFAULT_PRICING, Pricing, split_usage, usage_record
-from .errors import UnstorableResult
+from .errors import ContextConflict, InvalidExpansion, UnstorableResult, WorkflowError
 
 logger = logging.getLogger("baton")
 
@@ -240,10 +241,10 @@ async def _finish(
             raise StepFailed(reason)
         case Error(reason=reason):
             raise StepFailed(reason)
-        case None:
+        case None | Complete(value=None):
             encoded, usage = None, None
         case _:
-            value, usage = split_usage(outcome)
+            value, usage = split_usage(outcome.value if isinstance(outcome, Complete) else outcome)
             try:
                 encoded = encode_result(value, self._baton.result_limit)
             except UnstorableResult as error:
@@ -251,29 +252,82 @@ async def _finish(
                 where = f"step {step[1].name!r}" if step else f"job {job.id}"
                 raise UnstorableResult(f"{where}: {error}") from error
 
-    if step is not None:
-        instance, context = step
-        recorded = None
-        if usage is not None:
-            recorded = _json.encode(usage_record(usage, self._baton.pricing))
-        if not await _store(instance, job, encoded, recorded, self._baton.store_retry):
-            logger.info(
-                "step %r of workflow %r: a result was already stored by another attempt",
-                context.name,
-                context.workflow_id,
+    extras = (
+        outcome
+        if isinstance(outcome, Complete) and (outcome.add is not None or outcome.context)
+        else None
+    )
+    if step is None:
+        if extras:
+            _oban.discard_now(job)
+            raise InvalidExpansion(
+                f"job {job.id} ({job.worker}) returned Complete(add=..., context=...), but it "
+                "is not a workflow step: insert it with Workflow.insert()"
             )
+        return None
+
+    instance, context = step
+    recorded = None
+    if usage is not None:
+        if usage.model is None and _context.model(job) is not None:
+            usage = replace(usage, model=_context.model(job))
+        recorded = _json.encode(usage_record(usage, self._baton.pricing))
+    if extras is not None:
+        write = _completion(instance, job, context, encoded, recorded, extras)
+    else:
+        write = functools.partial(_steps.store_result, instance, job, encoded, recorded)
+    if not await _store(job, write, self._baton.store_retry):
+        logger.info(
+            "step %r of workflow %r: a result was already stored by another attempt",
+            context.name,
+            context.workflow_id,
+        )
     return None
 
 
-async def _store(
-    instance: oban.Oban, job: Job, encoded: str | None, usage: str | None, patience: float
-) -> bool:
+def _completion(
+    instance: oban.Oban,
+    job: Job,
+    context: _steps.StepContext,
+    encoded: str | None,
+    usage: str | None,
+    outcome: Complete,
+) -> Callable[[], Awaitable[bool]]:
+    """The write of a ``Complete`` with steps or context to add, checked before it runs.
+
+    A definition that cannot be stored discards the step: the same work would build it
+    the same way again.
+    """
+    try:
+        expansion: _expansion.Expansion | None = None
+        added: dict[str, Any] = {}
+        if outcome.add is not None:
+            expansion, added = _expansion.plan(outcome.add, context.name, context.workflow_id)
+        where = f"step {context.name!r}"
+        values = _context.merge(added, _context.check(outcome.context or {}, where), where)
+    except (InvalidExpansion, WorkflowError) as error:
+        _oban.discard_now(job)
+        if isinstance(error, InvalidExpansion):
+            raise
+        raise InvalidExpansion(f"step {context.name!r}: {error}") from error
+
+    async def write() -> bool:
+        try:
+            return await _expansion.complete(instance, job, encoded, usage, expansion, values)
+        except ContextConflict:
+            _oban.discard_now(job)
+            raise
+
+    return write
+
+
+async def _store(job: Job, write: Callable[[], Awaitable[bool]], patience: float) -> bool:
     """Store the result, retrying through a database outage for up to ``patience`` s."""
     deadline = time.monotonic() + patience
     delay = 0.1
     while True:
         try:
-            return await _steps.store_result(instance, job, encoded, usage)
+            return await write()
         except (OperationalError, InterfaceError) as error:
             if time.monotonic() + delay > deadline:
                 raise

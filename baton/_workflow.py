@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
-import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from graphlib import CycleError, TopologicalSorter
 from types import MappingProxyType
@@ -15,7 +15,8 @@ from typing import Any, Self
 from oban import Job, Oban
 from oban.worker import WorkerResolutionError, resolve_worker
 
-from . import _graph, _json, _oban, _steps
+from . import _context, _graph, _json, _oban, _steps
+from ._names import NAME_PATTERN, is_path, join, prefixes
 from .errors import (
     DependencyCycle,
     DuplicateStep,
@@ -27,9 +28,8 @@ from .errors import (
     WorkflowError,
 )
 
-NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
-MEMBER_PATTERN = re.compile(r"(?P<group>.+)\[(?P<index>0|[1-9][0-9]*)\]")
 MAX_ID_LENGTH = 128
+MAX_MODEL_LENGTH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,9 @@ class Step:
         ignore_cancelled: per-step override of the workflow default, or None.
         ignore_discarded: likewise.
         ignore_deleted: likewise.
+        model: the model the step was given itself (``add(model=)``, ``add_models``);
+            None when it takes the workflow's mapping, if any.
+        by_model: a member of an ``add_models`` fan-out.
     """
 
     name: str
@@ -55,6 +58,8 @@ class Step:
     ignore_cancelled: bool | None = None
     ignore_discarded: bool | None = None
     ignore_deleted: bool | None = None
+    model: str | None = None
+    by_model: bool = False
 
 
 class Workflow:
@@ -72,6 +77,11 @@ class Workflow:
         ignore_cancelled: let dependents of a cancelled step run anyway.
         ignore_discarded: let dependents of a discarded step run anyway.
         ignore_deleted: let dependents of a step whose job was deleted run anyway.
+        context: workflow-wide values every step reads with ``baton.get_context(job)``:
+            a dict with string keys, JSON-serialisable, at most 64 KiB encoded.
+        models: which model each step uses, by step, group or sub-workflow name; a step
+            reads its own with ``baton.model(job)``. A model given to the step itself
+            (``add(model=)``, ``add_models``) wins.
     """
 
     def __init__(
@@ -82,6 +92,8 @@ class Workflow:
         ignore_cancelled: bool = False,
         ignore_discarded: bool = False,
         ignore_deleted: bool = False,
+        context: Mapping[str, Any] | None = None,
+        models: Mapping[str, str] | None = None,
     ) -> None:
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise WorkflowError(f"workflow name must be a non-blank string, got {name!r}")
@@ -103,8 +115,13 @@ class Workflow:
         self.ignore_cancelled = ignore_cancelled
         self.ignore_discarded = ignore_discarded
         self.ignore_deleted = ignore_deleted
+        self.context: dict[str, Any] = _context.check(
+            {} if context is None else context, f"workflow {name or id!r}"
+        )
+        self.models: dict[str, str] = _check_models(models, f"workflow {name or id!r}")
         self._steps: dict[str, Step] = {}
         self._groups: dict[str, list[str]] = {}
+        self._subs: dict[str, list[str]] = {}
         self._inserted = False
 
     def __repr__(self) -> str:
@@ -121,8 +138,13 @@ class Workflow:
 
     @property
     def groups(self) -> Mapping[str, list[str]]:
-        """The ``add_many`` groups: group name to member step names, in order."""
+        """The groups (``add_many``, ``add_models``): name to member step names, in order."""
         return MappingProxyType(self._groups)
+
+    @property
+    def subworkflows(self) -> Mapping[str, list[str]]:
+        """The sub-workflows (``add_workflow``): name to the paths of their steps."""
+        return MappingProxyType(self._subs)
 
     def add(
         self,
@@ -133,25 +155,29 @@ class Workflow:
         ignore_cancelled: bool | None = None,
         ignore_discarded: bool | None = None,
         ignore_deleted: bool | None = None,
+        model: str | None = None,
     ) -> Self:
         """Add a step that runs ``job`` once every step in ``deps`` has finished.
 
         Args:
             name: the step's name: 1-128 characters from ``A-Z a-z 0-9 _ . : -``.
             job: an Oban job not yet inserted, e.g. ``Worker.new(args)``.
-            deps: names of steps or ``add_many`` groups this step waits for. A dep on a
-                group waits for every member. Deps may name steps added later.
+            deps: names of steps, groups or sub-workflows this step waits for. A dep on a
+                group or sub-workflow waits for every step in it. Deps may name steps
+                added later.
             ignore_cancelled: override the workflow's default for this step.
             ignore_discarded: override the workflow's default for this step.
             ignore_deleted: override the workflow's default for this step.
+            model: the model this step uses (``baton.model(job)`` reads it).
 
         Returns:
             The workflow, so calls chain.
         """
         self._check_name(name)
-        self._steps[name] = self._step(
+        step = self._step(
             name, job, deps, None, None, ignore_cancelled, ignore_discarded, ignore_deleted
         )
+        self._steps[name] = replace(step, model=_check_model(model, f"step {name!r}", True))
         return self
 
     def add_many(
@@ -207,16 +233,149 @@ class Workflow:
         self._steps.update((step.name, step) for step in steps)
         return self
 
+    def add_models(
+        self,
+        name: str,
+        job: Job,
+        models: Iterable[str],
+        deps: Iterable[str] | str = (),
+        *,
+        ignore_cancelled: bool | None = None,
+        ignore_discarded: bool | None = None,
+        ignore_deleted: bool | None = None,
+    ) -> Self:
+        """Run one step once per model, in parallel: members ``name[0]``, ``name[1]``, …
+
+        Each member runs a copy of ``job`` and reads its model with ``baton.model(job)``.
+        A step that depends on ``name`` waits for every member, and
+        ``get_result(job, name)`` returns their results as a dict keyed by model.
+
+        Args:
+            name: the group's name (same rules as a step name).
+            job: the job every member runs, e.g. ``Draft.new({"topic": "..."})``.
+            models: the models, at least one, no repeats.
+            deps: what every member waits for.
+            ignore_cancelled: override the workflow's default for every member.
+            ignore_discarded: override the workflow's default for every member.
+            ignore_deleted: override the workflow's default for every member.
+
+        Returns:
+            The workflow, so calls chain.
+        """
+        where = f"model group {name!r} in workflow {self._label}"
+        if isinstance(models, str) or not isinstance(models, Iterable):
+            raise InvalidStep(f"{where}: models must be a list of model names, got {models!r}")
+        models = list(models)
+        if not models:
+            raise InvalidStep(f"{where}: models is empty; give at least one model")
+        for model in models:
+            _check_model(model, where, False)
+        repeated = sorted({model for model in models if models.count(model) > 1})
+        if repeated:
+            raise InvalidStep(f"{where}: models repeat {', '.join(map(repr, repeated))}")
+        if not isinstance(job, Job):  # checked here too: it is copied before _step sees it
+            raise InvalidStep(
+                f"{where}: expected an Oban job such as Worker.new(args), got {type(job).__name__}"
+            )
+        self.add_many(
+            name,
+            [copy.deepcopy(job) for _model in models],
+            deps,
+            ignore_cancelled=ignore_cancelled,
+            ignore_discarded=ignore_discarded,
+            ignore_deleted=ignore_deleted,
+        )
+        for member, model in zip(self._groups[name], models, strict=True):
+            self._steps[member] = replace(self._steps[member], model=model, by_model=True)
+        return self
+
+    def add_workflow(self, name: str, sub: Workflow, deps: Iterable[str] | str = ()) -> Self:
+        """Add every step of ``sub`` under the path ``name/``, as one unit.
+
+        ``sub``'s steps keep their deps among themselves (a step of it still names its
+        siblings without the path); the ones without deps wait for ``deps``. A step that
+        depends on ``name`` waits for every step of ``sub``, and reads their results by
+        path: ``get_result(job, "name/step")``, or all of them as a dict with
+        ``get_result(job, name)``. ``sub``'s ignore defaults, models and context come
+        along; its name and id are not used, and ``sub`` itself is left unchanged, so
+        one definition can be added several times.
+
+        Args:
+            name: the sub-workflow's name (same rules as a step name).
+            sub: a workflow built as usual, not inserted.
+            deps: what the steps of ``sub`` without deps of their own wait for.
+
+        Returns:
+            The workflow, so calls chain.
+        """
+        self._check_name(name)
+        if not isinstance(sub, Workflow):
+            raise InvalidStep(
+                f"sub-workflow {name!r} in workflow {self._label}: expected a Workflow, "
+                f"got {type(sub).__name__}"
+            )
+        if sub is self:
+            raise SelfDependency(f"workflow {self._label} cannot contain itself as {name!r}")
+        sub.validate()
+        where = f"sub-workflow {name!r} in workflow {self._label}"
+        outer = _dep_names(deps, where)
+        if name in outer:
+            raise SelfDependency(f"{where} depends on itself")
+        self.context = _context.merge(self.context, sub.context, where)
+        self._graft(name, sub, outer)
+        return self
+
+    def _graft(self, path: str, sub: Workflow, root_deps: tuple[str, ...]) -> None:
+        """Copy ``sub``'s steps, groups and sub-workflows in under ``path``."""
+        mounted = sub._mounted(path, root_deps)
+        self._steps.update((step.name, step) for step in mounted)
+        self._groups.update(
+            (join(path, group), [join(path, member) for member in members])
+            for group, members in sub._groups.items()
+        )
+        self._subs.update(
+            (join(path, inner), [join(path, member) for member in members])
+            for inner, members in sub._subs.items()
+        )
+        self._subs[path] = [step.name for step in mounted]
+
+    def _mounted(self, path: str, root_deps: tuple[str, ...]) -> list[Step]:
+        """Copies of every step under ``path``: deps renamed, defaults and models resolved.
+
+        Steps without deps wait for ``root_deps`` instead. Each copy has its own job.
+        """
+        return [
+            replace(
+                step,
+                name=join(path, step.name),
+                job=copy.deepcopy(step.job),
+                deps=tuple(join(path, dep) for dep in step.deps) if step.deps else root_deps,
+                group=None if step.group is None else join(path, step.group),
+                ignore_cancelled=_pick(step.ignore_cancelled, self.ignore_cancelled),
+                ignore_discarded=_pick(step.ignore_discarded, self.ignore_discarded),
+                ignore_deleted=_pick(step.ignore_deleted, self.ignore_deleted),
+                model=self._model_of(step),
+            )
+            for step in self._steps.values()
+        ]
+
     def validate(self) -> list[str]:
         """Check the whole graph and return the steps in a dependency order.
 
         Raises:
             EmptyWorkflow: there are no steps.
-            UnknownDependency: a dep names no step or group.
+            UnknownDependency: a dep names no step, group or sub-workflow, or ``models``
+                maps a name that is none of them.
             DependencyCycle: the deps form a cycle; the message shows the path.
         """
         if not self._steps:
             raise EmptyWorkflow(f"workflow {self._label} has no steps; add one before insert()")
+        for key in self.models:
+            if key not in self._steps and key not in self._groups and key not in self._subs:
+                raise UnknownDependency(
+                    f"workflow {self._label} maps {key!r} to a model, but it has no step, "
+                    f"group or sub-workflow of that name (steps: {', '.join(self._steps)})"
+                )
         graph = {name: self._expand(step) for name, step in self._steps.items()}
         try:
             return list(TopologicalSorter(graph).static_order())
@@ -278,13 +437,24 @@ class Workflow:
             "ignore_discarded": self.ignore_discarded,
             "ignore_deleted": self.ignore_deleted,
             "step_count": len(self._steps),
+            "context": _json.encode(self.context),
         }
+
+    def _model_of(self, step: Step) -> str | None:
+        """The step's own model, else the mapping's for it, its group or a path above it."""
+        if step.model is not None:
+            return step.model
+        for key in (step.name, step.group, *reversed(list(prefixes(step.name)))):
+            if key is not None and key in self.models:
+                return self.models[key]
+        return None
 
     def _jobs(self) -> dict[str, Job]:
         return {name: step.job for name, step in self._steps.items()}
 
-    def _payload(self) -> tuple[str, str]:
-        rows = [self._row(step) for step in self._steps.values()]
+    def _payload(self, external: frozenset[str] = frozenset()) -> tuple[str, str]:
+        """The steps and edges as JSON for the insert; ``external`` deps are already stored."""
+        rows = [self._row(step, external) for step in self._steps.values()]
         try:
             steps = _json.encode(rows)
         except (TypeError, ValueError):
@@ -297,12 +467,19 @@ class Workflow:
                 f"step {bad['name']!r} in workflow {self._label}: args or meta contain a NUL "
                 "character (\\u0000), which PostgreSQL cannot store in jsonb"
             )
-        edges = json.dumps([{"upstream": up, "downstream": down} for up, down in self.edges()])
+        pairs = [
+            (up, name) for name, step in self._steps.items() for up in self._expand(step, external)
+        ]
+        edges = json.dumps([{"upstream": up, "downstream": down} for up, down in pairs])
         return steps, edges
 
-    def _row(self, step: Step) -> dict[str, Any]:
+    def _row(self, step: Step, external: frozenset[str] = frozenset()) -> dict[str, Any]:
         job = step.job
         scheduled = job.scheduled_at
+        model = self._model_of(step)
+        meta = {**job.meta, "workflow_id": self.id, "workflow_step": step.name}
+        if model is not None:
+            meta["workflow_model"] = model
         return {
             "name": step.name,
             "queue": job.queue,
@@ -310,12 +487,12 @@ class Workflow:
             "max_attempts": job.max_attempts,
             "priority": job.priority,
             "args": job.args,
-            "meta": {**job.meta, "workflow_id": self.id, "workflow_step": step.name},
+            "meta": meta,
             "tags": list(job.tags),
             "scheduled_at": scheduled.astimezone(UTC).replace(tzinfo=None).isoformat()
             if scheduled
             else None,
-            "pending": len(self._expand(step)),
+            "pending": len(self._expand(step, external)),
             "group_name": step.group,
             "group_index": step.index,
             "deps": list(step.deps),
@@ -323,15 +500,20 @@ class Workflow:
             "ignore_discarded": _pick(step.ignore_discarded, self.ignore_discarded),
             "ignore_deleted": _pick(step.ignore_deleted, self.ignore_deleted),
             "gated": _is_baton_worker(job.worker, f"step {step.name!r} in workflow {self._label}"),
+            "model": model,
+            "by_model": step.by_model,
         }
 
-    def _expand(self, step: Step) -> list[str]:
+    def _expand(self, step: Step, external: frozenset[str] = frozenset()) -> list[str]:
+        """The step's deps as step names: groups and sub-workflows become their steps."""
         expanded: dict[str, None] = {}
         for dep in step.deps:
-            if dep in self._groups:
-                expanded.update(dict.fromkeys(self._groups[dep]))
-            elif dep in self._steps:
+            if dep in self._steps or dep in external:
                 expanded[dep] = None
+            elif dep in self._groups:
+                expanded.update(dict.fromkeys(self._groups[dep]))
+            elif dep in self._subs:
+                expanded.update(dict.fromkeys(self._subs[dep]))
             else:
                 known = ", ".join([*self._steps, *self._groups])
                 raise UnknownDependency(
@@ -340,7 +522,8 @@ class Workflow:
                 )
             if step.name in expanded:
                 raise SelfDependency(
-                    f"step {step.name!r} in workflow {self._label} depends on its own group {dep!r}"
+                    f"step {step.name!r} in workflow {self._label} depends on {dep!r}, "
+                    "which contains it"
                 )
         return list(expanded)
 
@@ -396,11 +579,35 @@ def _dep_names(deps: Iterable[str] | str, where: str) -> tuple[str, ...]:
         raise InvalidStep(f"{where}: deps must be a list of step names, got {deps!r}")
     names = list(deps)
     for dep in names:
-        if not isinstance(dep, str) or not (
-            NAME_PATTERN.fullmatch(dep) or MEMBER_PATTERN.fullmatch(dep)
-        ):
+        if not is_path(dep):
             raise UnknownDependency(f"{where}: dep {dep!r} is not a valid step or group name")
     return tuple(dict.fromkeys(names))
+
+
+def _check_model(model: object, where: str, optional: bool) -> str | None:
+    if model is None and optional:
+        return None
+    if not isinstance(model, str) or not model.strip() or len(model) > MAX_MODEL_LENGTH:
+        raise InvalidStep(
+            f"{where}: a model must be a non-blank string of at most {MAX_MODEL_LENGTH} "
+            f"characters, got {model!r}"
+        )
+    return model
+
+
+def _check_models(models: object, where: str) -> dict[str, str]:
+    if models is None:
+        return {}
+    if not isinstance(models, Mapping):
+        raise WorkflowError(
+            f"{where}: models must map step, group or sub-workflow names to model names, "
+            f"got {type(models).__name__}"
+        )
+    for key, model in models.items():
+        if not is_path(key):
+            raise WorkflowError(f"{where}: models maps {key!r}, which is not a step name")
+        _check_model(model, f"{where}: models[{key!r}]", False)
+    return dict(models)
 
 
 def _check_flag(flag: str, value: object, where: str) -> None:

@@ -10,7 +10,9 @@ Every error derives from :class:`BatonError`::
     │   ├── UnknownDependency       a dep names no step or group of the workflow
     │   ├── DependencyCycle         the deps form a cycle (the message shows its path)
     │   ├── EmptyWorkflow           insert() on a workflow without steps
-    │   └── InvalidStep             a step's job, args or options cannot be stored
+    │   ├── InvalidStep             a step's job, args or options cannot be stored
+    │   ├── InvalidContext          workflow context that is not a JSON object, or too big
+    │   └── TemplateError           a workflow template (JSON/TOML) is invalid; names the entry
     ├── SchemaError                 Baton's tables are missing or older than this code
     ├── UnknownWorkflow             no workflow has the id given
     ├── WorkflowFailed              baton.testing.run_workflow: some step did not complete
@@ -18,7 +20,9 @@ Every error derives from :class:`BatonError`::
     └── ResultError                 a result cannot be read or stored
         ├── NotADependency          get_result() for a step that is not a declared dep
         ├── ResultUnavailable       the dep has not completed, or completed without a value
-        └── UnstorableResult        a returned value is not JSON or is over the size limit
+        ├── UnstorableResult        a returned value is not JSON or is over the size limit
+        ├── InvalidExpansion        steps a running step returned to add cannot be added
+        └── ContextConflict         a step tried to change a context value already set
 
 Messages say what was wrong and name the step and workflow involved.
 """
@@ -27,9 +31,12 @@ from __future__ import annotations
 
 __all__ = [
     "BatonError",
+    "ContextConflict",
     "DependencyCycle",
     "DuplicateStep",
     "EmptyWorkflow",
+    "InvalidContext",
+    "InvalidExpansion",
     "InvalidStep",
     "InvalidStepName",
     "NotADependency",
@@ -38,6 +45,7 @@ __all__ = [
     "ResultUnavailable",
     "SchemaError",
     "SelfDependency",
+    "TemplateError",
     "UnknownDependency",
     "UnknownWorkflow",
     "UnstorableResult",
@@ -90,6 +98,18 @@ class InvalidStep(WorkflowError):
     """A step's job, args or options cannot be stored."""
 
 
+class InvalidContext(WorkflowError):
+    """Workflow context is not a dict with string keys, is not JSON, or is too big."""
+
+
+class TemplateError(WorkflowError):
+    """A workflow template (``Workflow.from_dict``, ``from_file``) is invalid.
+
+    The message names the file, when there is one, and the offending entry, such as
+    ``steps[2] ('summarize').deps``.
+    """
+
+
 class SchemaError(BatonError):
     """Baton's tables are missing, or older than this version of Baton expects."""
 
@@ -134,4 +154,19 @@ class UnstorableResult(ResultError):
 
     The step is discarded rather than retried, so the work behind the value (an LLM call,
     say) is not paid for twice.
+    """
+
+
+class InvalidExpansion(ResultError):
+    """A step returned ``Complete(add=...)`` with steps that cannot be added.
+
+    The step is discarded rather than retried: the same work would build the same steps.
+    """
+
+
+class ContextConflict(ResultError):
+    """A step returned ``Complete(context=...)`` changing a value the context already holds.
+
+    Context values are write-once, so every step reads the same value for a key; the step
+    is discarded rather than retried.
     """

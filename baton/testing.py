@@ -16,6 +16,7 @@ from oban.testing import drain_queue
 
 from . import _oban, _steps
 from ._control import status
+from ._results import group_values, stored_value
 from ._workflow import Workflow
 from .errors import WorkflowFailed
 
@@ -30,9 +31,13 @@ async def run_workflow(workflow: Workflow, *, oban: Oban | str | None = None) ->
     activation and result storage behave as in production. The Oban instance needs no
     running queues.
 
+    Steps the workflow adds while it runs (``baton.Complete(add=...)``) run too, in
+    whatever queues they use.
+
     Returns:
-        Each step's stored value by step name (None when it returned none), and for each
-        ``add_many`` group a list of its members' values under the group's name.
+        Each step's stored value by step name or path (None when it returned none), and
+        for each group a list of its members' values under the group's name (a dict
+        keyed by model for ``add_models``), steps added at run time included.
 
     Raises:
         WorkflowError: the workflow is invalid (empty, unknown dep, cycle, …) or was
@@ -43,25 +48,29 @@ async def run_workflow(workflow: Workflow, *, oban: Oban | str | None = None) ->
     workflow.validate()  # EmptyWorkflow before looking for a first step's job
     instance = _oban.instance_for_job(next(iter(workflow.steps.values())).job, oban)
     await workflow.insert(oban=instance)
-    queues = sorted({step.job.queue for step in workflow.steps.values()})
+    queues = {step.job.queue for step in workflow.steps.values()}
     for _round in range(MAX_ROUNDS):
         ran = 0
-        for queue in queues:
+        for queue in sorted(queues):
             summary = await drain_queue(queue=queue, oban=instance, with_safety=True)
             ran += sum(summary.values())
-        if not ran:
+        report = await status(workflow.id, oban=instance)
+        added = {step.queue for step in report.steps if step.queue} - queues
+        if not ran and not added:
             break
-    report = await status(workflow.id, oban=instance)
+        queues |= added
     failures = {
         step.name: (step.state, step.error) for step in report.steps if step.state != "completed"
     }
     if failures:
         listed = "; ".join(f"{name}: {state}" for name, (state, _error) in failures.items())
         raise WorkflowFailed(f"workflow {workflow.id!r} did not complete ({listed})", failures)
-    results: dict[str, Any] = {}
-    for name in workflow.steps:
-        found = await _steps.step_result(instance, workflow.id, name)
-        results[name] = found[1] if found else None
-    for group, members in workflow.groups.items():
-        results[group] = [results[member] for member in members]
+    rows = await _steps.step_rows(instance, workflow.id)
+    results: dict[str, Any] = {row.name: stored_value(row) for row in rows}
+    groups: dict[str, list[_steps.DepRow]] = {}
+    for row in rows:
+        if row.group is not None:
+            groups.setdefault(row.group, []).append(row)
+    for group, member_rows in groups.items():
+        results[group] = group_values(member_rows, stored_value)
     return results

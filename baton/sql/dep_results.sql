@@ -5,7 +5,9 @@ SELECT me.workflow_id,
        d.group_name,
        d.outcome,
        d.performed_at IS NOT NULL,
-       d.result
+       d.result,
+       d.model,
+       d.by_model
   FROM {prefix}.baton_steps me
   LEFT JOIN {prefix}.baton_steps d
     ON d.workflow_id = me.workflow_id

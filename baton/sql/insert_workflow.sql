@@ -1,9 +1,10 @@
 WITH workflow AS (
     INSERT INTO {prefix}.baton_workflows
-        (id, name, ignore_cancelled, ignore_discarded, ignore_deleted, step_count, unsettled)
+        (id, name, ignore_cancelled, ignore_discarded, ignore_deleted, step_count, unsettled,
+         context)
     VALUES
         (%(id)s, %(name)s, %(ignore_cancelled)s, %(ignore_discarded)s, %(ignore_deleted)s,
-         %(step_count)s, %(step_count)s)
+         %(step_count)s, %(step_count)s, %(context)s::jsonb)
 ),
 input AS (
     SELECT *
@@ -11,11 +12,12 @@ input AS (
            name text, queue text, worker text, max_attempts smallint, priority smallint,
            args jsonb, meta jsonb, tags jsonb, scheduled_at timestamp, pending integer,
            group_name text, group_index integer, deps jsonb, ignore_cancelled boolean,
-           ignore_discarded boolean, ignore_deleted boolean, gated boolean))
+           ignore_discarded boolean, ignore_deleted boolean, gated boolean, model text,
+           by_model boolean))
            WITH ORDINALITY AS s(
            name, queue, worker, max_attempts, priority, args, meta, tags, scheduled_at,
            pending, group_name, group_index, deps, ignore_cancelled, ignore_discarded,
-           ignore_deleted, gated, ord)
+           ignore_deleted, gated, model, by_model, ord)
 ),
 jobs AS (
     INSERT INTO {prefix}.oban_jobs
@@ -35,10 +37,10 @@ jobs AS (
 steps AS (
     INSERT INTO {prefix}.baton_steps
         (workflow_id, name, job_id, worker, group_name, group_index, deps, ignore_cancelled,
-         ignore_discarded, ignore_deleted, gated, pending)
+         ignore_discarded, ignore_deleted, gated, pending, model, by_model)
     SELECT %(id)s, s.name, j.id, s.worker, s.group_name, s.group_index,
            ARRAY(SELECT jsonb_array_elements_text(s.deps)), s.ignore_cancelled,
-           s.ignore_discarded, s.ignore_deleted, s.gated, s.pending
+           s.ignore_discarded, s.ignore_deleted, s.gated, s.pending, s.model, s.by_model
       FROM input s
       JOIN jobs j ON j.step = s.name
 ),

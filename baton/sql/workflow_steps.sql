@@ -10,7 +10,9 @@ SELECT s.name,
        s.settled_at,
        left(j.errors -> -1 ->> 'error', 2000),
        s.performed_at IS NOT NULL,
-       s.usage
+       s.usage,
+       s.model,
+       coalesce(j.queue, '')
   FROM {prefix}.baton_steps s
   LEFT JOIN {prefix}.oban_jobs j ON j.id = s.job_id
  WHERE s.workflow_id = %(workflow_id)s

@@ -11,6 +11,7 @@ EXPECTED = [
     "DEFAULT_PRICING",
     "SCHEMA_VERSION",
     "Cancel",
+    "Complete",
     "Discard",
     "Error",
     "LLMUsage",
@@ -23,6 +24,7 @@ EXPECTED = [
     "StepEvent",
     "StepStatus",
     "StepUsage",
+    "StepsAdded",
     "Subscription",
     "SweepReport",
     "Sweeper",
@@ -34,6 +36,7 @@ EXPECTED = [
     "cancel",
     "errors",
     "get_all_results",
+    "get_context",
     "get_own_result",
     "get_result",
     "graph",
@@ -41,6 +44,7 @@ EXPECTED = [
     "list_workflows",
     "llm_backoff",
     "llm_worker",
+    "model",
     "retry",
     "status",
     "subscribe",
@@ -52,9 +56,12 @@ EXPECTED = [
 
 EXPECTED_ERRORS = [
     "BatonError",
+    "ContextConflict",
     "DependencyCycle",
     "DuplicateStep",
     "EmptyWorkflow",
+    "InvalidContext",
+    "InvalidExpansion",
     "InvalidStep",
     "InvalidStepName",
     "NotADependency",
@@ -63,6 +70,7 @@ EXPECTED_ERRORS = [
     "ResultUnavailable",
     "SchemaError",
     "SelfDependency",
+    "TemplateError",
     "UnknownDependency",
     "UnknownWorkflow",
     "UnstorableResult",
@@ -100,6 +108,8 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "StepUsage",
         "Subscription",
         "WorkflowFinished",
+        "StepsAdded",
+        "Complete",
         "WorkflowStatus",
         "WorkflowSummary",
         "WorkflowUsage",
@@ -109,6 +119,7 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         assert inspect.isclass(getattr(baton, name)), name
     coroutines = (
         "get_all_results",
+        "get_context",
         "get_own_result",
         "get_result",
         "install",
@@ -121,7 +132,7 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
     )
     for name in coroutines:
         assert inspect.iscoroutinefunction(getattr(baton, name)), name
-    for name in ("worker", "llm_worker", "llm_backoff", "subscribe"):
+    for name in ("worker", "llm_worker", "llm_backoff", "subscribe", "model"):
         assert callable(getattr(baton, name)), name
     assert isinstance(baton.DEFAULT_PRICING, baton.PriceTable)
 
@@ -154,9 +165,17 @@ def test_the_error_tree() -> None:
         "DependencyCycle",
         "EmptyWorkflow",
         "InvalidStep",
+        "InvalidContext",
+        "TemplateError",
     ):
         assert issubclass(getattr(errors, name), errors.WorkflowError), name
-    for name in ("NotADependency", "ResultUnavailable", "UnstorableResult"):
+    for name in (
+        "NotADependency",
+        "ResultUnavailable",
+        "UnstorableResult",
+        "InvalidExpansion",
+        "ContextConflict",
+    ):
         assert issubclass(getattr(errors, name), errors.ResultError), name
     assert issubclass(errors.WorkflowError, ValueError)
     assert issubclass(errors.NotADependency, KeyError)

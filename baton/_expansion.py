@@ -1,0 +1,145 @@
+"""Completing a step with ``baton.Complete``: steps added at run time, and context.
+
+The worker builds what the step returned into rows (``plan``) before touching the
+database, so a bad definition fails the step without writing anything. ``complete`` then
+writes the result, the context and the added steps in one transaction under the
+workflow's row lock, the lock every settlement of the workflow takes first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from oban import Job, Oban
+
+from . import _context, _json, _oban, _sql
+from ._steps import schema_guard
+from ._workflow import Workflow
+from .errors import InvalidExpansion, WorkflowError
+
+logger = logging.getLogger("baton")
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """Steps to add under ``adder``, as the JSON the insert statement reads."""
+
+    adder: str
+    steps: str
+    edges: str
+    count: int
+
+
+def plan(add: object, adder: str, workflow_id: str) -> tuple[Expansion, dict[str, Any]]:
+    """The rows for the steps ``add`` describes, and the context they bring.
+
+    Raises:
+        InvalidExpansion: ``add`` is not a Workflow or a dict of jobs, or the steps in it
+            are invalid (the message names the step and why).
+    """
+    where = f"step {adder!r}"
+    try:
+        sub = _as_workflow(add, where)
+        sub.validate()
+        grafted = Workflow(id=workflow_id)
+        grafted._graft(adder, sub, (adder,))
+        steps, edges = grafted._payload(frozenset((adder,)))
+    except WorkflowError as error:
+        raise InvalidExpansion(
+            f"{where} returned steps to add that are invalid: {error}"
+        ) from error
+    return Expansion(adder, steps, edges, len(grafted.steps)), sub.context
+
+
+def _as_workflow(add: object, where: str) -> Workflow:
+    if isinstance(add, Workflow):
+        return add
+    if not isinstance(add, Mapping) or not add:
+        raise InvalidExpansion(
+            f"{where}: Complete(add=...) takes a Workflow, or a non-empty dict of step name "
+            f"to a job or a list of jobs; got {add!r:.200}"
+        )
+    sub = Workflow(name=where)
+    for name, item in add.items():
+        if isinstance(item, Job):
+            sub.add(name, item)
+        elif isinstance(item, Iterable) and not isinstance(item, str | bytes | Mapping):
+            sub.add_many(name, item)
+        else:
+            raise InvalidExpansion(
+                f"{where}: Complete(add=...) entry {name!r} must be a job or a list of jobs, "
+                f"got {type(item).__name__}"
+            )
+    return sub
+
+
+class _AlreadyStored(Exception):
+    """An earlier attempt stored the result; roll back what this one wrote."""
+
+
+async def complete(
+    oban: Oban,
+    job: Job,
+    encoded: str | None,
+    usage: str | None,
+    expansion: Expansion | None,
+    context: Mapping[str, Any],
+) -> bool:
+    """Store the result, add ``context`` and the ``expansion``'s steps, in one transaction.
+
+    Nothing is added when the workflow was cancelled or the step already settled (a
+    warning is logged); the result is stored all the same.
+
+    Returns:
+        False when an earlier attempt already stored the result: nothing is written.
+
+    Raises:
+        ContextConflict: ``context`` would change a value already set; nothing is written.
+    """
+    prefix = _oban.prefix(oban)
+    ids = {"job_id": job.id}
+    try:
+        async with _oban.pooled(oban) as conn, conn.transaction():
+            with schema_guard(prefix):
+                cursor = await conn.execute(_sql.query("lock_step_workflow.sql", prefix), ids)
+                row = await cursor.fetchone()
+                stored = await conn.execute(
+                    _sql.query("store_result.sql", prefix),
+                    {**ids, "attempt": job.attempt, "result": encoded, "usage": usage},
+                )
+                if row is None or stored.rowcount != 1:
+                    raise _AlreadyStored
+                workflow_id, name, outcome, cancelled, current = row
+                if context:
+                    merged = _context.merge_for_step(current, context, name)
+                    await conn.execute(
+                        _sql.query("set_context.sql", prefix),
+                        {"workflow_id": workflow_id, "context": _json.encode(merged)},
+                    )
+                if expansion is not None:
+                    if cancelled or outcome is not None:
+                        logger.warning(
+                            "step %r of workflow %r: not adding %d steps, the %s",
+                            name,
+                            workflow_id,
+                            expansion.count,
+                            "workflow was cancelled" if cancelled else f"step is {outcome}",
+                        )
+                    else:
+                        await conn.execute(
+                            _sql.query("expand_workflow.sql", prefix),
+                            {
+                                "workflow_id": workflow_id,
+                                "adder": expansion.adder,
+                                "steps": expansion.steps,
+                                "edges": expansion.edges,
+                                "count": expansion.count,
+                                "events": _oban.events_channel(prefix),
+                            },
+                        )
+    except _AlreadyStored:
+        return False
+    return True
