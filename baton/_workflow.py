@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -126,6 +127,33 @@ class Workflow:
 
     def __repr__(self) -> str:
         return f"<Workflow {self._label} id={self.id!r} steps={len(self._steps)}>"
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, params: Mapping[str, Any] | None = None
+    ) -> Workflow:
+        """A workflow from a template held as data (see ``docs/templates.md``).
+
+        Raises:
+            TemplateError: the template is invalid; the message names the entry.
+        """
+        from ._template import from_dict
+
+        return from_dict(data, params=params)
+
+    @classmethod
+    def from_file(
+        cls, path: str | os.PathLike[str], *, params: Mapping[str, Any] | None = None
+    ) -> Workflow:
+        """A workflow from a JSON or TOML template file (see ``docs/templates.md``).
+
+        Raises:
+            TemplateError: the file cannot be read or parsed, or the template is invalid;
+                the message names the file and the entry.
+        """
+        from ._template import from_file
+
+        return from_file(path, params=params)
 
     @property
     def _label(self) -> str:
