@@ -26,7 +26,7 @@ from oban import Oban
 
 from baton import Workflow
 from tests.support.db import wait_settled
-from tests.support.proc_steps import CALLS_TABLE, Crashy, Node
+from tests.support.proc_steps import Crashy, Node
 
 pytestmark = pytest.mark.slow
 
@@ -185,14 +185,6 @@ async def settle(conn: psycopg.AsyncConnection[Any], workflow_id: str, timeout: 
             f"workflow {workflow_id} did not settle in {timeout}s; (job state, steps, "
             f"snoozes): {states}; (pid, calls): {called}"
         ) from None
-
-
-@pytest.fixture
-async def calls(conn: psycopg.AsyncConnection[Any]) -> psycopg.AsyncConnection[Any]:
-    """``conn``, with an empty ``test_calls`` table."""
-    await conn.execute(CALLS_TABLE)
-    await conn.execute("TRUNCATE test_calls")
-    return conn
 
 
 def random_dag(seed: int) -> tuple[Workflow, dict[str, list[str]], dict[str, list[str]]]:

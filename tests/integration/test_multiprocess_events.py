@@ -31,7 +31,7 @@ from baton import Reconnected, StepEvent, Subscription, Workflow, WorkflowFinish
 from tests.integration.test_multiprocess import rows, workers
 from tests.support.db import wait_until
 from tests.support.proc_event_steps import CANCEL_REASON, Parked, Sleeper
-from tests.support.proc_steps import CALLS_TABLE, Crashy, Node
+from tests.support.proc_steps import Crashy, Node
 
 pytestmark = pytest.mark.slow
 
@@ -43,14 +43,6 @@ OTHER_SIBLINGS = 50
 LIFELINE = ["--rescue-after", "2", "--lifeline-interval", "0.5", "--leader-interval", "1"]
 
 type Seen = list[Any]
-
-
-@pytest.fixture
-async def calls(conn: psycopg.AsyncConnection[Any]) -> psycopg.AsyncConnection[Any]:
-    """``conn``, with an empty ``test_calls`` table (``proc_steps`` records calls there)."""
-    await conn.execute(CALLS_TABLE)
-    await conn.execute("TRUNCATE test_calls")
-    return conn
 
 
 async def read_until(

@@ -9,18 +9,32 @@ import baton
 
 @baton.worker(queue="default", max_attempts=3)
 class Plan:
-    """Adds one ``Item`` per element of its ``items`` arg (``None``: adds nothing)."""
+    """Adds one ``Item`` per element of its ``items`` arg, or a ``Plan`` for a nested list."""
 
     async def perform_workflow(self, job: Any) -> Any:
-        items = job.args.get("items")
-        if items is None:
-            return {"planned": 0}
+        items = job.args["items"]
         group = job.args.get("group", "item")
+        added = [
+            Plan.new({"items": item}) if isinstance(item, list) else Item.new({"value": item})
+            for item in items
+        ]
         return baton.Complete(
-            {"planned": len(items)},
-            add={group: [Item.new({"value": value}) for value in items]},
-            context=job.args.get("context"),
+            {"planned": len(items)}, add={group: added}, context=job.args.get("context")
         )
+
+
+@baton.worker(queue="default", max_attempts=3)
+class Graft:
+    """Adds a small workflow: a chain, and a model fan-out reading the chain."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        added = (
+            baton.Workflow(context={"grafted": True})
+            .add("a", Item.new({"value": 1}))
+            .add("b", Read.new({"names": ["a"]}), deps=["a"])
+            .add_models("ask", Variant.new({"prompt": "q"}), ["m1", "m2"], deps=["b"])
+        )
+        return baton.Complete("grafted", add=added)
 
 
 @baton.worker(queue="default", max_attempts=3)

@@ -1,0 +1,253 @@
+"""Steps added at run time: ``baton.Complete(add=...)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+from oban import Oban
+from oban.testing import drain_queue
+
+import baton
+from baton import Workflow, _expansion
+from baton.errors import InvalidExpansion
+from tests.support.db import wait_settled
+from tests.support.dynamic_steps import Graft, Item, Plan, Read
+from tests.support.steps import Echo
+
+
+async def drain(oban: Oban) -> None:
+    await drain_queue(queue="default", oban=oban, with_safety=True)
+
+
+async def steps_of(conn: psycopg.AsyncConnection[Any], workflow_id: str) -> dict[str, Any]:
+    """name -> (outcome, pending, result, job state, completed_at, attempted_at)."""
+    cursor = await conn.execute(
+        "SELECT s.name, s.outcome, s.pending, s.result, j.state::text, j.completed_at, "
+        "j.attempted_at FROM baton_steps s LEFT JOIN oban_jobs j ON j.id = s.job_id "
+        "WHERE s.workflow_id = %s ORDER BY s.job_id",
+        (workflow_id,),
+    )
+    return {row[0]: row[1:] for row in await cursor.fetchall()}
+
+
+async def counts(conn: psycopg.AsyncConnection[Any], workflow_id: str) -> tuple[int, int]:
+    cursor = await conn.execute(
+        "SELECT step_count, unsettled FROM baton_workflows WHERE id = %s", (workflow_id,)
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    return row
+
+
+def planned(items: list[Any], **args: Any) -> Workflow:
+    return (
+        Workflow(name="fan-out")
+        .add("plan", Plan.new({"items": items, **args}))
+        .add("join", Read.new({"names": ["plan", "plan/item"]}), deps=["plan"])
+        .add("last", Echo.new({}), deps=["join"])
+    )
+
+
+async def test_added_steps_run_and_their_dependents_wait_for_them(
+    conn: psycopg.AsyncConnection[Any], running: Oban
+) -> None:
+    wf = planned([1, 2, 3, 4, 5])
+    seen: list[Any] = []
+    async with baton.subscribe(wf.id) as events:
+        await wf.insert()
+        async for event in events:
+            seen.append(event)
+            if isinstance(event, baton.WorkflowFinished):
+                break
+    steps = await steps_of(conn, wf.id)
+    added = [f"plan/item[{index}]" for index in range(5)]
+    assert list(steps) == ["plan", "join", "last", *added]
+    assert {name: row[0] for name, row in steps.items()} == dict.fromkeys(steps, "completed")
+    assert all(steps["join"][5] > steps[name][4] for name in added), "join started early"
+    plan_value = {"planned": 5}
+    assert steps["join"][2]["value"] == {
+        "plan": plan_value,
+        "plan/item": [{"doubled": 2 * n, "plan": plan_value} for n in range(1, 6)],
+    }
+    assert await counts(conn, wf.id) == (8, 0)
+
+    [notice] = [event for event in seen if isinstance(event, baton.StepsAdded)]
+    assert (notice.step, notice.count, notice.steps) == ("plan", 5, tuple(added))
+    plan_completed = next(
+        i
+        for i, event in enumerate(seen)
+        if isinstance(event, baton.StepEvent) and (event.step, event.state) == ("plan", "completed")
+    )
+    assert seen.index(notice) < plan_completed  # added with the result, before completing
+    finished = seen[-1]
+    assert isinstance(finished, baton.WorkflowFinished)
+    assert finished.outcome == "completed"
+    report = await baton.status(wf.id)
+    assert len(report.steps) == 8
+    assert report.step("plan/item[2]").parent == "plan"
+
+
+async def test_the_steps_are_added_with_the_result_before_the_step_completes(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    wf = planned([7, 8])
+    await wf.insert()
+    await conn.execute(
+        "UPDATE oban_jobs SET state = 'executing', attempt = 1 WHERE id = %s",
+        (wf.steps["plan"].job.id,),
+    )
+    job = await client.get_job(wf.steps["plan"].job.id)
+    assert job is not None
+    assert await Plan().process(job) is None  # stored and added; no ack yet
+
+    steps = await steps_of(conn, wf.id)
+    assert {name: (row[0], row[1], row[3]) for name, row in steps.items()} == {
+        "plan": (None, 0, "executing"),
+        "join": (None, 3, "suspended"),  # plan and both items
+        "last": (None, 1, "suspended"),
+        "plan/item[0]": (None, 1, "suspended"),  # waits for plan itself
+        "plan/item[1]": (None, 1, "suspended"),
+    }
+    assert steps["plan"][2] == {"value": {"planned": 2}}
+    assert await counts(conn, wf.id) == (5, 5)
+
+    # The ack settles plan: the items become available, join still waits for them.
+    await conn.execute("UPDATE oban_jobs SET state = 'completed' WHERE id = %s", (job.id,))
+    steps = await steps_of(conn, wf.id)
+    assert steps["join"][1] == 2
+    assert steps["plan/item[0]"][3] == "available"
+    await drain(client)
+    await wait_settled(conn, wf.id)
+    assert (await baton.status(wf.id)).state == "completed"
+
+
+async def test_a_retried_adding_step_adds_nothing_more(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    wf = planned([1, 2, 3])
+    await wf.insert()
+    plan = wf.steps["plan"].job
+    await drain(client)
+    # As after a lost ack and a rescue: the job runs again with its result stored.
+    await conn.execute(
+        "UPDATE oban_jobs SET state = 'available', completed_at = NULL WHERE id = %s", (plan.id,)
+    )
+    await drain(client)
+    await wait_settled(conn, wf.id)
+    steps = await steps_of(conn, wf.id)
+    assert len(steps) == 6
+    attempt = await (
+        await conn.execute("SELECT attempt FROM oban_jobs WHERE id = %s", (plan.id,))
+    ).fetchone()
+    assert attempt == (2,)
+    assert steps["join"][2]["value"]["plan/item"] == [
+        {"doubled": 2 * n, "plan": {"planned": 3}} for n in (1, 2, 3)
+    ]
+    assert await counts(conn, wf.id) == (6, 0)
+
+
+async def test_steps_added_by_added_steps_hold_back_the_first_dependents(
+    conn: psycopg.AsyncConnection[Any], running: Oban
+) -> None:
+    wf = planned([1, [2, [3, 4]], 5])
+    await wf.insert()
+    await wait_settled(conn, wf.id)
+    steps = await steps_of(conn, wf.id)
+    deepest = "plan/item[1]/item[1]/item[0]"
+    assert {name for name in steps if name.startswith("plan/")} == {
+        "plan/item[0]",
+        "plan/item[1]",
+        "plan/item[1]/item[0]",
+        "plan/item[1]/item[1]",
+        deepest,
+        "plan/item[1]/item[1]/item[1]",
+        "plan/item[2]",
+    }
+    assert {row[0] for row in steps.values()} == {"completed"}
+    assert steps["join"][5] > max(row[4] for name, row in steps.items() if name.startswith("plan/"))
+    assert steps[deepest][2]["value"] == {"doubled": 6, "plan": {"planned": 2}}
+    assert steps["join"][2]["value"]["plan/item"][1] == {"planned": 2}
+
+
+async def test_a_whole_workflow_can_be_added(
+    conn: psycopg.AsyncConnection[Any], running: Oban
+) -> None:
+    wf = (
+        Workflow(name="graft")
+        .add("graft", Graft.new({}))
+        .add(
+            "read", Read.new({"names": ["graft", "graft/b", "graft/ask", "graft"]}), deps=["graft"]
+        )
+    )
+    await wf.insert()
+    await wait_settled(conn, wf.id)
+    steps = await steps_of(conn, wf.id)
+    assert set(steps) == {"graft", "read", "graft/a", "graft/b", "graft/ask[0]", "graft/ask[1]"}
+    assert steps["read"][2]["value"] == {
+        "graft": "grafted",
+        "graft/b": {"a": {"doubled": 2, "plan": "grafted"}},
+        "graft/ask": {
+            "m1": {"model": "m1", "text": "q by m1"},
+            "m2": {"model": "m2", "text": "q by m2"},
+        },
+    }
+    context = await (
+        await conn.execute("SELECT context FROM baton_workflows WHERE id = %s", (wf.id,))
+    ).fetchone()
+    assert context == ({"grafted": True},)
+
+
+async def test_an_invalid_addition_discards_the_step_and_adds_nothing(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    wf = planned([1], group="bad name!")
+    await wf.insert()
+    await drain(client)
+    await wait_settled(conn, wf.id)
+    steps = await steps_of(conn, wf.id)
+    assert list(steps) == ["plan", "join", "last"]
+    assert steps["plan"][0] == "discarded"
+    assert steps["plan"][2] is None  # the result was not stored either
+    report = await baton.status(wf.id)
+    error = report.step("plan").error or ""
+    assert "InvalidExpansion" in error
+    assert "'bad name!'" in error
+    assert report.step("join").state == "cancelled"
+    assert await counts(conn, wf.id) == (3, 0)
+
+
+async def test_nothing_is_added_to_a_workflow_cancelled_while_the_step_ran(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    wf = planned([1, 2])
+    await wf.insert()
+    job = await client.get_job(wf.steps["plan"].job.id)
+    assert job is not None
+    job.attempt = 1
+    await baton.cancel(wf.id)  # plan's job is cancelled; it finishes its work all the same
+    expansion, _context = _expansion.plan({"item": [Item.new({})]}, "plan", wf.id)
+    assert await _expansion.complete(client, job, '{"value": 1}', None, expansion, {})
+    steps = await steps_of(conn, wf.id)
+    assert list(steps) == ["plan", "join", "last"]
+    assert steps["plan"][2] == {"value": 1}  # the result is kept all the same
+    assert await counts(conn, wf.id) == (3, 2)  # join and last cancel themselves once run
+
+
+def test_plan_names_the_step_and_the_problem() -> None:
+    with pytest.raises(InvalidExpansion, match=r"step 'plan'.*takes a Workflow"):
+        _expansion.plan(["not", "a", "dict"], "plan", "wf")
+    with pytest.raises(InvalidExpansion, match=r"entry 'x' must be a job or a list of jobs"):
+        _expansion.plan({"x": 3}, "plan", "wf")
+    bad = Workflow().add("a", Item.new({}), deps=["missing"])
+    with pytest.raises(InvalidExpansion, match=r"step 'plan'.*'missing'"):
+        _expansion.plan(bad, "plan", "wf")
+    expansion, context = _expansion.plan(
+        Workflow(context={"k": 1}).add("a", Item.new({})).add("b", Item.new({}), deps=["a"]),
+        "research/plan",
+        "wf",
+    )
+    assert (expansion.adder, expansion.count, context) == ("research/plan", 2, {"k": 1})
+    assert '"upstream": "research/plan", "downstream": "research/plan/a"' in expansion.edges
+    assert '"upstream": "research/plan/a", "downstream": "research/plan/b"' in expansion.edges
