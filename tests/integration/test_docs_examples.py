@@ -27,10 +27,29 @@ async def run_example(doc: str, index: int, dsn: str) -> Any:
 
 
 @pytest.mark.parametrize(
-    "doc", ["events.md", "llm.md", "operations.md", "workflows.md", "architecture.md"]
+    "doc",
+    [
+        "events.md",
+        "llm.md",
+        "operations.md",
+        "workflows.md",
+        "architecture.md",
+        "fan-out.md",
+        "subworkflows.md",
+        "models.md",
+        "context.md",
+    ],
 )
 def test_docs_examples_are_all_checked(doc: str) -> None:
-    expected = {"events.md": 1, "llm.md": 1, "operations.md": 2}
+    expected = {
+        "events.md": 1,
+        "llm.md": 1,
+        "operations.md": 2,
+        "fan-out.md": 1,
+        "subworkflows.md": 1,
+        "models.md": 1,
+        "context.md": 1,
+    }
     assert len(runnable(doc)) == expected.get(doc, 0)
 
 
@@ -68,4 +87,72 @@ async def test_testing_helper_example(installed: str, conn: psycopg.AsyncConnect
         "double[2]": 6,
         "double": [2, 4, 6],
         "total": 12,
+    }
+
+
+async def values(conn: psycopg.AsyncConnection[Any], workflow_id: str) -> dict[str, Any]:
+    cursor = await conn.execute(
+        "SELECT name, result FROM baton_steps WHERE workflow_id = %s ORDER BY job_id",
+        (workflow_id,),
+    )
+    return {name: result and result["value"] for name, result in await cursor.fetchall()}
+
+
+async def test_fan_out_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    report = await run_example("fan-out.md", 0, installed)
+    assert report.state == "completed"
+    docs = [f"doc about baton #{n} (1 of 3)" for n in range(3)]
+    assert await values(conn, report.id) == {
+        "search": {"found": 3},
+        "report": docs,
+        **{f"search/summary[{n}]": doc for n, doc in enumerate(docs)},
+    }
+
+
+async def test_subworkflows_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    report = await run_example("subworkflows.md", 0, installed)
+    assert report.state == "completed"
+    assert [step.name for step in report.steps] == [
+        "python/search",
+        "python/summarize",
+        "elixir/search",
+        "elixir/summarize",
+        "compare",
+    ]
+    found = await values(conn, report.id)
+    assert found["compare"] == {
+        "python": "2 results",
+        "elixir": {
+            "search": ["elixir result 0", "elixir result 1"],
+            "summarize": "2 results",
+        },
+    }
+
+
+async def test_models_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    report, spent = await run_example("models.md", 0, installed)
+    assert [(step.name, step.model) for step in report.steps] == [
+        ("draft[0]", "gpt-4o"),
+        ("draft[1]", "claude-sonnet-4"),
+        ("pick", "gpt-4o-mini"),
+    ]
+    found = await values(conn, report.id)
+    assert found["pick"] == {
+        "model": "gpt-4o",
+        "text": "Baton, as gpt-4o puts it",
+        "judge": "gpt-4o-mini",
+    }
+    assert {(row.step, row.model) for row in spent.steps} == {
+        ("draft[0]", "gpt-4o"),
+        ("draft[1]", "claude-sonnet-4"),
+    }
+    assert spent.cost_usd > 0
+
+
+async def test_context_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    report = await run_example("context.md", 0, installed)
+    assert report.state == "completed"
+    assert await values(conn, report.id) == {
+        "detect": "acme",
+        "write": "for engineers at acme, in fr",
     }
