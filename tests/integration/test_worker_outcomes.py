@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 import baton
 from baton import Workflow
 from tests.support import steps
+from tests.support.dynamic_steps import Context, Plan
 from tests.support.steps import Counted, Echo, Outcome, Returns
 
 STEP_SQL = """
@@ -302,3 +303,32 @@ async def test_retry_of_a_step_that_returned_none_does_not_perform_again(
     row = await step_row(conn, wf, "step")
     assert (row["state"], row["attempt"], row["result"]) == ("completed", 2, None)
     assert row["performed_at"] is not None
+
+
+async def test_complete_with_a_value_only_is_a_plain_value(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    wf = await Workflow(name="complete").add("step", Context.new({})).insert()
+    await drain(client)
+    row = await step_row(conn, wf, "step")
+    assert (row["state"], row["result"]) == ("completed", {"value": {}})
+
+
+async def test_complete_adding_steps_outside_a_workflow_is_discarded(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    job = await client.enqueue(Plan.new({"items": [1]}))
+    await drain(client)
+    row = await (
+        await conn.execute(
+            "SELECT state::text, attempt, errors FROM oban_jobs WHERE id = %s", (job.id,)
+        )
+    ).fetchone()
+    assert row is not None
+    state, attempt, errors = row
+    assert (state, attempt) == ("discarded", 1)
+    assert (
+        f"InvalidExpansion: job {job.id} (tests.support.dynamic_steps.Plan) returned "
+        "Complete(add=..., context=...), but it is not a workflow step"
+    ) in errors[-1]["error"]
+    assert await (await conn.execute("SELECT count(*) FROM baton_steps")).fetchone() == (0,)
