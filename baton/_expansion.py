@@ -15,7 +15,7 @@ from typing import Any
 
 from oban import Job, Oban
 
-from . import _context, _json, _oban, _sql
+from . import _context, _json, _oban, _payload, _sql
 from ._steps import schema_guard
 from ._workflow import Workflow
 from .errors import InvalidExpansion, WorkflowError
@@ -46,7 +46,7 @@ def plan(add: object, adder: str, workflow_id: str) -> tuple[Expansion, dict[str
         sub.validate()
         grafted = Workflow(id=workflow_id)
         grafted._graft(adder, sub, (adder,))
-        steps, edges = grafted._payload(frozenset((adder,)))
+        steps, edges = _payload.encode(grafted, frozenset((adder,)))
     except WorkflowError as error:
         raise InvalidExpansion(
             f"{where} returned steps to add that are invalid: {error}"

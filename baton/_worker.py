@@ -28,7 +28,7 @@ from psycopg import InterfaceError, OperationalError
 from . import _context, _expansion, _json, _oban, _steps
 from ._outcomes import Complete, Discard, Error, StepFailed
 from ._usage import DEFAULT_PRICING, Pricing, split_usage, usage_record
-from .errors import ContextConflict, InvalidExpansion, UnstorableResult, WorkflowError
+from .errors import ContextConflict, InvalidContext, InvalidExpansion, UnstorableResult
 
 logger = logging.getLogger("baton")
 
@@ -305,11 +305,9 @@ def _completion(
             expansion, added = _expansion.plan(outcome.add, context.name, context.workflow_id)
         where = f"step {context.name!r}"
         values = _context.merge(added, _context.check(outcome.context or {}, where), where)
-    except (InvalidExpansion, WorkflowError) as error:
+    except (InvalidExpansion, InvalidContext):
         _oban.discard_now(job)
-        if isinstance(error, InvalidExpansion):
-            raise
-        raise InvalidExpansion(f"step {context.name!r}: {error}") from error
+        raise
 
     async def write() -> bool:
         try:

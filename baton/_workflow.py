@@ -3,34 +3,29 @@
 from __future__ import annotations
 
 import copy
-import json
 import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC
 from graphlib import CycleError, TopologicalSorter
 from types import MappingProxyType
 from typing import Any, Self
 
 from oban import Job, Oban
-from oban.worker import WorkerResolutionError, resolve_worker
 
-from . import _context, _graph, _json, _oban, _steps
-from ._names import NAME_PATTERN, is_path, join, prefixes
+from . import _context, _graph, _oban, _payload, _step_checks, _steps
+from ._names import join
 from .errors import (
     DependencyCycle,
     DuplicateStep,
     EmptyWorkflow,
     InvalidStep,
-    InvalidStepName,
     SelfDependency,
     UnknownDependency,
     WorkflowError,
 )
 
 MAX_ID_LENGTH = 128
-MAX_MODEL_LENGTH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +105,7 @@ class Workflow:
             ("ignore_discarded", ignore_discarded),
             ("ignore_deleted", ignore_deleted),
         ):
-            _check_flag(flag, value, f"workflow {name or id!r}")
+            _step_checks.check_flag(flag, value, f"workflow {name or id!r}")
         self.id: str = id
         self.name: str | None = name
         self.ignore_cancelled = ignore_cancelled
@@ -119,7 +114,7 @@ class Workflow:
         self.context: dict[str, Any] = _context.check(
             {} if context is None else context, f"workflow {name or id!r}"
         )
-        self.models: dict[str, str] = _check_models(models, f"workflow {name or id!r}")
+        self.models: dict[str, str] = _step_checks.check_models(models, f"workflow {name or id!r}")
         self._steps: dict[str, Step] = {}
         self._groups: dict[str, list[str]] = {}
         self._subs: dict[str, list[str]] = {}
@@ -205,7 +200,9 @@ class Workflow:
         step = self._step(
             name, job, deps, None, None, ignore_cancelled, ignore_discarded, ignore_deleted
         )
-        self._steps[name] = replace(step, model=_check_model(model, f"step {name!r}", True))
+        self._steps[name] = replace(
+            step, model=_step_checks.check_model(model, f"step {name!r}", True)
+        )
         return self
 
     def add_many(
@@ -291,20 +288,8 @@ class Workflow:
             The workflow, so calls chain.
         """
         where = f"model group {name!r} in workflow {self._label}"
-        if isinstance(models, str) or not isinstance(models, Iterable):
-            raise InvalidStep(f"{where}: models must be a list of model names, got {models!r}")
-        models = list(models)
-        if not models:
-            raise InvalidStep(f"{where}: models is empty; give at least one model")
-        for model in models:
-            _check_model(model, where, False)
-        repeated = sorted({model for model in models if models.count(model) > 1})
-        if repeated:
-            raise InvalidStep(f"{where}: models repeat {', '.join(map(repr, repeated))}")
-        if not isinstance(job, Job):  # checked here too: it is copied before _step sees it
-            raise InvalidStep(
-                f"{where}: expected an Oban job such as Worker.new(args), got {type(job).__name__}"
-            )
+        models = _step_checks.model_list(models, where)
+        _step_checks.check_job(job, where)  # here too: it is copied before _step sees it
         self.add_many(
             name,
             [copy.deepcopy(job) for _model in models],
@@ -346,7 +331,7 @@ class Workflow:
             raise SelfDependency(f"workflow {self._label} cannot contain itself as {name!r}")
         sub.validate()
         where = f"sub-workflow {name!r} in workflow {self._label}"
-        outer = _dep_names(deps, where)
+        outer = _step_checks.dep_names(deps, where)
         if name in outer:
             raise SelfDependency(f"{where} depends on itself")
         self.context = _context.merge(self.context, sub.context, where)
@@ -379,10 +364,10 @@ class Workflow:
                 job=copy.deepcopy(step.job),
                 deps=tuple(join(path, dep) for dep in step.deps) if step.deps else root_deps,
                 group=None if step.group is None else join(path, step.group),
-                ignore_cancelled=_pick(step.ignore_cancelled, self.ignore_cancelled),
-                ignore_discarded=_pick(step.ignore_discarded, self.ignore_discarded),
-                ignore_deleted=_pick(step.ignore_deleted, self.ignore_deleted),
-                model=self._model_of(step),
+                ignore_cancelled=_payload.pick(step.ignore_cancelled, self.ignore_cancelled),
+                ignore_discarded=_payload.pick(step.ignore_discarded, self.ignore_discarded),
+                ignore_deleted=_payload.pick(step.ignore_deleted, self.ignore_deleted),
+                model=_payload.model_of(self, step),
             )
             for step in self._steps.values()
         ]
@@ -452,85 +437,11 @@ class Workflow:
         self.validate()
         first = next(iter(self._steps.values())).job
         instance = _oban.instance_for_job(first, oban)
-        steps, edges = self._payload()
-        await _steps.insert_workflow(instance, conn, self._record(), steps, edges, self._jobs())
+        steps, edges = _payload.encode(self)
+        jobs = {name: step.job for name, step in self._steps.items()}
+        await _steps.insert_workflow(instance, conn, _payload.record(self), steps, edges, jobs)
         self._inserted = True
         return self
-
-    def _record(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "ignore_cancelled": self.ignore_cancelled,
-            "ignore_discarded": self.ignore_discarded,
-            "ignore_deleted": self.ignore_deleted,
-            "step_count": len(self._steps),
-            "context": _json.encode(self.context),
-        }
-
-    def _model_of(self, step: Step) -> str | None:
-        """The step's own model, else the mapping's for it, its group or a path above it."""
-        if step.model is not None:
-            return step.model
-        for key in (step.name, step.group, *reversed(list(prefixes(step.name)))):
-            if key is not None and key in self.models:
-                return self.models[key]
-        return None
-
-    def _jobs(self) -> dict[str, Job]:
-        return {name: step.job for name, step in self._steps.items()}
-
-    def _payload(self, external: frozenset[str] = frozenset()) -> tuple[str, str]:
-        """The steps and edges as JSON for the insert; ``external`` deps are already stored."""
-        rows = [self._row(step, external) for step in self._steps.values()]
-        try:
-            steps = _json.encode(rows)
-        except (TypeError, ValueError):
-            for row in rows:  # find the offending step to name it
-                _encode_args(row, self._label)
-            raise
-        if _json.contains_nul(steps):
-            bad = next(row for row in rows if _json.contains_nul(_json.encode(row)))
-            raise InvalidStep(
-                f"step {bad['name']!r} in workflow {self._label}: args or meta contain a NUL "
-                "character (\\u0000), which PostgreSQL cannot store in jsonb"
-            )
-        pairs = [
-            (up, name) for name, step in self._steps.items() for up in self._expand(step, external)
-        ]
-        edges = json.dumps([{"upstream": up, "downstream": down} for up, down in pairs])
-        return steps, edges
-
-    def _row(self, step: Step, external: frozenset[str] = frozenset()) -> dict[str, Any]:
-        job = step.job
-        scheduled = job.scheduled_at
-        model = self._model_of(step)
-        meta = {**job.meta, "workflow_id": self.id, "workflow_step": step.name}
-        if model is not None:
-            meta["workflow_model"] = model
-        return {
-            "name": step.name,
-            "queue": job.queue,
-            "worker": job.worker,
-            "max_attempts": job.max_attempts,
-            "priority": job.priority,
-            "args": job.args,
-            "meta": meta,
-            "tags": list(job.tags),
-            "scheduled_at": scheduled.astimezone(UTC).replace(tzinfo=None).isoformat()
-            if scheduled
-            else None,
-            "pending": len(self._expand(step, external)),
-            "group_name": step.group,
-            "group_index": step.index,
-            "deps": list(step.deps),
-            "ignore_cancelled": _pick(step.ignore_cancelled, self.ignore_cancelled),
-            "ignore_discarded": _pick(step.ignore_discarded, self.ignore_discarded),
-            "ignore_deleted": _pick(step.ignore_deleted, self.ignore_deleted),
-            "gated": _is_baton_worker(job.worker, f"step {step.name!r} in workflow {self._label}"),
-            "model": model,
-            "by_model": step.by_model,
-        }
 
     def _expand(self, step: Step, external: frozenset[str] = frozenset()) -> list[str]:
         """The step's deps as step names: groups and sub-workflows become their steps."""
@@ -543,7 +454,7 @@ class Workflow:
             elif dep in self._subs:
                 expanded.update(dict.fromkeys(self._subs[dep]))
             else:
-                known = ", ".join([*self._steps, *self._groups])
+                known = ", ".join([*self._steps, *self._groups, *self._subs])
                 raise UnknownDependency(
                     f"step {step.name!r} depends on {dep!r}, which is not in workflow "
                     f"{self._label} (steps: {known})"
@@ -556,13 +467,8 @@ class Workflow:
         return list(expanded)
 
     def _check_name(self, name: str) -> None:
-        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            shown = name if not isinstance(name, str) or len(name) <= 60 else name[:60] + "…"
-            raise InvalidStepName(
-                f"step name {shown!r} in workflow {self._label} is invalid: use 1-128 "
-                "characters from A-Z a-z 0-9 _ . : - (not starting with . : or -)"
-            )
-        if name in self._steps or name in self._groups:
+        _step_checks.check_name(name, f"workflow {self._label}")
+        if name in self._steps or name in self._groups or name in self._subs:
             raise DuplicateStep(f"workflow {self._label} already has a step or group {name!r}")
         if self._inserted:
             raise WorkflowError(f"workflow {self._label} was already inserted; it is read-only")
@@ -579,90 +485,14 @@ class Workflow:
         ignore_deleted: bool | None,
     ) -> Step:
         where = f"step {name!r} in workflow {self._label}"
-        if not isinstance(job, Job):
-            raise InvalidStep(
-                f"{where}: expected an Oban job such as Worker.new(args), got {type(job).__name__}"
-            )
-        if job.id is not None:
-            raise InvalidStep(f"{where}: job {job.id} was already inserted; pass Worker.new()")
-        dep_names = _dep_names(deps, where)
+        _step_checks.check_job(job, where)
+        dep_names = _step_checks.dep_names(deps, where)
         if name in dep_names or (group is not None and group in dep_names):
             raise SelfDependency(f"{where} depends on itself")
-        for flag, value in (
-            ("ignore_cancelled", ignore_cancelled),
-            ("ignore_discarded", ignore_discarded),
-            ("ignore_deleted", ignore_deleted),
-        ):
-            if value is not None and not isinstance(value, bool):
-                raise InvalidStep(f"{where}: {flag} must be True, False or None, got {value!r}")
+        _step_checks.check_overrides(where, ignore_cancelled, ignore_discarded, ignore_deleted)
         return Step(
             name, job, dep_names, group, index, ignore_cancelled, ignore_discarded, ignore_deleted
         )
-
-
-def _dep_names(deps: Iterable[str] | str, where: str) -> tuple[str, ...]:
-    if isinstance(deps, str):
-        deps = [deps]
-    if not isinstance(deps, Iterable):
-        raise InvalidStep(f"{where}: deps must be a list of step names, got {deps!r}")
-    names = list(deps)
-    for dep in names:
-        if not is_path(dep):
-            raise UnknownDependency(f"{where}: dep {dep!r} is not a valid step or group name")
-    return tuple(dict.fromkeys(names))
-
-
-def _check_model(model: object, where: str, optional: bool) -> str | None:
-    if model is None and optional:
-        return None
-    if not isinstance(model, str) or not model.strip() or len(model) > MAX_MODEL_LENGTH:
-        raise InvalidStep(
-            f"{where}: a model must be a non-blank string of at most {MAX_MODEL_LENGTH} "
-            f"characters, got {model!r}"
-        )
-    return model
-
-
-def _check_models(models: object, where: str) -> dict[str, str]:
-    if models is None:
-        return {}
-    if not isinstance(models, Mapping):
-        raise WorkflowError(
-            f"{where}: models must map step, group or sub-workflow names to model names, "
-            f"got {type(models).__name__}"
-        )
-    for key, model in models.items():
-        if not is_path(key):
-            raise WorkflowError(f"{where}: models maps {key!r}, which is not a step name")
-        _check_model(model, f"{where}: models[{key!r}]", False)
-    return dict(models)
-
-
-def _check_flag(flag: str, value: object, where: str) -> None:
-    if not isinstance(value, bool):
-        raise WorkflowError(f"{where}: {flag} must be True or False, got {value!r}")
-
-
-def _pick(override: bool | None, default: bool) -> bool:
-    return default if override is None else override
-
-
-def _is_baton_worker(path: str, where: str) -> bool:
-    try:
-        return hasattr(resolve_worker(path), "_baton")
-    except WorkerResolutionError as error:
-        raise InvalidStep(f"{where}: worker {path!r} cannot be imported: {error}") from error
-
-
-def _encode_args(row: Mapping[str, Any], label: str) -> None:
-    for field in ("args", "meta", "tags"):
-        try:
-            _json.encode(row[field])
-        except (TypeError, ValueError) as error:
-            raise InvalidStep(
-                f"step {row['name']!r} in workflow {label}: {field} are not JSON-serialisable: "
-                f"{error}"
-            ) from error
 
 
 __all__: Sequence[str] = ["Step", "Workflow"]

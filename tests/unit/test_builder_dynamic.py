@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import baton
-from baton import Workflow, _names
+from baton import Workflow, _names, _payload
 from baton.errors import (
     DependencyCycle,
     DuplicateStep,
@@ -37,7 +37,7 @@ def sub() -> Workflow:
 
 
 def rows(wf: Workflow) -> dict[str, dict[str, Any]]:
-    steps, _edges = wf._payload()
+    steps, _edges = _payload.encode(wf)
     return {row["name"]: row for row in json.loads(steps)}
 
 
@@ -78,6 +78,8 @@ def test_add_workflow_errors() -> None:
     wf = Workflow(name="w").add("s", Task.new())
     with pytest.raises(DuplicateStep):
         wf.add_workflow("s", sub())
+    with pytest.raises(DuplicateStep, match=r"already has a step or group 'r'"):
+        Workflow(name="w").add_workflow("r", sub()).add("r", Task.new())
     with pytest.raises(SelfDependency):
         Workflow(name="w").add_workflow("s", sub(), deps=["s"])
     with pytest.raises(SelfDependency, match="cannot contain itself"):

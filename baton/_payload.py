@@ -1,0 +1,128 @@
+"""A workflow as its insert statements read it: the workflow row, and steps and edges as JSON.
+
+Used by ``Workflow.insert`` and, for the steps a running step adds, by
+``baton._expansion``. Deps are expanded here (groups and sub-workflows to their steps),
+once per step, for both the step's ``pending`` count and its edges.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
+
+from oban.worker import WorkerResolutionError, resolve_worker
+
+from . import _json
+from ._names import prefixes
+from .errors import InvalidStep
+
+if TYPE_CHECKING:
+    from ._workflow import Step, Workflow
+
+
+def record(workflow: Workflow) -> dict[str, Any]:
+    """The workflow row's values."""
+    return {
+        "id": workflow.id,
+        "name": workflow.name,
+        "ignore_cancelled": workflow.ignore_cancelled,
+        "ignore_discarded": workflow.ignore_discarded,
+        "ignore_deleted": workflow.ignore_deleted,
+        "step_count": len(workflow.steps),
+        "context": _json.encode(workflow.context),
+    }
+
+
+def model_of(workflow: Workflow, step: Step) -> str | None:
+    """The step's own model, else the mapping's for it, its group or a path above it."""
+    if step.model is not None:
+        return step.model
+    for key in (step.name, step.group, *reversed(list(prefixes(step.name)))):
+        if key is not None and key in workflow.models:
+            return workflow.models[key]
+    return None
+
+
+def encode(workflow: Workflow, external: frozenset[str] = frozenset()) -> tuple[str, str]:
+    """The steps and edges as JSON; deps named in ``external`` are steps already stored.
+
+    Raises:
+        InvalidStep: a step's args, meta or tags are not JSON, or hold a NUL character.
+    """
+    rows: list[dict[str, Any]] = []
+    pairs: list[tuple[str, str]] = []
+    for name, step in workflow.steps.items():
+        deps = workflow._expand(step, external)
+        rows.append(_row(workflow, step, len(deps)))
+        pairs.extend((up, name) for up in deps)
+    try:
+        steps = _json.encode(rows)
+    except (TypeError, ValueError):
+        for row in rows:  # find the offending step to name it
+            _encode_args(row, workflow._label)
+        raise
+    if _json.contains_nul(steps):
+        bad = next(row for row in rows if _json.contains_nul(_json.encode(row)))
+        raise InvalidStep(
+            f"step {bad['name']!r} in workflow {workflow._label}: args or meta contain a NUL "
+            "character (\\u0000), which PostgreSQL cannot store in jsonb"
+        )
+    edges = json.dumps([{"upstream": up, "downstream": down} for up, down in pairs])
+    return steps, edges
+
+
+def _row(workflow: Workflow, step: Step, pending: int) -> dict[str, Any]:
+    job = step.job
+    scheduled = job.scheduled_at
+    model = model_of(workflow, step)
+    meta = {**job.meta, "workflow_id": workflow.id, "workflow_step": step.name}
+    if model is not None:
+        meta["workflow_model"] = model
+    return {
+        "name": step.name,
+        "queue": job.queue,
+        "worker": job.worker,
+        "max_attempts": job.max_attempts,
+        "priority": job.priority,
+        "args": job.args,
+        "meta": meta,
+        "tags": list(job.tags),
+        "scheduled_at": scheduled.astimezone(UTC).replace(tzinfo=None).isoformat()
+        if scheduled
+        else None,
+        "pending": pending,
+        "group_name": step.group,
+        "group_index": step.index,
+        "deps": list(step.deps),
+        "ignore_cancelled": pick(step.ignore_cancelled, workflow.ignore_cancelled),
+        "ignore_discarded": pick(step.ignore_discarded, workflow.ignore_discarded),
+        "ignore_deleted": pick(step.ignore_deleted, workflow.ignore_deleted),
+        "gated": _is_baton_worker(job.worker, f"step {step.name!r} in workflow {workflow._label}"),
+        "model": model,
+        "by_model": step.by_model,
+    }
+
+
+def pick(override: bool | None, default: bool) -> bool:
+    """A step's flag: its own override, else the workflow's default."""
+    return default if override is None else override
+
+
+def _is_baton_worker(path: str, where: str) -> bool:
+    try:
+        return hasattr(resolve_worker(path), "_baton")
+    except WorkerResolutionError as error:
+        raise InvalidStep(f"{where}: worker {path!r} cannot be imported: {error}") from error
+
+
+def _encode_args(row: Mapping[str, Any], label: str) -> None:
+    for field in ("args", "meta", "tags"):
+        try:
+            _json.encode(row[field])
+        except (TypeError, ValueError) as error:
+            raise InvalidStep(
+                f"step {row['name']!r} in workflow {label}: {field} are not JSON-serialisable: "
+                f"{error}"
+            ) from error
