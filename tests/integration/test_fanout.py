@@ -251,3 +251,37 @@ def test_plan_names_the_step_and_the_problem() -> None:
     assert (expansion.adder, expansion.count, context) == ("research/plan", 2, {"k": 1})
     assert '"upstream": "research/plan", "downstream": "research/plan/a"' in expansion.edges
     assert '"upstream": "research/plan/a", "downstream": "research/plan/b"' in expansion.edges
+
+
+async def test_retry_reruns_failed_added_steps_and_what_waits_for_them(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    wf = planned([1, 2])
+    await wf.insert()
+    await conn.execute(
+        "UPDATE oban_jobs SET state = 'executing', attempt = 1 WHERE id = %s",
+        (wf.steps["plan"].job.id,),
+    )
+    job = await client.get_job(wf.steps["plan"].job.id)
+    assert job is not None
+    await Plan().process(job)  # adds plan/item[0] and plan/item[1]
+    await conn.execute("UPDATE oban_jobs SET state = 'completed' WHERE id = %s", (job.id,))
+    # One added step is discarded before it runs (as if its attempts ran out).
+    await conn.execute(
+        "UPDATE oban_jobs SET state = 'discarded' "
+        "WHERE meta->>'workflow_step' = 'plan/item[1]' AND meta->>'workflow_id' = %s",
+        (wf.id,),
+    )
+    await drain(client)
+    await wait_settled(conn, wf.id)
+    failed = await baton.status(wf.id)
+    assert (failed.state, failed.step("join").state) == ("failed", "cancelled")
+
+    assert await baton.retry(wf.id) == ["join", "last", "plan/item[1]"]
+    await drain(client)
+    await wait_settled(conn, wf.id)
+    assert (await baton.status(wf.id)).state == "completed"
+    steps = await steps_of(conn, wf.id)
+    assert steps["join"][2]["value"]["plan/item"] == [
+        {"doubled": 2 * n, "plan": {"planned": 2}} for n in (1, 2)
+    ]

@@ -13,6 +13,7 @@ from baton import Workflow
 from baton.errors import BatonError, EmptyWorkflow, UnknownDependency, WorkflowError, WorkflowFailed
 from baton.testing import run_workflow
 from tests.support import event_steps as es
+from tests.support.dynamic_steps import Graft, Read, Variant
 
 
 async def test_results_by_step_name_with_groups_as_lists(
@@ -119,3 +120,28 @@ async def test_invalid_workflows_raise_before_anything_runs(
         await run_workflow(once)
     count = await (await conn.execute("SELECT count(*) FROM baton_workflows")).fetchone()
     assert count == (1,)
+
+
+async def test_steps_added_at_run_time_run_and_are_returned(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    wf = (
+        Workflow(name="dynamic")
+        .add("graft", Graft.new())
+        .add_models("vote", Variant.new({"prompt": "p"}), ["x", "y"])
+        .add("join", Read.new({"names": ["graft/b"]}), deps=["graft"])
+    )
+    results = await run_workflow(wf)
+    item = {"doubled": 2, "plan": "grafted"}
+    assert results["graft"] == "grafted"
+    assert results["graft/a"] == item
+    assert results["graft/ask"] == {
+        "m1": {"model": "m1", "text": "q by m1"},
+        "m2": {"model": "m2", "text": "q by m2"},
+    }
+    assert results["vote"] == {
+        "x": {"model": "x", "text": "p by x"},
+        "y": {"model": "y", "text": "p by y"},
+    }
+    assert results["join"] == {"graft/b": {"a": item}}
+    assert len(results) == 10  # 8 steps, and the groups vote and graft/ask
