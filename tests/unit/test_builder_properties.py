@@ -7,7 +7,7 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import baton
@@ -102,3 +102,27 @@ def test_graphs_with_a_cycle_are_rejected_with_a_true_cycle(graph: Graph) -> Non
     ), f"{path} is not a cycle of the graph"
     assert " -> ".join(path) in str(excinfo.value)
     assert "workflow 'random'" in str(excinfo.value)
+
+
+@SETTINGS
+@given(dags(), dags(), st.data())
+def test_a_random_dag_mounted_as_a_sub_workflow_keeps_its_edges_under_its_path(
+    inner: Graph, outer: Graph, data: st.DataObject
+) -> None:
+    assume(not {"sub", "after"} & set(outer.names))
+    wf = outer.workflow()
+    entry = data.draw(st.lists(st.sampled_from(outer.names), max_size=3, unique=True))
+    wf.add_workflow("sub", inner.workflow(), deps=entry)
+    wf.add("after", Node.new(), deps=["sub"])
+    roots = [name for name in inner.names if not inner.deps[name]]
+    expected = (
+        outer.edges()
+        | {(f"sub/{up}", f"sub/{down}") for up, down in inner.edges()}
+        | {(up, f"sub/{root}") for root in roots for up in entry}
+        | {(f"sub/{name}", "after") for name in inner.names}
+    )
+    assert set(wf.edges()) == expected
+    order = wf.validate()
+    position = {name: index for index, name in enumerate(order)}
+    assert all(position[up] < position[down] for up, down in expected)
+    assert set(wf.subworkflows["sub"]) == {f"sub/{name}" for name in inner.names}
