@@ -1,7 +1,8 @@
 """The ``baton`` command line.
 
-``install`` and ``demo``; ``start`` runs workers; ``list``, ``status``, ``watch`` and
-``graph`` show workflows; ``cancel`` and ``retry`` change them; ``web`` serves the web view.
+``install`` and ``demo``; ``start`` runs workers; ``run`` inserts a workflow from a
+template file; ``list``, ``status``, ``watch`` and ``graph`` show workflows; ``cancel``
+and ``retry`` change them; ``web`` serves the web view.
 
 Connection settings follow the ``oban`` CLI: ``--dsn``, else ``DATABASE_URL``, else
 ``OBAN_DSN``, else ``dsn`` in ``oban.toml`` (or the file given with ``--config``); the
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import importlib.util
 import json
 import logging
@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import psycopg
@@ -31,7 +31,9 @@ from oban import Oban
 from psycopg_pool import AsyncConnectionPool
 
 from . import _control, _graph, _oban, _schema, _start, _terminal
+from ._control import WorkflowStatus
 from ._database import embedded_postgres
+from ._run import import_modules, load, parse_params, submit
 from .errors import BatonError, SchemaError
 
 EXIT_TIMEOUT = 124
@@ -48,6 +50,18 @@ PREFIX = click.option(
     "--prefix", envvar="OBAN_PREFIX", help="Schema of the tables (default: public)."
 )
 WORKFLOW_ID = click.argument("workflow_id", metavar="ID")
+IMPORTS = click.option(
+    "--import",
+    "imports",
+    multiple=True,
+    metavar="MODULE",
+    help="Import this module first, e.g. one defining workers (repeatable).",
+)
+TIMEOUT = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help=f"Give up after this many seconds (exit {EXIT_TIMEOUT}).",
+)
 
 
 def connection[F: Callable[..., Any]](command: F) -> F:
@@ -182,13 +196,7 @@ def demo(dsn: str | None, topic: str) -> None:
     show_default=True,
     help="Seconds between sweeps for stuck workflows, on the leader (with baton.Sweeper).",
 )
-@click.option(
-    "--import",
-    "imports",
-    multiple=True,
-    metavar="MODULE",
-    help="Import this module first, e.g. one defining cron workers (repeatable).",
-)
+@IMPORTS
 @click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
@@ -231,11 +239,7 @@ def start(
     )
     if not conf.queues:
         conf = dataclasses.replace(conf, queues=_start.parse_queues(_start.DEFAULT_QUEUES))
-    for module in imports:
-        try:
-            importlib.import_module(module)
-        except Exception as error:
-            raise click.ClickException(f"cannot import {module!r}: {_first_line(error)}") from None
+    import_modules(imports)
     _run(_start.run_workers(conf, schema, sweep_interval, probe=_probe))
 
 
@@ -285,11 +289,7 @@ def status(
 @main.command()
 @WORKFLOW_ID
 @connection
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    help=f"Give up after this many seconds (exit {EXIT_TIMEOUT}).",
-)
+@TIMEOUT
 def watch(
     workflow_id: str,
     config: str | None,
@@ -309,10 +309,69 @@ def watch(
             workflow_id, oban=oban, dsn=url, prefix=schema, out=out, timeout=timeout
         ),
     )
+    _exit_as_watched(workflow_id, final, timeout)
+
+
+def _exit_as_watched(workflow_id: str, final: WorkflowStatus, timeout: float | None) -> NoReturn:
+    """Exit 0 if the workflow completed, 1 if it failed or was cancelled, 124 if unfinished."""
     if not _terminal.finished(final):
         click.echo(f"Error: workflow {workflow_id!r} did not finish within {timeout:g} s", err=True)
         sys.exit(EXIT_TIMEOUT)
     sys.exit(0 if final.state == "completed" else 1)
+
+
+@main.command("run")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@connection
+@click.option(
+    "--arg",
+    "args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A template param, as a string (repeatable).",
+)
+@click.option(
+    "--json-arg",
+    "json_args",
+    multiple=True,
+    metavar="KEY=JSON",
+    help="A template param given as JSON: a number, a list, an object… (repeatable).",
+)
+@IMPORTS
+@click.option(
+    "--watch", "follow", is_flag=True, help="Follow the workflow until it finishes, as watch does."
+)
+@TIMEOUT
+def run_command(
+    file: str,
+    config: str | None,
+    dsn: str | None,
+    prefix: str | None,
+    args: tuple[str, ...],
+    json_args: tuple[str, ...],
+    imports: tuple[str, ...],
+    follow: bool,
+    timeout: float | None,
+) -> None:
+    """Insert a workflow from a JSON or TOML template file and print its id.
+
+    Workers resolve from the current directory, as with `python -m`. With --watch, follow
+    the workflow as `baton watch` does, with the same exit codes.
+    """
+    if timeout is not None and not follow:
+        raise click.UsageError("--timeout applies to --watch: add --watch")
+    params = parse_params(args, json_args)
+    url, schema = _settings(config, dsn, prefix)
+    workflow = load(file, params, imports)
+    out = _terminal.console()
+    final = _call(
+        (url, schema),
+        lambda oban: submit(
+            workflow, oban, follow=follow, dsn=url, prefix=schema, out=out, timeout=timeout
+        ),
+    )
+    if final is not None:
+        _exit_as_watched(workflow.id, final, timeout)
 
 
 @main.command()

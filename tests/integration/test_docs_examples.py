@@ -38,6 +38,7 @@ async def run_example(doc: str, index: int, dsn: str) -> Any:
         "subworkflows.md",
         "models.md",
         "context.md",
+        "templates.md",
     ],
 )
 def test_docs_examples_are_all_checked(doc: str) -> None:
@@ -49,6 +50,7 @@ def test_docs_examples_are_all_checked(doc: str) -> None:
         "subworkflows.md": 1,
         "models.md": 1,
         "context.md": 1,
+        "templates.md": 1,
     }
     assert len(runnable(doc)) == expected.get(doc, 0)
 
