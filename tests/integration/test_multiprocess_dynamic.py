@@ -202,3 +202,64 @@ async def test_planner_killed_after_adding_its_steps_adds_them_once(
             (wf.id,),
         )
         assert (attempt, rescued) == (2, 1)
+
+
+PROC = "tests.support.proc_dynamic_steps"
+TEMPLATE: dict[str, Any] = {
+    "name": "dynamic-template",
+    "params": {"items": {}, "index": {}},
+    "context": {"index": "${index}"},
+    "steps": [
+        {"name": "plan", "worker": f"{PROC}.Planner", "args": {"items": "${items}"}},
+        {
+            "name": "join",
+            "worker": f"{PROC}.Collect",
+            "args": {"names": ["plan", "plan/item"]},
+            "deps": "plan",
+        },
+        {
+            "name": "research",
+            "workflow": {
+                "steps": [
+                    {"name": "a", "worker": f"{PROC}.Collect", "args": {"names": []}},
+                    {
+                        "name": "b",
+                        "worker": f"{PROC}.Collect",
+                        "args": {"names": ["a"]},
+                        "deps": "a",
+                    },
+                ]
+            },
+        },
+        {"name": "draft", "worker": f"{PROC}.Model", "models": MODELS},
+        {
+            "name": "synth",
+            "worker": f"{PROC}.Collect",
+            "args": {"names": ["draft", "research", "join"], "context": True},
+            "deps": ["draft", "research", "join"],
+        },
+    ],
+}
+
+
+@pytest.mark.timeout(240)
+async def test_workflows_from_a_template_across_three_processes(
+    installed: str, calls: psycopg.AsyncConnection[Any], client: Oban, tmp_path: Path
+) -> None:
+    """The same dynamic workflow, defined as data: built by Workflow.from_dict."""
+    conn = calls
+    rng = random.Random(1129)  # noqa: S311 - reproducible shapes, not a secret
+    runs = [(index, random_items(rng)) for index in range(6)]
+    flows = [
+        (index, planned, Workflow.from_dict(TEMPLATE, params={"items": planned, "index": index}))
+        for index, planned in runs
+    ]
+    assert set(flows[0][2].steps) == set(dynamic_workflow(0, []).steps)
+
+    async with workers(installed, tmp_path) as group:
+        await group.start(["tpl-0", "tpl-1", "tpl-2"], MODULE)
+        for _index, _planned, wf in flows:
+            await wf.insert()
+        for index, planned, wf in flows:
+            await settle(conn, wf.id, timeout=120)
+            await check_workflow(conn, wf, planned, index)
