@@ -45,7 +45,7 @@ def plan(add: object, adder: str, workflow_id: str) -> tuple[Expansion, dict[str
         sub = _as_workflow(add, where)
         sub.validate()
         grafted = Workflow(id=workflow_id)
-        grafted._graft(adder, sub, (adder,))
+        grafted._graft(adder, sub, (adder,), copy_jobs=False)
         steps, edges = _payload.encode(grafted, frozenset((adder,)))
     except WorkflowError as error:
         raise InvalidExpansion(

@@ -338,9 +338,15 @@ class Workflow:
         self._graft(name, sub, outer)
         return self
 
-    def _graft(self, path: str, sub: Workflow, root_deps: tuple[str, ...]) -> None:
-        """Copy ``sub``'s steps, groups and sub-workflows in under ``path``."""
-        mounted = sub._mounted(path, root_deps)
+    def _graft(
+        self, path: str, sub: Workflow, root_deps: tuple[str, ...], *, copy_jobs: bool = True
+    ) -> None:
+        """Copy ``sub``'s steps, groups and sub-workflows in under ``path``.
+
+        ``copy_jobs=False`` shares ``sub``'s jobs: only for a workflow that is encoded,
+        never inserted, so nothing writes to them (the steps a running step adds).
+        """
+        mounted = sub._mounted(path, root_deps, copy_jobs)
         self._steps.update((step.name, step) for step in mounted)
         self._groups.update(
             (join(path, group), [join(path, member) for member in members])
@@ -352,16 +358,17 @@ class Workflow:
         )
         self._subs[path] = [step.name for step in mounted]
 
-    def _mounted(self, path: str, root_deps: tuple[str, ...]) -> list[Step]:
+    def _mounted(self, path: str, root_deps: tuple[str, ...], copy_jobs: bool) -> list[Step]:
         """Copies of every step under ``path``: deps renamed, defaults and models resolved.
 
-        Steps without deps wait for ``root_deps`` instead. Each copy has its own job.
+        Steps without deps wait for ``root_deps`` instead. With ``copy_jobs``, each copy
+        has its own job (``insert`` writes ids and states into them).
         """
         return [
             replace(
                 step,
                 name=join(path, step.name),
-                job=copy.deepcopy(step.job),
+                job=copy.deepcopy(step.job) if copy_jobs else step.job,
                 deps=tuple(join(path, dep) for dep in step.deps) if step.deps else root_deps,
                 group=None if step.group is None else join(path, step.group),
                 ignore_cancelled=_payload.pick(step.ignore_cancelled, self.ignore_cancelled),

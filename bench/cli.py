@@ -2,8 +2,8 @@
 
     python -m bench [--quick] [--only NAME,...] [--repeat 3] [--json out.json] [--dsn URL]
 
-Scenarios: handoff, throughput, fanout, insert, events, memory, scale (in that order).
-Progress goes to stderr; the table to stdout.
+Scenarios, in this order: handoff, throughput, fanout, expand, insert, events, memory,
+scale. Progress goes to stderr; the table to stdout.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import psycopg
 from oban import Oban
 
 from bench import db, report
-from bench.scenarios import FULL, QUICK, SCENARIOS, Bench, sizes_dict
+from bench.common import FULL, QUICK, Bench
+from bench.scenarios import SCENARIOS, sizes_dict
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
 

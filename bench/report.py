@@ -221,6 +221,38 @@ def fanout_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+EXPAND_FIGURES = (
+    ("total", "total", fmt_ms),
+    ("per_completion", "per completion", fmt_us),
+    ("insert", "  insert call", fmt_ms),
+    ("adder", "  step 'start', its start → its ack", fmt_ms),
+    ("first_member", "  first member start after insert", fmt_ms),
+)
+
+
+def expand_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run-time fan-out (``start`` returns ``Complete(add=...)``) against the same
+    1 → N → 1 inserted up front; the ratios are run-time / static."""
+    s = result["summary"]
+    rows = []
+    for width in result["widths"]:
+        runtime, static = s["runtime"][str(width)], s["static"][str(width)]
+        for key, name, fmt in EXPAND_FIGURES:
+            label = name if name.startswith(" ") else f"run-time fan-out 1→{width:,}→1 {name}"
+            rows.append(
+                _row(
+                    label,
+                    fmt(runtime[key]),
+                    "static add_many (inserted up front)",
+                    fmt(static[key]),
+                    fmt_ratio(stats.ratio(runtime[key], static[key])),
+                    "",
+                    "info",
+                )
+            )
+    return rows
+
+
 def insert_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     s = result["summary"]
     n = result["count"]
@@ -302,6 +334,8 @@ def rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         out += throughput_rows(results["scale"], results.get("throughput"))
     if "fanout" in results:
         out += fanout_rows(results["fanout"])
+    if "expand" in results:
+        out += expand_rows(results["expand"])
     if "insert" in results:
         out += insert_rows(results["insert"])
     if "events" in results:

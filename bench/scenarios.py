@@ -11,184 +11,30 @@ message).
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 
 import psutil
-import psycopg
-from oban import Oban
 
 from baton import Workflow
 from bench import db, stats
+from bench.common import (
+    INSERT_QUEUE,
+    Bench,
+    Sizes,
+    chain_pairs,
+    chain_summary,
+    mine,
+    wait_completed,
+    wait_workflows,
+    with_peers,
+)
+from bench.fan import expand, fanout
 from bench.procs import CeleryWorker, Subscriber, Worker, start_workers, stop_all
 from bench.steps import Keep, Plain, Step
-
-INSERT_QUEUE = "bench_insert"  # no worker runs it: inserted jobs stay put
-POLL = 0.02
-
-
-@dataclass(frozen=True)
-class Sizes:
-    chain: int = 200
-    throughput: int = 5_000
-    widths: tuple[int, int] = (1_000, 10_000)
-    insert: int = 10_000
-    events_chain: int = 250
-    memory_workflows: int = 500
-    memory_steps: int = 100
-    memory_warmup_workflows: int = 50
-    scale_workers: int = 3
-
-
-FULL = Sizes()
-QUICK = Sizes(
-    chain=50,
-    throughput=500,
-    widths=(100, 1_000),
-    insert=1_000,
-    events_chain=100,
-    memory_workflows=50,
-    memory_steps=100,
-    memory_warmup_workflows=10,
-    scale_workers=3,
-)
-
-
-@dataclass
-class Bench:
-    """What every scenario needs: the database, a client Oban instance, options."""
-
-    dsn: str
-    sizes: Sizes
-    repeat: int
-    logs: Path
-    conn: psycopg.AsyncConnection[Any]
-    client: Oban
-    celery_pools: list[str]
-    redis_url: str
-    notes: list[str] = field(default_factory=list)
-
-    def say(self, text: str) -> None:
-        print(f"  {text}", file=sys.stderr, flush=True)
-
-
-# -- helpers --------------------------------------------------------------------------------
-
-
-async def wait_for(
-    conn: psycopg.AsyncConnection[Any], query: str, params: Any, timeout: float
-) -> tuple[Any, ...]:
-    """Re-run ``query`` until its first column is true; return that row."""
-    deadline = time.monotonic() + timeout
-    while True:
-        row = await (await conn.execute(query, params)).fetchone()
-        if row and row[0]:
-            return tuple(row)
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {timeout:.0f} s waiting for: {query.strip()}")
-        await asyncio.sleep(POLL)
-
-
-async def wait_workflows(b: Bench, count: int, timeout: float) -> None:
-    await wait_for(
-        b.conn,
-        "SELECT count(*) FILTER (WHERE finished_at IS NOT NULL) >= %s FROM baton_workflows",
-        (count,),
-        timeout,
-    )
-
-
-async def wait_completed(b: Bench, count: int, timeout: float) -> float:
-    """Wait until ``count`` jobs completed; the epoch of the last completion (its ack)."""
-    row = await wait_for(
-        b.conn,
-        "SELECT count(*) >= %s, extract(epoch FROM max(completed_at))::float8 "
-        "FROM oban_jobs WHERE state = 'completed'",
-        (count,),
-        timeout,
-    )
-    return float(row[1])
-
-
-def mine(
-    records: Sequence[tuple[str, int, float, float]], label: str
-) -> dict[int, tuple[float, float]]:
-    return {i: (start, end) for run, i, start, end in records if run == label}
-
-
-def chain_pairs(
-    by_index: dict[int, tuple[float, float]], length: int, who: str
-) -> list[tuple[float, float]]:
-    missing = [i for i in range(length) if i not in by_index]
-    if missing:
-        raise RuntimeError(f"{who}: {len(missing)} of {length} chain steps left no record")
-    return [by_index[i] for i in range(length)]
-
-
-async def start_celery(b: Bench) -> list[CeleryWorker]:
-    if not b.celery_pools:
-        return []
-    try:
-        from bench import celery_client
-    except ImportError as error:
-        b.notes.append(f"Celery baselines skipped: {error} (pip install -e '.[bench]')")
-        return []
-    try:
-        celery_client.flush()
-    except Exception as error:
-        b.notes.append(f"Celery baselines skipped: Redis at {b.redis_url} failed: {error}")
-        return []
-    started = []
-    try:
-        for pool in b.celery_pools:
-            started.append(await CeleryWorker.start(pool, b.redis_url, b.logs))
-    except BaseException:
-        await stop_all(started)
-        raise
-    return started
-
-
-@asynccontextmanager
-async def with_peers(b: Bench, label: str) -> AsyncIterator[tuple[Worker, list[CeleryWorker]]]:
-    """One Baton/Oban worker process and the Celery workers; all stopped on exit."""
-    workers = await start_workers(b.dsn, 1, b.logs, label)
-    celery: list[CeleryWorker] = []
-    try:
-        celery = await start_celery(b)
-        yield workers[0], celery
-    finally:
-        await stop_celery(celery)
-        await stop_all(workers)
-
-
-async def stop_celery(workers: list[CeleryWorker]) -> None:
-    await stop_all(workers)
-    if workers:
-        from bench import celery_client
-
-        celery_client.close()
-
-
-def chain_summary(
-    handoffs: list[list[float]], cycles: list[list[float]], totals: list[float]
-) -> dict[str, Any]:
-    """Medians over rounds of each round's p50/p90, plus the pooled distribution."""
-    pooled = [x for run in handoffs for x in run]
-    return {
-        "handoff_p50": stats.median(stats.median(run) for run in handoffs),
-        "handoff_p90": stats.median(stats.percentile(run, 90) for run in handoffs),
-        "handoff_pooled": stats.summarize(pooled),
-        "cycle_p50": stats.median(stats.median(run) for run in cycles),
-        "total": stats.median(totals),
-        "negative_handoffs": sum(x < 0 for x in pooled),
-    }
-
 
 # -- hand-off -------------------------------------------------------------------------------
 
@@ -434,100 +280,6 @@ async def scale(b: Bench) -> dict[str, Any]:
     }
 
 
-# -- fan-out / fan-in -----------------------------------------------------------------------
-
-
-async def baton_fanout(b: Bench, worker: Worker, width: int, label: str) -> dict[str, Any]:
-    await db.reset(b.conn)
-    wf = (
-        Workflow(name=f"bench-fan-{width}")
-        .add("start", Step.new({"r": label, "i": -1}))
-        .add_many("fan", [Step.new({"r": label, "i": k}) for k in range(width)], deps=["start"])
-        .add("join", Step.new({"r": label, "i": width, "read": "fan"}), deps=["fan"])
-    )
-    sent_at = time.time()
-    await wf.insert(oban=b.client)
-    inserted = time.time()
-    await wait_workflows(b, 1, 120 + width * 0.05)
-    records = mine(await worker.dump(), label)
-    if len(records) != width + 2:
-        raise RuntimeError(f"Baton fan-out {width}: {len(records)} of {width + 2} steps recorded")
-    join_start, join_end = records[width]
-    last_member = max(records[k][1] for k in range(width))
-    total = join_end - sent_at
-    return {
-        "width": width,
-        "total": total,
-        "per_completion": total / width,
-        "insert": inserted - sent_at,
-        "first_start": records[-1][0] - sent_at,
-        "fan_in_tail": join_start - last_member,
-    }
-
-
-async def celery_fanout(celery: CeleryWorker, width: int) -> dict[str, Any]:
-    from bench import celery_client
-
-    got = await celery_client.run_chord(celery.queue, width, 120 + width * 0.05)
-    join_start, join_end = got["join"]
-    total = join_end - got["sent_at"]
-    last = got["last_member_end"]
-    return {
-        "width": width,
-        "total": total,
-        "per_completion": total / width,
-        "first_start": got["start"][0] - got["sent_at"] if got["start"] else None,
-        "fan_in_tail": join_start - last if last is not None else None,
-        "members_seen": got["members_seen"],
-    }
-
-
-async def fanout(b: Bench) -> dict[str, Any]:
-    widths = b.sizes.widths
-    async with with_peers(b, "fanout") as (worker, celery):
-        await baton_fanout(b, worker, 50, "warm")
-        for cw in celery:
-            await celery_fanout(cw, 50)
-        systems = ["baton", *(f"celery_{cw.pool}" for cw in celery)]
-        runs: dict[str, dict[int, list[dict[str, Any]]]] = {
-            s: {w: [] for w in widths} for s in systems
-        }
-        for round_ in range(b.repeat):
-            for width in widths:
-                runs["baton"][width].append(
-                    await baton_fanout(b, worker, width, f"f{round_}-{width}")
-                )
-                for cw in celery:
-                    runs[f"celery_{cw.pool}"][width].append(await celery_fanout(cw, width))
-                b.say(
-                    f"fan-out {width:,} round {round_ + 1}/{b.repeat}: "
-                    + ", ".join(
-                        f"{s} {stats.fmt_ms(runs[s][width][-1]['total'])} "
-                        f"({stats.fmt_us(runs[s][width][-1]['per_completion'])}/completion)"
-                        for s in systems
-                    )
-                )
-    summary: dict[str, Any] = {}
-    for system, by_width in runs.items():
-        entry: dict[str, Any] = {}
-        for width, rs in by_width.items():
-            entry[str(width)] = {
-                "total": stats.median(r["total"] for r in rs),
-                "per_completion": stats.median(r["per_completion"] for r in rs),
-                "fan_in_tail": stats.median(r["fan_in_tail"] for r in rs),
-            }
-        small, large = (str(w) for w in widths)
-        entry["flatness"] = stats.ratio(
-            entry[large]["per_completion"], entry[small]["per_completion"]
-        )
-        summary[system] = entry
-    return {
-        "widths": list(widths),
-        "runs": {s: {str(w): rs for w, rs in by.items()} for s, by in runs.items()},
-        "summary": summary,
-    }
-
-
 # -- insert ---------------------------------------------------------------------------------
 
 
@@ -731,6 +483,7 @@ SCENARIOS: dict[str, Callable[[Bench], Awaitable[dict[str, Any]]]] = {
     "handoff": handoff,
     "throughput": throughput,
     "fanout": fanout,
+    "expand": expand,
     "insert": insert,
     "events": events,
     "memory": memory,

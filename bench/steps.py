@@ -54,6 +54,26 @@ class Step:
 
 
 @baton.worker(queue=QUEUE)
+class Expand:
+    """A Baton step that adds ``"n"`` recording ``Step``s to its workflow at run time.
+
+    It returns its index with ``Complete(add={"fan": [...]})``: the members are stored as
+    ``<this step>/fan[0]``, ``/fan[1]``…, carry this step's run label, and every step that
+    depends on this one waits for them. The recorded end is taken once the members are
+    built, before Baton validates them and writes them with the result (that write
+    happens after ``perform_workflow`` returns, so it is not in this step's record).
+    """
+
+    async def perform_workflow(self, job: Job) -> Any:
+        start = time.time()
+        args = job.args
+        label = {"r": args["r"]} if "r" in args else {}
+        members = [Step.new({**label, "i": k}) for k in range(args["n"])]
+        _record(args, start)
+        return baton.Complete(args.get("i", 0), add={"fan": members})
+
+
+@baton.worker(queue=QUEUE)
 class Keep:
     """A Baton step that returns a small result (the memory run stores and reads results)."""
 

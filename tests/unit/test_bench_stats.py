@@ -1,4 +1,4 @@
-"""The benchmark's statistics and formatting helpers (``bench.stats``); no database."""
+"""The benchmark's pure helpers (``bench.stats``, the fan-out record check); no database."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench import stats
+from bench import fan, stats
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 
@@ -167,3 +167,36 @@ def test_table_pads_columns() -> None:
     assert lines[1] == "---------  -----------"
     assert lines[2] == "wide cell  x"
     assert lines[3] == "b          yy"
+
+
+def _fan(width: int, label: str = "x") -> list[tuple[str, int, float, float]]:
+    """Records of a clean 1 → width → 1 run: start, the members, then join."""
+    members = [(label, k, 1.0 + k, 1.5 + k) for k in range(width)]
+    return [(label, -1, 0.0, 0.5), *members, (label, width, width + 1.0, width + 1.5)]
+
+
+def test_checked_fan_returns_each_step_by_index() -> None:
+    records = [*_fan(3), ("other-run", 0, 9.0, 9.5)]
+    by_index = fan.checked_fan(records, "x", 3, "static fan-out 3")
+    assert sorted(by_index) == [-1, 0, 1, 2, 3]
+    assert by_index[3] == (4.0, 4.5)
+
+
+def test_checked_fan_names_missing_and_repeated_steps() -> None:
+    records = [r for r in _fan(3) if r[1] != 1]
+    with pytest.raises(
+        RuntimeError, match=r"run-time fan-out 3: 1 of 5 steps left no record \(fan\[1\]\)"
+    ):
+        fan.checked_fan(records, "x", 3, "run-time fan-out 3")
+    records = [*_fan(3), ("x", 2, 3.0, 3.5), ("x", -1, 0.0, 0.5)]
+    with pytest.raises(RuntimeError, match=r"2 steps ran more than once \(start x2, fan\[2\] x2\)"):
+        fan.checked_fan(records, "x", 3, "w")
+    with pytest.raises(RuntimeError, match="unknown indices"):
+        fan.checked_fan([*_fan(3), ("x", 7, 0.0, 0.1)], "x", 3, "w")
+
+
+def test_checked_fan_rejects_a_join_that_started_before_the_last_member_ended() -> None:
+    records = _fan(3)
+    records[-1] = ("x", 3, 3.2, 4.0)  # fan[2] ends at 3.5
+    with pytest.raises(RuntimeError, match=r"join started 300\.0 ms before fan\[2\]"):
+        fan.checked_fan(records, "x", 3, "w")
