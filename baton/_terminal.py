@@ -2,6 +2,10 @@
 
 Rendered with rich. On a terminal ``watch`` redraws one live view; piped, it prints a line
 per event and the final view once, so logs stay readable.
+
+Steps are listed by nesting: a sub-workflow's steps together, the steps a step added at
+run time right after it. A step's full path is shown, its namespace dimmed (``research/``
+in ``research/fetch``), so nesting reads on a terminal and survives a pipe.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from rich.text import Text
 
 from ._control import StepStatus, WorkflowStatus, WorkflowSummary, status
 from ._events import Event, StepEvent, StepsAdded, WorkflowFinished, subscribe
+from ._graph import nesting_order
+from ._names import SEPARATOR
 
 PIPED_WIDTH = 160
 UNSETTLED = frozenset(("suspended", "available", "scheduled", "snoozed", "executing", "retryable"))
@@ -147,27 +153,48 @@ def header(current: WorkflowStatus, now: datetime) -> Text:
     return text
 
 
+def step_name(name: str) -> Text:
+    """A step's path with its namespace dimmed: ``research/`` of ``research/fetch``."""
+    head, separator, last = name.rpartition(SEPARATOR)
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if separator:
+        text.append(head + separator, style="dim")
+    text.append(last)
+    return text
+
+
+def nested(steps: Iterable[StepStatus]) -> list[StepStatus]:
+    """The steps in nesting order: a namespace's steps together, added ones after their step."""
+    by_name = {step.name: step for step in steps}
+    return [by_name[name] for name in nesting_order(list(by_name))]
+
+
 def steps_table(current: WorkflowStatus, now: datetime) -> Table:
-    """``baton status``: one row per step."""
+    """``baton status``: one row per step, nested steps under their namespace.
+
+    A MODEL column appears when any step has a model, COST when any step's cost is
+    known, ERROR when any step has an error.
+    """
+    with_model = any(step.model is not None for step in current.steps)
     with_cost = any(step.cost_usd is not None for step in current.steps)
     with_error = any(step.error for step in current.steps)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("STEP", no_wrap=True)
     table.add_column("STATE", no_wrap=True)
+    if with_model:
+        table.add_column("MODEL", no_wrap=True)
     table.add_column("ATTEMPT", justify="right", no_wrap=True)
     table.add_column("DURATION", justify="right", no_wrap=True)
     if with_cost:
         table.add_column("COST", justify="right", no_wrap=True)
     if with_error:
         table.add_column("ERROR")  # shrinks first: its cells are cut, not wrapped
-    for step in current.steps:
+    for step in nested(current.steps):
         attempt = f"{step.attempt}/{step.max_attempts}" if step.max_attempts else "—"
-        row: list[Any] = [
-            step.name,
-            _state(step.state),
-            attempt,
-            duration(step_duration(step, now)),
-        ]
+        row: list[Any] = [step_name(step.name), _state(step.state)]
+        if with_model:
+            row.append(_cut(step.model or "—"))
+        row += [attempt, duration(step_duration(step, now))]
         if with_cost:
             row.append(cost(step.cost_usd))
         if with_error:  # a completed step's error is from an earlier attempt

@@ -6,6 +6,7 @@ is executed as an Oban telemetry event in that process, with the event object as
 
 - ``baton.step.executing``, ``.snoozed``, ``.completed``, ``.retryable``, ``.discarded``,
   ``.cancelled``, ``.deleted`` — a ``baton.StepEvent``;
+- ``baton.workflow.steps_added`` — a ``baton.StepsAdded`` (a running step added steps);
 - ``baton.workflow.finished`` — a ``baton.WorkflowFinished``.
 
 Example:
@@ -26,7 +27,7 @@ from typing import Any
 
 from oban import Oban, telemetry
 
-from ._events import StepEvent, WorkflowFinished, subscribe
+from ._events import StepEvent, StepsAdded, WorkflowFinished, subscribe
 
 STEP_STATES = (
     "executing",
@@ -37,7 +38,11 @@ STEP_STATES = (
     "cancelled",
     "deleted",
 )
-EVENTS = [*(f"baton.step.{state}" for state in STEP_STATES), "baton.workflow.finished"]
+EVENTS = [
+    *(f"baton.step.{state}" for state in STEP_STATES),
+    "baton.workflow.steps_added",
+    "baton.workflow.finished",
+]
 HANDLER_ID = "baton-default-logger"
 
 # Inside JSON strings these stand for themselves; escaping them keeps a logged line one
@@ -63,7 +68,7 @@ def _log_line(fields: dict[str, Any]) -> str:
 def _handler(logger: logging.Logger, level: int) -> Any:
     def handle(name: str, metadata: dict[str, Any]) -> None:
         event = metadata.get("event")
-        if not isinstance(event, StepEvent | WorkflowFinished):
+        if not isinstance(event, StepEvent | StepsAdded | WorkflowFinished):
             return
         fields = dataclasses.asdict(event)
         fields["at"] = event.at.isoformat()

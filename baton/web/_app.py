@@ -25,7 +25,15 @@ from starlette.staticfiles import StaticFiles
 
 from .. import __version__
 from .._control import cancel, retry
-from .._events import Reconnected, StepEvent, Subscription, WorkflowFinished, subscribe
+from .._events import (
+    Reconnected,
+    StepEvent,
+    StepsAdded,
+    Subscription,
+    WorkflowEvent,
+    WorkflowFinished,
+    subscribe,
+)
 from ..errors import UnknownWorkflow, WorkflowError
 from . import _data, _pages
 from ._security import SecurityMiddleware, csrf_ok, new_csrf_token
@@ -163,46 +171,59 @@ async def api_retry(request: Request) -> Response:
 # --- Server-Sent Events --------------------------------------------------------------------
 
 
-def _event_data(event: StepEvent | WorkflowFinished) -> tuple[str, dict[str, Any]]:
-    if isinstance(event, StepEvent):
-        return "step", {
-            "workflow_id": event.workflow_id,
-            "workflow_name": event.workflow_name,
-            "step": event.step,
-            "worker": event.worker,
-            "state": event.state,
-            "job_id": event.job_id,
-            "attempt": event.attempt,
-            "result_stored": event.result_stored,
-            "cached": event.cached,
-            "error": event.error,
-            "at": event.at.isoformat(),
-        }
-    return "finished", {
-        "workflow_id": event.workflow_id,
-        "workflow_name": event.workflow_name,
-        "outcome": event.outcome,
-        "failed_steps": list(event.failed_steps),
-        "failed_count": event.failed_count,
-        "duration_ms": event.duration_ms,
-        "at": event.at.isoformat(),
-    }
+def _event_data(event: WorkflowEvent) -> tuple[str, dict[str, Any]]:
+    """The SSE event name and JSON data of a workflow's event."""
+    head = {"workflow_id": event.workflow_id, "workflow_name": event.workflow_name}
+    match event:
+        case StepEvent():
+            return "step", {
+                **head,
+                "step": event.step,
+                "worker": event.worker,
+                "state": event.state,
+                "job_id": event.job_id,
+                "attempt": event.attempt,
+                "result_stored": event.result_stored,
+                "cached": event.cached,
+                "error": event.error,
+                "at": event.at.isoformat(),
+            }
+        case StepsAdded():
+            return "added", {
+                **head,
+                "step": event.step,
+                "count": event.count,
+                "steps": list(event.steps),
+                "at": event.at.isoformat(),
+            }
+        case WorkflowFinished():
+            return "finished", {
+                **head,
+                "outcome": event.outcome,
+                "failed_steps": list(event.failed_steps),
+                "failed_count": event.failed_count,
+                "duration_ms": event.duration_ms,
+                "at": event.at.isoformat(),
+            }
 
 
 async def _stream(
     events: Subscription,
     snapshot: Callable[[], Awaitable[dict[str, Any]]],
     interval: Callable[[dict[str, Any]], float],
-    forward: Callable[[StepEvent | WorkflowFinished], bool],
+    forward: Callable[[WorkflowEvent], bool],
     stop: anyio.Event,
+    refresh: Callable[[WorkflowEvent], bool] = lambda _event: False,
 ) -> AsyncIterator[ServerSentEvent]:
     """A ``snapshot`` first, then events, with a fresh snapshot ``interval`` after changes.
 
     The caller subscribed before calling, so nothing is missed between the snapshot and
     the events. A lost listener (``Reconnected``) or dropped events give a fresh snapshot
-    at once; a client that reconnects (with or without ``Last-Event-ID``) opens a new
-    stream, which starts with a fresh snapshot: that is how a stream resumes. The stream
-    ends cleanly when the server shuts down (``stop``).
+    at once, and so does an event ``refresh`` picks (after it is forwarded): steps added
+    at run time, say, which no earlier snapshot holds. A client that reconnects (with or
+    without ``Last-Event-ID``) opens a new stream, which starts with a fresh snapshot:
+    that is how a stream resumes. The stream ends cleanly when the server shuts down
+    (``stop``).
     """
     ids = itertools.count(1)
     loop = asyncio.get_running_loop()
@@ -233,6 +254,11 @@ async def _stream(
             if forward(event):
                 kind, payload = _event_data(event)
                 yield ServerSentEvent(json.dumps(payload), event=kind, id=str(next(ids)))
+            if refresh(event):
+                due = None
+                data = await snapshot()
+                yield ServerSentEvent(json.dumps(data), event="snapshot", id=str(next(ids)))
+                continue
             if due is None:
                 due = loop.time() + interval(data)
     finally:
@@ -264,6 +290,7 @@ async def api_workflow_events(request: Request) -> Response:
                     lambda data: max(0.5, min(10.0, len(data["steps"]) / 1000)),
                     lambda _event: True,
                     stop,
+                    refresh=lambda event: isinstance(event, StepsAdded),
                 ):
                     yield message
             except UnknownWorkflow as error:  # deleted while followed: say so and end

@@ -20,6 +20,8 @@ from psycopg import AsyncConnection
 from .. import _oban, _sql
 from .._control import StepStatus, StepUsage, WorkflowStatus, WorkflowUsage, status, usage
 from .._control import list_workflows as summarise
+from .._graph import nesting_order
+from .._names import namespaces
 from ..errors import UnknownWorkflow
 
 PREVIEW_CHARS = 500
@@ -182,6 +184,8 @@ def _step(
         "max_attempts": step.max_attempts,
         "deps": list(step.deps),
         "group": step.group,
+        "model": step.model,
+        "parent": step.parent,
         "layer": layer,
         "inserted_at": _iso(step.inserted_at),
         "attempted_at": _iso(step.attempted_at),
@@ -208,8 +212,24 @@ def _totals(spent: WorkflowUsage) -> dict[str, Any]:
     }
 
 
+def namespace_members(names: Iterable[str]) -> dict[str, list[str]]:
+    """Each namespace (sub-workflow, or step that added steps) to every step under it.
+
+    A step counts in each namespace around it: ``a/b/c`` is in ``a`` and in ``a/b``.
+    """
+    members: dict[str, list[str]] = {}
+    for name in names:
+        for path in reversed(namespaces(name)):
+            members.setdefault(path, []).append(name)
+    return members
+
+
 async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
     """Status, steps with layers, edges, groups, result previews and usage of a workflow.
+
+    Steps are in nesting order: a sub-workflow's steps together, the steps a step added
+    at run time right after it. ``namespaces`` maps each sub-workflow or adding step's
+    path to the steps under it, as ``groups`` maps each group to its members.
 
     Raises:
         UnknownWorkflow: no workflow has that id.
@@ -223,11 +243,13 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
         edges = [(up, down) for up, down in await cursor.fetchall()]
         cursor = await conn.execute(_sql.query("web/result_previews.sql", prefix), params)
         previews = dict(await cursor.fetchall())
-    names = [step.name for step in report.steps]
+    by_name = {step.name: step for step in report.steps}
+    names = nesting_order(list(by_name))
+    ordered = [by_name[name] for name in names]
     depth = layers(names, edges)
     by_step = {record.step: record for record in spent.steps}
     groups: dict[str, list[str]] = {}
-    for step in report.steps:
+    for step in ordered:
         if step.group is not None:
             groups.setdefault(step.group, []).append(step.name)
     return {
@@ -242,9 +264,10 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
         "usage": _totals(spent),
         "steps": [
             _step(step, depth[step.name], previews.get(step.name), by_step.get(step.name))
-            for step in report.steps
+            for step in ordered
         ],
         "edges": [list(edge) for edge in edges],
         "groups": groups,
+        "namespaces": namespace_members(names),
         "generated_at": _iso(datetime.now(UTC)),
     }

@@ -166,13 +166,21 @@ def _error(step: dict[str, Any]) -> str:
     )
 
 
+def step_name(name: str) -> str:
+    """A step's path as markup, its namespace muted: ``research/`` of ``research/fetch``."""
+    head, separator, last = name.rpartition("/")
+    muted = f'<span class="ns">{escape(head + separator)}</span>' if separator else ""
+    return f'<span class="step-name">{muted}{escape(last)}</span>'
+
+
 def step_row(step: dict[str, Any]) -> str:
     """One row of the step table (``baton.js`` builds the same markup)."""
     group = f'<div class="sub">group {escape(step["group"])}</div>' if step["group"] else ""
+    model = f'<div class="sub model">model {escape(step["model"])}</div>' if step["model"] else ""
     return (
         f'<tr data-step="{escape(step["name"])}">'
-        f'<td><span class="step-name">{escape(step["name"])}</span>'
-        f'<div class="sub">{escape(step["worker"])}</div>{group}</td>'
+        f"<td>{step_name(step['name'])}"
+        f'<div class="sub">{escape(step["worker"])}</div>{model}{group}</td>'
         f'<td><span class="badge state-{state_class(step["state"])}">'
         f"{escape(step['state'])}</span></td>"
         f'<td class="num">{escape(_attempt(step))}</td>'

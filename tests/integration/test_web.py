@@ -160,8 +160,10 @@ async def test_workflow_page_and_detail(conn: psycopg.AsyncConnection[Any], clie
         ("summarize", "compile"),
     ]
     assert detail["groups"] == {"search": ["search[0]", "search[1]"]}
+    assert detail["namespaces"] == {}  # no sub-workflow, no step added at run time
     fetch = steps["fetch"]
     assert (fetch["attempt"], fetch["max_attempts"], fetch["state"]) == (1, 3, "completed")
+    assert (fetch["model"], fetch["parent"]) == (None, None)
     assert fetch["result_preview"] == '{"text": "hello"}' and not fetch["result_truncated"]
     assert fetch["worker"] == "tests.support.event_steps.Quick"
     for key in ("inserted_at", "attempted_at", "settled_at"):

@@ -23,6 +23,7 @@ import baton
 from baton import Workflow
 from baton.web import create_app
 from tests.support import event_steps as es
+from tests.support.dynamic_steps import Plan, Variant
 from tests.support.web_steps import GATES, Gated, Sleepy, live_server
 
 pytestmark = pytest.mark.slow
@@ -227,3 +228,54 @@ async def test_the_list_shows_new_workflows_live(
         await row.locator("a").click()
         await browser.wait_for_url(f"{url}/workflows/{wf.id}")
         await browser.wait_for_selector('#dag g.node[data-step="a"][data-state="completed"]')
+
+
+async def test_sub_workflows_added_steps_and_models_are_drawn(
+    conn: psycopg.AsyncConnection[Any], running: Oban, browser: Any
+) -> None:
+    research = (
+        Workflow()
+        .add("fetch", Sleepy.new({"value": "notes"}))
+        .add_many("search", [Sleepy.new({"value": i}) for i in range(2)], deps="fetch")
+    )
+    wf = (
+        Workflow(name="dynamic")
+        .add("start", Gated.new({"value": 1}))
+        .add("plan", Plan.new({"items": [1, 2], "group": "summary"}), deps="start")
+        .add_workflow("research", research, deps="start")
+        .add_models("draft", Variant.new({"prompt": "hi"}), ["gpt-4o", "claude"], deps="research")
+    )
+    GATES[wf.id] = asyncio.Event()
+    await wf.insert()
+    async with live_server(create_app(oban=running)) as url:
+        await browser.goto(f"{url}/workflows/{wf.id}")
+        await browser.wait_for_function("() => window.batonView && window.batonView.snapshots > 0")
+        await browser.evaluate("window.__sameDocument = true")
+        # a box per layer the sub-workflow spans: fetch, then search[0] and [1] in their group
+        research_boxes = browser.locator("#dag g.namespace[data-namespace='research'] > text")
+        assert await research_boxes.all_text_contents() == ["research", "research"]
+        group = browser.locator("#dag g.group[data-group='research/search'] > text")
+        assert await group.all_text_contents() == ["search \N{MULTIPLICATION SIGN}2"]
+        assert await browser.locator("#dag g.namespace[data-namespace='plan']").count() == 0
+        assert await browser.text_content('#dag g.node[data-step="research/fetch"] .label') == (
+            "fetch"
+        )
+        model = '#dag g.node[data-step="draft[1]"] .model'
+        assert await browser.text_content(model) == "model: claude"
+        row = '#steps tr[data-step="draft[0]"] .sub.model'
+        assert await browser.text_content(row) == "model gpt-4o"
+
+        GATES[wf.id].set()  # plan runs and adds plan/summary[0] and [1]: drawn at once
+        added = browser.locator("#dag g.namespace.added[data-namespace='plan'] > text")
+        await added.wait_for(timeout=15_000)
+        assert await added.text_content() == "added by plan"
+        await browser.wait_for_function(ALL_COMPLETED, arg=9, timeout=30_000, polling=100)
+        assert await browser.evaluate("window.__sameDocument") is True
+        assert await browser.text_content('#steps tr[data-step="plan/summary[1]"] .ns') == "plan/"
+        # the added steps sit inside their box
+        box = await browser.locator("#dag g.namespace[data-namespace='plan'] > rect").bounding_box()
+        node = await browser.locator('#dag g.node[data-step="plan/summary[0]"]').bounding_box()
+        assert box is not None and node is not None
+        assert box["x"] < node["x"] and node["x"] + node["width"] < box["x"] + box["width"]
+        assert box["y"] < node["y"] and node["y"] + node["height"] < box["y"] + box["height"]
+    assert (await baton.status(wf.id)).state == "completed"

@@ -1,4 +1,4 @@
-"""Mermaid and DOT export: exact output, groups, states and escaping."""
+"""Mermaid and DOT export: exact output, groups, namespaces, states and escaping."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from baton import Workflow
-from baton._graph import render, to_dot, to_mermaid
+from baton._graph import nesting_order, render, to_dot, to_mermaid
 from baton.errors import UnknownDependency
 from tests.support.steps import Echo
 
@@ -171,3 +171,160 @@ def test_the_graph_in_the_cli_guide_is_what_to_mermaid_draws() -> None:
         .add("compile", Echo.new(), deps=["summarize", "fetch"])
     )
     assert "\n".join(drawn) + "\n" == wf.to_mermaid()
+
+
+# --- sub-workflows and steps added at run time ----------------------------------------------
+
+
+def nested() -> Workflow:
+    inner = Workflow().add("x", Echo.new()).add("y", Echo.new(), deps="x")
+    research = (
+        Workflow()
+        .add("fetch", Echo.new())
+        .add_many("search", [Echo.new(), Echo.new()], deps="fetch")
+        .add_workflow("deep", inner, deps="search")
+    )
+    return (
+        Workflow(name="nested")
+        .add("plan", Echo.new())
+        .add_workflow("research", research, deps="plan")
+        .add("compile", Echo.new(), deps="research/deep")
+    )
+
+
+def test_mermaid_draws_sub_workflows_as_nested_subgraphs() -> None:
+    assert nested().to_mermaid() == (
+        "flowchart LR\n"
+        '    n0["plan"]\n'
+        '    subgraph s0["research"]\n'
+        '        n1["fetch"]\n'
+        '        subgraph g0["search"]\n'
+        '            n2["search[0]"]\n'
+        '            n3["search[1]"]\n'
+        "        end\n"
+        '        subgraph s1["deep"]\n'
+        '            n4["x"]\n'
+        '            n5["y"]\n'
+        "        end\n"
+        "    end\n"
+        '    n6["compile"]\n'
+        "    n0 --> n1\n"
+        "    n1 --> n2\n"
+        "    n1 --> n3\n"
+        "    n2 --> n4\n"
+        "    n3 --> n4\n"
+        "    n4 --> n5\n"
+        "    n4 --> n6\n"
+        "    n5 --> n6\n"
+    )
+
+
+def test_dot_draws_sub_workflows_as_nested_clusters() -> None:
+    lines = nested().to_dot().splitlines()
+    assert lines[4:25] == [
+        '    n0 [label="plan"];',
+        "    subgraph cluster_s0 {",
+        '        label="research";',
+        '        style="rounded";',
+        '        n1 [label="fetch"];',
+        "        subgraph cluster_g0 {",
+        '            label="search";',
+        '            style="rounded,dashed";',
+        '            n2 [label="search[0]"];',
+        '            n3 [label="search[1]"];',
+        "        }",
+        "        subgraph cluster_s1 {",
+        '            label="deep";',
+        '            style="rounded";',
+        '            n4 [label="x"];',
+        '            n5 [label="y"];',
+        "        }",
+        "    }",
+        '    n6 [label="compile"];',
+        "    n0 -> n1;",
+        "    n1 -> n2;",
+    ]
+
+
+# As stored after ``plan`` returned Complete(add={"item": [...]}) and draft[0], a member of
+# a model group, added a step: the added steps come last in step order.
+ADDED_STEPS = [
+    ("plan", None),
+    ("draft[0]", "draft"),
+    ("draft[1]", "draft"),
+    ("done", None),
+    ("plan/item[0]", "plan/item"),
+    ("plan/item[1]", "plan/item"),
+    ("draft[0]/check", None),
+]
+ADDED_EDGES = [
+    ("plan", "draft[0]"),
+    ("plan", "draft[1]"),
+    ("draft[0]", "done"),
+    ("draft[1]", "done"),
+    ("plan", "plan/item[0]"),
+    ("plan", "plan/item[1]"),
+    ("draft[0]", "draft[0]/check"),
+]
+
+
+def test_added_steps_are_drawn_next_to_the_step_that_added_them() -> None:
+    assert to_mermaid(ADDED_STEPS, ADDED_EDGES).splitlines()[:18] == [
+        "flowchart LR",
+        '    n0["plan"]',
+        '    subgraph s0["added by plan"]',
+        '        subgraph g0["item"]',
+        '            n4["item[0]"]',
+        '            n5["item[1]"]',
+        "        end",
+        "    end",
+        '    subgraph g1["draft"]',
+        '        n1["draft[0]"]',
+        '        n2["draft[1]"]',
+        "    end",
+        '    subgraph s1["added by draft[0]"]',  # after the group its adder is in
+        '        n6["check"]',
+        "    end",
+        '    n3["done"]',
+        "    n0 --> n1",
+        "    n0 --> n2",
+    ]
+    dot = to_dot(ADDED_STEPS, ADDED_EDGES, {"plan": "completed"}).splitlines()
+    assert dot[5:9] == [
+        "    subgraph cluster_s0 {",
+        '        label="added by plan";',
+        '        style="rounded,dotted";',
+        "        subgraph cluster_g0 {",
+    ]
+
+
+def test_ids_stay_plain_whatever_the_path() -> None:
+    steps = [('a/b"c/d[0]', 'a/b"c/d'), ("a/<e>", None), ("f", None)]
+    edges = [('a/b"c/d[0]', "f"), ("a/<e>", "f")]
+    mermaid = to_mermaid(steps, edges)
+    ids = re.findall(r"^\s*(?:subgraph )?(\w+)\[", mermaid, re.M)
+    assert ids == ["s0", "s1", "g0", "n0", "n1", "n2"]
+    assert 'subgraph s1["b#quot;c"]' in mermaid
+    assert 'n1["#lt;e#gt;"]' in mermaid
+    dot = to_dot(steps, edges)
+    assert re.findall(r"^\s*subgraph (\w+) \{", dot, re.M) == [
+        "cluster_s0",
+        "cluster_s1",
+        "cluster_g0",
+    ]
+    assert '            label="b\\"c";' in dot.splitlines()
+    assert '        n1 [label="&lt;e&gt;"];' in dot.splitlines()
+
+
+def test_nesting_order() -> None:
+    names = [name for name, _group in ADDED_STEPS]
+    assert nesting_order(names) == [
+        "plan",
+        "plan/item[0]",
+        "plan/item[1]",
+        "draft[0]",
+        "draft[0]/check",
+        "draft[1]",
+        "done",
+    ]
+    assert nesting_order(["a", "s/x", "b", "s/y", "s/t/z"]) == ["a", "s/x", "s/y", "s/t/z", "b"]

@@ -1,16 +1,35 @@
-"""What the command line prints, without a database: durations, costs, errors, queues."""
+"""What the command line prints, without a database: durations, costs, errors, queues,
+nested steps, models and steps added at run time."""
 
 from __future__ import annotations
 
+import io
+import time
+from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import click
 import pytest
+from rich.console import Console
 
-from baton._control import StepStatus
+from baton._control import StepStatus, WorkflowStatus
+from baton._events import StepsAdded
 from baton._start import parse_queues
-from baton._terminal import cost, duration, error_excerpt, step_duration
+from baton._terminal import (
+    _event_line,
+    cost,
+    duration,
+    error_excerpt,
+    header,
+    nested,
+    progress,
+    step_duration,
+    step_name,
+    steps_table,
+)
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -87,3 +106,128 @@ def test_parse_queues() -> None:
     for bad in ("default", "default:0", ":3", "llm:two"):
         with pytest.raises(click.BadParameter, match="name:limit pairs"):
             parse_queues(bad)
+
+
+# --- nesting, added steps and models -------------------------------------------------------
+
+
+def nested_step(
+    name: str,
+    state: str = "completed",
+    *,
+    model: str | None = None,
+    group: str | None = None,
+) -> StepStatus:
+    return StepStatus(
+        name=name,
+        state=state,
+        worker="w",
+        attempt=1,
+        max_attempts=3,
+        deps=(),
+        group=group,
+        inserted_at=NOW - timedelta(seconds=3),
+        attempted_at=NOW - timedelta(seconds=2),
+        settled_at=NOW - timedelta(seconds=1) if state == "completed" else None,
+        error=None,
+        result_stored=state == "completed",
+        cost_usd=None,
+        model=model,
+    )
+
+
+def nested_workflow(*extra: StepStatus) -> WorkflowStatus:
+    """plan; research/{fetch, search[0]}; draft[0..1] by model; compile; then ``extra``."""
+    steps = (
+        nested_step("plan"),
+        nested_step("research/fetch"),
+        nested_step("research/search[0]", group="research/search"),
+        nested_step("draft[0]", model="gpt-4o", group="draft"),
+        nested_step("draft[1]", "executing", model="claude-sonnet-4", group="draft"),
+        nested_step("compile", "suspended"),
+        *extra,
+    )
+    return WorkflowStatus(
+        id="wf-1",
+        name="nested",
+        state="running",
+        counts=dict(Counter(step.state for step in steps)),
+        steps=steps,
+        inserted_at=NOW - timedelta(seconds=10),
+        finished_at=None,
+        duration_ms=10_000,
+        cost_usd=None,
+    )
+
+
+ADDED = (
+    nested_step("plan/summary[0]", "available", group="plan/summary"),
+    nested_step("plan/summary[1]", "available", group="plan/summary"),
+)
+
+
+def rendered(renderable: Any, width: int = 100) -> list[str]:
+    out = Console(record=True, width=width, highlight=False, file=io.StringIO())
+    out.print(renderable)
+    return [line.rstrip() for line in out.export_text().splitlines()]
+
+
+def test_status_lists_nested_steps_by_path_with_a_model_column() -> None:
+    lines = rendered(steps_table(nested_workflow(*ADDED), NOW))
+    assert lines[0].split() == ["STEP", "STATE", "MODEL", "ATTEMPT", "DURATION"]
+    rows = [line.split() for line in lines[2:]]
+    assert [row[:3] for row in rows] == [
+        ["plan", "completed", "—"],
+        # added at run time: listed right after the step that added them
+        ["plan/summary[0]", "available", "—"],
+        ["plan/summary[1]", "available", "—"],
+        ["research/fetch", "completed", "—"],
+        ["research/search[0]", "completed", "—"],
+        ["draft[0]", "completed", "gpt-4o"],
+        ["draft[1]", "executing", "claude-sonnet-4"],
+        ["compile", "suspended", "—"],
+    ]
+    # the columns stay aligned whatever the depth of a path
+    starts = {line.index(row[1]) for line, row in zip(lines[2:], rows, strict=True)}
+    assert len(starts) == 1
+
+
+def test_no_model_column_without_models() -> None:
+    status = nested_workflow()
+    plain = replace(status, steps=tuple(replace(step, model=None) for step in status.steps))
+    assert rendered(steps_table(plain, NOW))[0].split() == ["STEP", "STATE", "ATTEMPT", "DURATION"]
+
+
+def test_a_namespace_is_dimmed_and_the_last_segment_is_not() -> None:
+    text = step_name("research/deep/fetch")
+    assert text.plain == "research/deep/fetch"
+    assert [(span.start, span.end, str(span.style)) for span in text.spans] == [
+        (0, len("research/deep/"), "dim")
+    ]
+    assert step_name("compile").spans == []
+
+
+def test_nested_keeps_top_level_order_and_puts_added_steps_after_their_step() -> None:
+    names = [step.name for step in nested([nested_step(n) for n in ("b", "a/x", "b/y", "c")])]
+    assert names == ["b", "b/y", "a/x", "c"]
+
+
+def test_the_progress_total_follows_steps_added_at_run_time() -> None:
+    before = nested_workflow()
+    after = nested_workflow(*ADDED)
+    assert rendered(progress(before))[0].endswith("4/6 steps settled")
+    assert rendered(progress(after))[0].endswith("4/8 steps settled")
+    assert "4/8 steps completed" in header(after, NOW).plain
+
+
+def test_watch_prints_a_line_for_added_steps() -> None:
+    event = StepsAdded(
+        workflow_id="wf-1",
+        workflow_name="nested",
+        step="plan",
+        count=2,
+        steps=("plan/summary[0]", "plan/summary[1]"),
+        at=NOW,
+    )
+    line = _event_line(event, time.monotonic())
+    assert line.split()[1:] == ["plan", "added", "2", "step(s)", "under", "plan/"]

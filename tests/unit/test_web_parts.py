@@ -1,4 +1,4 @@
-"""The web view's pure parts: graph layers, origin checks, formatting."""
+"""The web view's pure parts: graph layers, namespaces, origin checks, formatting."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from baton.web._data import layers
-from baton.web._pages import duration, error_summary, state_class, usage_text
+from baton.web._data import layers, namespace_members
+from baton.web._pages import duration, error_summary, state_class, step_name, step_row, usage_text
 from baton.web._security import is_loopback, same_origin
 
 
@@ -120,3 +120,46 @@ def test_error_summary_names_the_exception() -> None:
     assert error_summary("dependencies did not complete") == "dependencies did not complete"
     assert error_summary("x" * 500) == "x" * 120
     assert error_summary("  \n") == ""
+
+
+def test_namespace_members_holds_every_step_under_each_path() -> None:
+    names = ["plan", "plan/summary[0]", "research/fetch", "research/deep/x", "compile"]
+    assert namespace_members(names) == {
+        "plan": ["plan/summary[0]"],
+        "research": ["research/fetch", "research/deep/x"],
+        "research/deep": ["research/deep/x"],
+    }
+    assert namespace_members(["a", "b"]) == {}
+
+
+def test_step_name_mutes_the_namespace_and_escapes_both_parts() -> None:
+    assert step_name("fetch") == '<span class="step-name">fetch</span>'
+    assert step_name("research/deep/x") == (
+        '<span class="step-name"><span class="ns">research/deep/</span>x</span>'
+    )
+    assert step_name("<a>/<b>") == (
+        '<span class="step-name"><span class="ns">&lt;a&gt;/</span>&lt;b&gt;</span>'
+    )
+
+
+def test_step_row_shows_the_model() -> None:
+    step = {
+        "name": "draft[0]",
+        "worker": "Draft",
+        "group": "draft",
+        "model": "gpt-4o <mini>",
+        "parent": None,
+        "state": "completed",
+        "attempt": 1,
+        "max_attempts": 3,
+        "wait_ms": 1.0,
+        "run_ms": 2.0,
+        "usage": None,
+        "result_preview": None,
+        "result_stored": False,
+        "result_truncated": False,
+        "error": None,
+    }
+    row = step_row(step)
+    assert '<div class="sub model">model gpt-4o &lt;mini&gt;</div>' in row
+    assert "model" not in step_row({**step, "model": None})

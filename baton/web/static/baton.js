@@ -10,7 +10,7 @@
     "discarded", "cancelled", "deleted", "completed"];
   const GROUP_LIMIT = 12; // larger groups are drawn as one node with a bar of states
   const MAX_NODES = 400; // past this, the graph is left out (the table still lists every step)
-  const NODE = { w: 184, h: 46, gapX: 64, gapY: 12, pad: 20, label: 18, groupPad: 10 };
+  const NODE = { w: 184, h: 46, modelH: 14, gapX: 64, gapY: 12, pad: 20, label: 18, groupPad: 10 };
 
   const body = document.body;
   const base = body.dataset.base || "";
@@ -76,6 +76,14 @@
     if (!iso) return "";
     const date = new Date(iso);
     return el("time", { datetime: iso, title: iso }, date.toLocaleTimeString());
+  }
+
+  // Steps of a sub-workflow and steps added at run time have paths: "research/fetch".
+  const last = (path) => path.slice(path.lastIndexOf("/") + 1);
+
+  function namespacesOf(path) { // outermost first: ["a", "a/b"] for "a/b/c"
+    const parts = path.split("/");
+    return parts.slice(1).map((_, end) => parts.slice(0, end + 1).join("/"));
   }
 
   const badge = (state) => el("span", { class: `badge state-${stateClass(state)}` }, state);
@@ -167,17 +175,23 @@
     return { state: steps.every((s) => s.state === "completed") ? "completed" : state, counts };
   }
 
+  // Nodes sit in columns by layer, in the server's order, which keeps each namespace's steps
+  // together. Around them, boxes: one per namespace (a sub-workflow, or the steps a step
+  // added, "added by plan") and one per group, nested, each a groupPad inside the one around.
   function layout(data) {
     const collapsed = new Set(Object.entries(data.groups)
       .filter(([, members]) => members.length > GROUP_LIMIT).map(([name]) => name));
+    const names = new Set(data.steps.map((step) => step.name));
     const nodes = new Map();
     const nodeOf = new Map();
     for (const step of data.steps) {
       const big = step.group !== null && collapsed.has(step.group);
       const id = big ? `group\u0000${step.group}` : `step\u0000${step.name}`;
       if (!nodes.has(id)) {
-        nodes.set(id, { id, big, group: step.group, name: big ? step.group : step.name,
-          layer: step.layer, steps: [] });
+        const name = big ? step.group : step.name;
+        const boxes = namespacesOf(name).map((path) => ({ kind: "namespace", name: path }));
+        if (step.group !== null && !big) boxes.push({ kind: "group", name: step.group });
+        nodes.set(id, { id, big, group: step.group, name, layer: step.layer, steps: [], boxes });
       }
       const node = nodes.get(id);
       node.layer = Math.max(node.layer, step.layer);
@@ -195,37 +209,50 @@
         edges.push([from, to]);
       }
     }
+    const levels = Math.max(1, ...[...nodes.values()].map((node) => node.boxes.length));
+    const inset = NODE.groupPad * levels;
+    const column = NODE.w + 2 * inset + NODE.gapX - 2 * NODE.groupPad;
+    const h = data.steps.some((step) => step.model) ? NODE.h + NODE.modelH : NODE.h;
     const columns = [];
     for (const node of nodes.values()) (columns[node.layer] ||= []).push(node);
     const boxes = [];
     let height = 0;
-    columns.forEach((column, layer) => {
+    columns.forEach((nodesHere, layer) => {
       let y = NODE.pad;
-      let box = null;
-      column.forEach((node) => {
-        const boxed = node.group !== null && !node.big;
-        if (box && (!boxed || box.name !== node.group)) {
+      const open = [];
+      const close = (keep) => {
+        while (open.length > keep) {
+          const box = open.pop();
           box.bottom = y - NODE.gapY + NODE.groupPad;
-          y += NODE.groupPad + NODE.gapY;
-          box = null;
+          y = box.bottom + NODE.gapY;
         }
-        if (boxed && !box) {
-          box = { name: node.group, layer, top: y, count: data.groups[node.group].length };
+      };
+      (nodesHere || []).forEach((node) => {
+        let same = 0;
+        while (same < open.length && same < node.boxes.length
+          && open[same].kind === node.boxes[same].kind && open[same].name === node.boxes[same].name) {
+          same += 1;
+        }
+        close(same);
+        for (const { kind, name } of node.boxes.slice(same)) {
+          const label = kind === "group" ? `${last(name)} ×${data.groups[name].length}`
+            : names.has(name) ? `added by ${last(name)}` : last(name);
+          const box = { kind, name, label, added: kind === "namespace" && names.has(name),
+            level: open.length, x: NODE.pad + layer * column + open.length * NODE.groupPad, top: y };
+          box.width = NODE.w + 2 * (inset - box.level * NODE.groupPad);
           boxes.push(box);
+          open.push(box);
           y += NODE.label + NODE.groupPad;
         }
-        node.x = NODE.pad + layer * (NODE.w + NODE.gapX) + NODE.groupPad;
+        node.x = NODE.pad + layer * column + inset;
         node.y = y;
-        y += NODE.h + NODE.gapY;
+        y += h + NODE.gapY;
       });
-      if (box) {
-        box.bottom = y - NODE.gapY + NODE.groupPad;
-        y += NODE.groupPad;
-      }
+      close(0);
       height = Math.max(height, y);
     });
-    const width = NODE.pad * 2 + columns.length * (NODE.w + NODE.gapX) - NODE.gapX + NODE.groupPad * 2;
-    return { nodes: [...nodes.values()], edges, boxes, width, height: height + NODE.pad };
+    const width = NODE.pad * 2 + Math.max(0, columns.length - 1) * column + NODE.w + 2 * inset;
+    return { nodes: [...nodes.values()], edges, boxes, h, width, height: height + NODE.pad };
   }
 
   function clip(text, max) {
@@ -246,7 +273,7 @@
     return parts.join(" · ");
   }
 
-  function drawNode(node) {
+  function drawNode(node, h) {
     const state = node.big ? groupState(node.steps).state : node.steps[0].state;
     const attrs = {
       class: `node state-${stateClass(state)}${node.big ? " big" : ""}`,
@@ -255,18 +282,21 @@
       "data-state": state,
     };
     attrs[node.big ? "data-group" : "data-step"] = node.name;
-    const label = node.big ? `${node.name} ×${node.steps.length}` : node.name;
+    const label = node.big ? `${last(node.name)} ×${node.steps.length}` : last(node.name);
+    const model = node.big ? null : node.steps[0].model;
+    const title = `${node.big ? `${node.name} ×${node.steps.length}` : node.name}: ${nodeDetail(node)}`;
     const group = svg("g", attrs,
-      svg("title", {}, `${label}: ${nodeDetail(node)}`),
-      svg("rect", { width: NODE.w, height: NODE.h, rx: 8 }),
+      svg("title", {}, model ? `${title} · model ${model}` : title),
+      svg("rect", { width: NODE.w, height: h, rx: 8 }),
       svg("text", { class: "label", x: 10, y: 19 }, clip(label, 24)),
-      svg("text", { class: "detail", x: 10, y: 36 }, clip(nodeDetail(node), 30)));
+      svg("text", { class: "detail", x: 10, y: 36 }, clip(nodeDetail(node), 30)),
+      model ? svg("text", { class: "model", x: 10, y: 50 }, clip(`model: ${model}`, 30)) : null);
     if (node.big) {
       const { counts } = groupState(node.steps);
       let x = 0;
       for (const name of ORDER.filter((s) => counts[s])) {
         const w = (NODE.w * counts[name]) / node.steps.length;
-        group.append(svg("rect", { class: `bar state-${name}`, x, y: NODE.h - 5, width: w, height: 5 }));
+        group.append(svg("rect", { class: `bar state-${name}`, x, y: h - 5, width: w, height: 5 }));
         x += w;
       }
     }
@@ -289,23 +319,25 @@
     svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5,
       markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
     svg("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "arrow" }))));
-    for (const box of plan.boxes) {
-      const x = NODE.pad + box.layer * (NODE.w + NODE.gapX);
-      root.append(svg("g", { class: "group", "data-group": box.name },
-        svg("rect", { x, y: box.top, width: NODE.w + NODE.groupPad * 2, height: box.bottom - box.top, rx: 10 }),
-        svg("text", { x: x + 8, y: box.top + 14 }, clip(`${box.name} ×${box.count}`, 28))));
+    for (const box of plan.boxes) { // outer boxes come first, so inner ones are drawn on top
+      const attrs = box.kind === "group" ? { class: "group", "data-group": box.name }
+        : { class: `namespace${box.added ? " added" : ""}`, "data-namespace": box.name };
+      root.append(svg("g", attrs,
+        svg("title", {}, box.kind === "group" ? `group ${box.name}` : box.name),
+        svg("rect", { x: box.x, y: box.top, width: box.width, height: box.bottom - box.top, rx: 10 }),
+        svg("text", { x: box.x + 8, y: box.top + 14 }, clip(box.label, Math.floor(box.width / 7)))));
     }
     for (const [from, to] of plan.edges) {
       const x1 = from.x + NODE.w;
-      const y1 = from.y + NODE.h / 2;
+      const y1 = from.y + plan.h / 2;
       const x2 = to.x - 2;
-      const y2 = to.y + NODE.h / 2;
+      const y2 = to.y + plan.h / 2;
       const mid = (x1 + x2) / 2;
       const done = from.steps.every((s) => s.state === "completed");
       root.append(svg("path", { class: `edge${done ? " done" : ""}`, "marker-end": "url(#arrow)",
         d: `M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}` }));
     }
-    for (const node of plan.nodes) root.append(drawNode(node));
+    for (const node of plan.nodes) root.append(drawNode(node, plan.h));
     target.replaceChildren(root);
   }
 
@@ -341,10 +373,17 @@
       el("pre", {}, step.error));
   }
 
+  function stepName(name) { // the namespace muted: "research/" of "research/fetch"
+    const cut = name.lastIndexOf("/") + 1;
+    return el("span", { class: "step-name" },
+      cut ? el("span", { class: "ns" }, name.slice(0, cut)) : "", name.slice(cut));
+  }
+
   function stepRow(step) {
     return el("tr", { "data-step": step.name },
-      el("td", {}, el("span", { class: "step-name" }, step.name),
+      el("td", {}, stepName(step.name),
         el("div", { class: "sub" }, step.worker),
+        step.model ? el("div", { class: "sub model" }, `model ${step.model}`) : "",
         step.group !== null ? el("div", { class: "sub" }, `group ${step.group}`) : ""),
       el("td", {}, badge(step.state)),
       el("td", { class: "num" }, step.attempt === null ? "" : `${step.attempt} / ${step.max_attempts}`),
@@ -364,6 +403,7 @@
     const message = document.getElementById("action-message");
     let current = null;
     const byName = new Map();
+    let fresh = new Set(); // steps just added at run time: flashed once the snapshot has them
 
     function header() {
       const settled = current.steps.filter((s) => SETTLED.has(s.state)).length;
@@ -388,6 +428,11 @@
       header();
       drawGraph(current);
       tbody.replaceChildren(...current.steps.map(stepRow));
+      for (const name of fresh) {
+        const row = tbody.querySelector(`tr[data-step="${CSS.escape(name)}"]`);
+        if (row) row.classList.add("flash");
+      }
+      fresh = new Set([...fresh].filter((name) => !byName.has(name)));
     }
 
     function applyStep(event) {
@@ -451,6 +496,9 @@
         render();
       },
       step: applyStep,
+      added(event) { // a snapshot with the new steps follows at once
+        for (const name of event.steps) fresh.add(name);
+      },
       gone(event) {
         setLive("closed", "workflow deleted");
         message.textContent = event.error;
