@@ -11,20 +11,9 @@ from oban import Oban
 import baton
 from baton import Workflow
 from baton.errors import InvalidContext, NotAWorkflowStep
-from tests.support.db import wait_settled
+from tests.support.db import step_results, wait_settled
 from tests.support.dynamic_steps import Context
 from tests.support.steps import Echo
-
-
-async def steps_of(conn: psycopg.AsyncConnection[Any], workflow_id: str) -> dict[str, Any]:
-    cursor = await conn.execute(
-        "SELECT s.name, s.outcome, s.result FROM baton_steps s WHERE s.workflow_id = %s",
-        (workflow_id,),
-    )
-    return {
-        name: (outcome, result and result["value"])
-        for name, outcome, result in await cursor.fetchall()
-    }
 
 
 async def context_of(conn: psycopg.AsyncConnection[Any], workflow_id: str) -> Any:
@@ -45,7 +34,7 @@ async def test_every_step_reads_the_context_and_later_steps_see_what_earlier_one
     )
     await wf.insert()
     await wait_settled(conn, wf.id)
-    found = await steps_of(conn, wf.id)
+    found = await step_results(conn, wf.id)
     base = {"tenant": "acme", "limits": {"tokens": 1000}}
     assert found == {
         "first": ("completed", base),
@@ -65,7 +54,7 @@ async def test_a_step_changing_a_context_value_is_discarded_and_writes_nothing(
     )
     await wf.insert()
     await wait_settled(conn, wf.id)
-    found = await steps_of(conn, wf.id)
+    found = await step_results(conn, wf.id)
     assert found == {"changer": ("discarded", None), "after": ("cancelled", None)}
     assert await context_of(conn, wf.id) == {"lang": "en"}
     error = (await baton.status(wf.id)).step("changer").error or ""

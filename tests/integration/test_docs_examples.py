@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 import baton
+from tests.support.db import step_values
 
 DOCS = Path(__file__).parents[2] / "docs"
 
@@ -92,19 +93,11 @@ async def test_testing_helper_example(installed: str, conn: psycopg.AsyncConnect
     }
 
 
-async def values(conn: psycopg.AsyncConnection[Any], workflow_id: str) -> dict[str, Any]:
-    cursor = await conn.execute(
-        "SELECT name, result FROM baton_steps WHERE workflow_id = %s ORDER BY job_id",
-        (workflow_id,),
-    )
-    return {name: result and result["value"] for name, result in await cursor.fetchall()}
-
-
 async def test_fan_out_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
     report = await run_example("fan-out.md", 0, installed)
     assert report.state == "completed"
     docs = [f"doc about baton #{n} (1 of 3)" for n in range(3)]
-    assert await values(conn, report.id) == {
+    assert await step_values(conn, report.id) == {
         "search": {"found": 3},
         "report": docs,
         **{f"search/summary[{n}]": doc for n, doc in enumerate(docs)},
@@ -121,7 +114,7 @@ async def test_subworkflows_example(installed: str, conn: psycopg.AsyncConnectio
         "elixir/summarize",
         "compare",
     ]
-    found = await values(conn, report.id)
+    found = await step_values(conn, report.id)
     assert found["compare"] == {
         "python": "2 results",
         "elixir": {
@@ -138,7 +131,7 @@ async def test_models_example(installed: str, conn: psycopg.AsyncConnection[Any]
         ("draft[1]", "claude-sonnet-4"),
         ("pick", "gpt-4o-mini"),
     ]
-    found = await values(conn, report.id)
+    found = await step_values(conn, report.id)
     assert found["pick"] == {
         "model": "gpt-4o",
         "text": "Baton, as gpt-4o puts it",
@@ -154,7 +147,7 @@ async def test_models_example(installed: str, conn: psycopg.AsyncConnection[Any]
 async def test_context_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
     report = await run_example("context.md", 0, installed)
     assert report.state == "completed"
-    assert await values(conn, report.id) == {
+    assert await step_values(conn, report.id) == {
         "detect": "acme",
         "write": "for engineers at acme, in fr",
     }

@@ -6,8 +6,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from oban import Oban
+from oban import Job, Oban
 from oban.testing import drain_queue
+from oban.worker import resolve_worker
 
 import baton
 from baton import Workflow, _expansion
@@ -39,6 +40,20 @@ async def counts(conn: psycopg.AsyncConnection[Any], workflow_id: str) -> tuple[
     row = await cursor.fetchone()
     assert row is not None
     return row
+
+
+async def perform_unacked(
+    conn: psycopg.AsyncConnection[Any], client: Oban, wf: Workflow, name: str
+) -> Job:
+    """Run a step's worker as Oban's executor would, without the ack that follows."""
+    await conn.execute(
+        "UPDATE oban_jobs SET state = 'executing', attempt = 1 WHERE id = %s",
+        (wf.steps[name].job.id,),
+    )
+    job = await client.get_job(wf.steps[name].job.id)
+    assert job is not None
+    assert await resolve_worker(job.worker)().process(job) is None  # stored; not acked
+    return job
 
 
 def planned(items: list[Any], **args: Any) -> Workflow:
@@ -94,13 +109,7 @@ async def test_the_steps_are_added_with_the_result_before_the_step_completes(
 ) -> None:
     wf = planned([7, 8])
     await wf.insert()
-    await conn.execute(
-        "UPDATE oban_jobs SET state = 'executing', attempt = 1 WHERE id = %s",
-        (wf.steps["plan"].job.id,),
-    )
-    job = await client.get_job(wf.steps["plan"].job.id)
-    assert job is not None
-    assert await Plan().process(job) is None  # stored and added; no ack yet
+    job = await perform_unacked(conn, client, wf, "plan")
 
     steps = await steps_of(conn, wf.id)
     assert {name: (row[0], row[1], row[3]) for name, row in steps.items()} == {
@@ -258,13 +267,7 @@ async def test_retry_reruns_failed_added_steps_and_what_waits_for_them(
 ) -> None:
     wf = planned([1, 2])
     await wf.insert()
-    await conn.execute(
-        "UPDATE oban_jobs SET state = 'executing', attempt = 1 WHERE id = %s",
-        (wf.steps["plan"].job.id,),
-    )
-    job = await client.get_job(wf.steps["plan"].job.id)
-    assert job is not None
-    await Plan().process(job)  # adds plan/item[0] and plan/item[1]
+    job = await perform_unacked(conn, client, wf, "plan")  # adds plan/item[0] and [1]
     await conn.execute("UPDATE oban_jobs SET state = 'completed' WHERE id = %s", (job.id,))
     # One added step is discarded before it runs (as if its attempts ran out).
     await conn.execute(

@@ -9,15 +9,8 @@ from oban import Oban
 
 import baton
 from baton import Workflow
-from tests.support.db import wait_settled
+from tests.support.db import step_values, wait_settled
 from tests.support.dynamic_steps import Read, Variant
-
-
-async def values(conn: psycopg.AsyncConnection[Any], workflow_id: str) -> dict[str, Any]:
-    cursor = await conn.execute(
-        "SELECT name, result FROM baton_steps WHERE workflow_id = %s", (workflow_id,)
-    )
-    return {name: result and result["value"] for name, result in await cursor.fetchall()}
 
 
 async def test_a_synthesis_step_reads_every_variant_keyed_by_model(
@@ -31,7 +24,7 @@ async def test_a_synthesis_step_reads_every_variant_keyed_by_model(
     )
     await wf.insert()
     await wait_settled(conn, wf.id)
-    found = await values(conn, wf.id)
+    found = await step_values(conn, wf.id)
     drafts = {model: {"model": model, "text": f"haiku by {model}"} for model in models}
     assert found["synth"] == {"draft": drafts, "draft[1]": drafts["claude-sonnet-4"]}
     report = await baton.status(wf.id)
@@ -75,7 +68,7 @@ async def test_a_workflow_maps_steps_groups_and_sub_workflows_to_models(
     )
     await wf.insert()
     await wait_settled(conn, wf.id)
-    found = await values(conn, wf.id)
+    found = await step_values(conn, wf.id)
     assert {name: value["model"] for name, value in found.items()} == {
         "solo": "by-step",
         "own": "its-own",

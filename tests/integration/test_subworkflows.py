@@ -9,7 +9,7 @@ from oban import Oban
 
 import baton
 from baton import Workflow
-from tests.support.db import wait_settled
+from tests.support.db import step_results, wait_settled
 from tests.support.dynamic_steps import Read
 from tests.support.steps import Echo, Outcome
 
@@ -22,17 +22,6 @@ def research(topic: str) -> Workflow:
         .add_many("read", [Echo.new({"value": n}) for n in range(2)], deps=["search"])
         .add("summarize", Read.new({"names": ["search", "read"]}), deps=["search", "read"])
     )
-
-
-async def results(conn: psycopg.AsyncConnection[Any], workflow_id: str) -> dict[str, Any]:
-    cursor = await conn.execute(
-        "SELECT name, outcome, result FROM baton_steps WHERE workflow_id = %s ORDER BY job_id",
-        (workflow_id,),
-    )
-    return {
-        name: (outcome, result and result["value"])
-        for name, outcome, result in await cursor.fetchall()
-    }
 
 
 async def test_steps_of_a_sub_workflow_run_under_its_path(
@@ -52,7 +41,7 @@ async def test_steps_of_a_sub_workflow_run_under_its_path(
     )
     await wf.insert()
     await wait_settled(conn, wf.id)
-    found = await results(conn, wf.id)
+    found = await step_results(conn, wf.id)
     assert list(found) == [
         "fetch",
         "one/search",
@@ -154,7 +143,7 @@ async def test_nested_sub_workflows(conn: psycopg.AsyncConnection[Any], running:
     )
     await wf.insert()
     await wait_settled(conn, wf.id)
-    found = await results(conn, wf.id)
+    found = await step_results(conn, wf.id)
     assert found["outer/use"] == ("completed", {"inner/leaf": "deep"})
     assert found["top"] == (
         "completed",

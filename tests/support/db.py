@@ -68,3 +68,24 @@ async def wait_settled(
         (workflow_id,),
         timeout=timeout,
     )
+
+
+async def step_results(
+    conn: psycopg.AsyncConnection[Any], workflow_id: str
+) -> dict[str, tuple[str | None, Any]]:
+    """Each step's ``(outcome, stored value)`` by name, in insert order (None: no value)."""
+    cursor = await conn.execute(
+        "SELECT name, outcome, result FROM baton_steps WHERE workflow_id = %s ORDER BY job_id",
+        (workflow_id,),
+    )
+    return {
+        name: (outcome, None if result is None else result["value"])
+        for name, outcome, result in await cursor.fetchall()
+    }
+
+
+async def step_values(conn: psycopg.AsyncConnection[Any], workflow_id: str) -> dict[str, Any]:
+    """Each step's stored value by name, in insert order (None: no value)."""
+    return {
+        name: value for name, (_outcome, value) in (await step_results(conn, workflow_id)).items()
+    }
