@@ -219,11 +219,19 @@ async def test_an_invalid_addition_discards_the_step_and_adds_nothing(
     assert list(steps) == ["plan", "join", "last"]
     assert steps["plan"][0] == "discarded"
     assert steps["plan"][2] is None  # the result was not stored either
-    report = await baton.status(wf.id)
-    error = report.step("plan").error or ""
-    assert "InvalidExpansion" in error
-    assert "'bad name!'" in error
-    assert report.step("join").state == "cancelled"
+    errors = await (
+        await conn.execute(
+            "SELECT attempt, errors FROM oban_jobs WHERE id = %s", (wf.steps["plan"].job.id,)
+        )
+    ).fetchone()
+    assert errors is not None
+    attempt, [error] = errors  # one attempt: discarded, not retried
+    assert attempt == 1
+    assert (
+        "baton.errors.InvalidExpansion: step 'plan' returned steps to add that are invalid: "
+        "step name 'bad name!'"
+    ) in error["error"]
+    assert (await baton.status(wf.id)).step("join").state == "cancelled"
     assert await counts(conn, wf.id) == (3, 0)
 
 
