@@ -147,6 +147,28 @@ def _items(planned: list[Any], planner: str) -> list[Any]:
     return found
 
 
+async def run_and_check(
+    dsn: str,
+    conn: psycopg.AsyncConnection[Any],
+    logs: Path,
+    node: str,
+    flows: list[tuple[int, list[Any], Workflow]],
+) -> tuple[set[int], set[int]]:
+    """Insert every workflow, run them on three worker processes, check each one.
+
+    Returns the pids that recorded calls, and the pids of the workers.
+    """
+    async with workers(dsn, logs) as group:
+        await group.start([f"{node}-{n}" for n in range(3)], MODULE)
+        for _index, _planned, wf in flows:
+            await wf.insert()
+        for index, planned, wf in flows:
+            await settle(conn, wf.id, timeout=120)
+            await check_workflow(conn, wf, planned, index)
+        pids = {pid for (pid,) in await rows(conn, "SELECT DISTINCT pid FROM test_calls")}
+        return pids, group.pids
+
+
 @pytest.mark.timeout(240)
 async def test_dynamic_workflows_across_three_processes(
     installed: str, calls: psycopg.AsyncConnection[Any], client: Oban, tmp_path: Path
@@ -156,19 +178,11 @@ async def test_dynamic_workflows_across_three_processes(
     runs = [(index, random_items(rng)) for index in range(12)]
     flows = [(index, planned, dynamic_workflow(index, planned)) for index, planned in runs]
 
-    async with workers(installed, tmp_path) as group:
-        await group.start(["dyn-0", "dyn-1", "dyn-2"], MODULE)
-        for _index, _planned, wf in flows:
-            await wf.insert()
-        for index, planned, wf in flows:
-            await settle(conn, wf.id, timeout=120)
-            await check_workflow(conn, wf, planned, index)
-
-        pids = {pid for (pid,) in await rows(conn, "SELECT DISTINCT pid FROM test_calls")}
-        assert pids <= group.pids
-        assert len(pids) > 1, f"only pids {pids} did work"
-        total = sum(len(planned_steps(planned)[0]) for _index, planned in runs)
-        print(f"dynamic: {len(flows)} workflows, {total} steps added at run time, pids {pids}")
+    pids, worker_pids = await run_and_check(installed, conn, tmp_path, "dyn", flows)
+    assert pids <= worker_pids
+    assert len(pids) > 1, f"only pids {pids} did work"
+    total = sum(len(planned_steps(planned)[0]) for _index, planned in runs)
+    print(f"dynamic: {len(flows)} workflows, {total} steps added at run time, pids {pids}")
 
 
 @pytest.mark.timeout(180)
@@ -256,10 +270,4 @@ async def test_workflows_from_a_template_across_three_processes(
     ]
     assert set(flows[0][2].steps) == set(dynamic_workflow(0, []).steps)
 
-    async with workers(installed, tmp_path) as group:
-        await group.start(["tpl-0", "tpl-1", "tpl-2"], MODULE)
-        for _index, _planned, wf in flows:
-            await wf.insert()
-        for index, planned, wf in flows:
-            await settle(conn, wf.id, timeout=120)
-            await check_workflow(conn, wf, planned, index)
+    await run_and_check(installed, conn, tmp_path, "tpl", flows)
