@@ -12,7 +12,7 @@ from typing import Any
 
 from oban import Job, Oban
 
-from . import _json, _oban, _sql
+from . import _json, _oban, _sql, _steps
 from .errors import ContextConflict, InvalidContext, NotAWorkflowStep
 
 #: The largest context, in bytes of JSON, a workflow may hold.
@@ -100,12 +100,7 @@ async def get_context(job: Job, *, oban: Oban | str | None = None) -> dict[str, 
     Raises:
         NotAWorkflowStep: ``job`` was not inserted as part of a workflow.
     """
-    workflow_id = job.meta.get("workflow_id")
-    if not workflow_id or job.id is None:
-        raise NotAWorkflowStep(
-            f"job {job.id} ({job.worker}) is not a workflow step: insert it with "
-            "Workflow.insert() to read the workflow's context"
-        )
+    workflow_id, _step, _job_id = _steps.step_of(job, "the workflow's context")
     instance = _oban.instance_for_job(job, oban)
     prefix = _oban.prefix(instance)
     async with _oban.single(instance) as conn:

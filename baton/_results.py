@@ -16,21 +16,10 @@ from . import _names, _oban, _steps
 from .errors import NotADependency, NotAWorkflowStep, ResultUnavailable
 
 
-def _step_of(job: Job) -> tuple[str, str, int]:
-    workflow_id = job.meta.get("workflow_id")
-    step = job.meta.get("workflow_step")
-    if not workflow_id or not step or job.id is None:  # a Job built, never inserted
-        raise NotAWorkflowStep(
-            f"job {job.id} ({job.worker}) is not a workflow step: insert it with "
-            "Workflow.insert() to read results"
-        )
-    return workflow_id, step, job.id
-
-
 async def _read(
     job: Job, names: list[str] | None, oban: Oban | str | None
 ) -> tuple[Oban, str, tuple[str, ...], list[_steps.DepRow]]:
-    workflow_id, step, job_id = _step_of(job)
+    workflow_id, step, job_id = _steps.step_of(job, "results")
     instance = _oban.instance_for_job(job, oban)
     found = await _steps.dep_rows(instance, job_id, names)
     if found is None:
@@ -90,7 +79,7 @@ async def get_result(job: Job, step: str, *, oban: Oban | str | None = None) -> 
         NotADependency: ``step`` is not one of the asking step's declared deps.
         ResultUnavailable: the dep has not completed, or completed without a value.
     """
-    _workflow_id, me, _job_id = _step_of(job)
+    _workflow_id, me, _job_id = _steps.step_of(job, "results")
     if not _names.is_path(step):
         raise NotADependency(f"step {me!r} asked for the result of {step!r}, not a step name")
     candidates = [_names.join(place, step) for place in _names.namespaces(me)] + [step]
@@ -141,7 +130,7 @@ async def get_all_results(job: Job, *, oban: Oban | str | None = None) -> dict[s
 
 async def get_own_result(job: Job, *, oban: Oban | str | None = None) -> Any:
     """The value this step stored on an earlier attempt, or None if it stored none."""
-    _workflow_id, step, _job_id = _step_of(job)
+    _workflow_id, step, _job_id = _steps.step_of(job, "results")
     _instance, _workflow, _deps, rows = await _read(job, [step], oban)
     row = next((row for row in rows if row.name == step), None)
     return row.result["value"] if row is not None and row.result is not None else None

@@ -11,7 +11,7 @@ from oban import Job, Oban
 from psycopg import AsyncConnection, errors
 
 from . import _oban, _sql
-from .errors import SchemaError, WorkflowError
+from .errors import NotAWorkflowStep, SchemaError, WorkflowError
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,22 @@ async def insert_workflow(
         job.queue = queue
         job.inserted_at = inserted_at
         job.scheduled_at = scheduled_at
+
+
+def step_of(job: Job, reading: str) -> tuple[str, str, int]:
+    """The job's ``(workflow id, step name, job id)``, for a read-side call.
+
+    Raises:
+        NotAWorkflowStep: the job was built but never inserted as a workflow step.
+    """
+    workflow_id = job.meta.get("workflow_id")
+    step = job.meta.get("workflow_step")
+    if not workflow_id or not step or job.id is None:
+        raise NotAWorkflowStep(
+            f"job {job.id} ({job.worker}) is not a workflow step: insert it with "
+            f"Workflow.insert() to read {reading}"
+        )
+    return workflow_id, step, job.id
 
 
 async def load_context(oban: Oban, job: Job) -> StepContext | None:
