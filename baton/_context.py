@@ -12,7 +12,8 @@ from typing import Any
 
 from oban import Job, Oban
 
-from . import _json, _oban, _sql, _steps
+from . import _json, _oban, store
+from ._jobs import step_of
 from .errors import ContextConflict, InvalidContext, NotAWorkflowStep
 
 #: The largest context, in bytes of JSON, a workflow may hold.
@@ -100,19 +101,13 @@ async def get_context(job: Job, *, oban: Oban | str | None = None) -> dict[str, 
     Raises:
         NotAWorkflowStep: ``job`` was not inserted as part of a workflow.
     """
-    workflow_id, _step, _job_id = _steps.step_of(job, "the workflow's context")
-    instance = _oban.instance_for_job(job, oban)
-    prefix = _oban.prefix(instance)
-    async with _oban.single(instance) as conn:
-        cursor = await conn.execute(
-            _sql.query("workflow_context.sql", prefix), {"workflow_id": workflow_id}
-        )
-        row = await cursor.fetchone()
-    if row is None:
+    workflow_id, _step, _job_id = step_of(job, "the workflow's context")
+    context = await store.workflow_context(_oban.instance_for_job(job, oban), workflow_id)
+    if context is None:
         raise NotAWorkflowStep(
             f"job {job.id} names workflow {workflow_id!r}, but Baton has no such workflow"
         )
-    return dict(row[0])
+    return context
 
 
 def model(job: Job) -> str | None:

@@ -9,10 +9,10 @@ from typing import Any
 
 from oban import Job, Oban
 
-from . import _oban, _sql
+from . import _oban, store
 from ._names import namespace
 from ._usage import TOKEN_FIELDS
-from .errors import UnknownWorkflow, WorkflowError
+from .errors import UnknownWorkflow
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +128,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
 
 
-def _check_id(workflow_id: object) -> str:
+def check_id(workflow_id: object) -> str:
     """The id itself, or UnknownWorkflow for a value no workflow can have as its id.
 
     Ids are stored as text: a non-string, or a string with a NUL character (which
@@ -146,27 +146,6 @@ def _check_id(workflow_id: object) -> str:
             "which no stored id can"
         )
     return workflow_id
-
-
-async def read_workflow(
-    workflow_id: object, oban: Oban | str | None, steps_query: str
-) -> tuple[Any, list[Any]]:
-    """The workflow's row and the rows of ``steps_query``, read in one transaction.
-
-    Raises:
-        UnknownWorkflow: no workflow has that id.
-    """
-    workflow_id = _check_id(workflow_id)
-    instance = _oban.instance(oban)
-    prefix = _oban.prefix(instance)
-    params = {"workflow_id": workflow_id}
-    async with _oban.pooled(instance) as conn, conn.transaction():
-        cursor = await conn.execute(_sql.query("workflow_row.sql", prefix), params)
-        row = await cursor.fetchone()
-        if row is None:
-            raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
-        cursor = await conn.execute(_sql.query(steps_query, prefix), params)
-        return row, await cursor.fetchall()
 
 
 WORKFLOW_STATES = ("running", "completed", "failed", "cancelled")
@@ -187,30 +166,23 @@ async def list_workflows(
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
     if state is not None and state not in WORKFLOW_STATES:
         raise ValueError(f"state must be one of {', '.join(WORKFLOW_STATES)}, got {state!r}")
-    instance = _oban.instance(oban)
-    prefix = _oban.prefix(instance)
-    async with _oban.pooled(instance) as conn:
-        cursor = await conn.execute(
-            _sql.query("list_workflows.sql", prefix), {"limit": limit, "state": state}
-        )
-        rows = await cursor.fetchall()
     now = datetime.now(UTC)
     summaries = []
-    for wid, name, wstate, count, settled, completed, cost, inserted, finished in rows:
-        started = inserted.replace(tzinfo=UTC)
-        ended = _utc(finished)
+    for row in await store.list_workflows(_oban.instance(oban), limit, state):
+        started = row.inserted_at.replace(tzinfo=UTC)
+        ended = _utc(row.finished_at)
         summaries.append(
             WorkflowSummary(
-                id=wid,
-                name=name,
-                state=wstate,
-                step_count=count,
-                settled_steps=settled,
-                completed_steps=completed,
+                id=row.id,
+                name=row.name,
+                state=row.state,
+                step_count=row.step_count,
+                settled_steps=row.settled_steps,
+                completed_steps=row.completed_steps,
                 inserted_at=started,
                 finished_at=ended,
                 duration_ms=((ended or now) - started).total_seconds() * 1000,
-                cost_usd=cost,
+                cost_usd=row.cost_usd,
             )
         )
     return summaries
@@ -222,59 +194,43 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
     Raises:
         UnknownWorkflow: no workflow has that id.
     """
-    workflow, rows = await read_workflow(workflow_id, oban, "workflow_steps.sql")
-    wid, name, inserted, finished, cancelled, outcome, _unsettled, _count = workflow
+    workflow_id = check_id(workflow_id)
+    workflow, rows = await store.workflow_steps(_oban.instance(oban), workflow_id)
     steps = tuple(
         StepStatus(
-            name=step,
-            state=state,
-            worker=worker,
-            attempt=attempt,
-            max_attempts=max_attempts,
-            deps=tuple(deps),
-            group=group,
-            inserted_at=_utc(step_inserted),
-            attempted_at=_utc(attempted),
-            settled_at=_utc(settled),
-            error=error,
-            result_stored=stored,
-            cost_usd=_cost(usage),
-            model=model,
-            queue=queue,
+            name=row.name,
+            state=row.state,
+            worker=row.worker,
+            attempt=row.attempt,
+            max_attempts=row.max_attempts,
+            deps=tuple(row.deps),
+            group=row.group,
+            inserted_at=_utc(row.inserted_at),
+            attempted_at=_utc(row.attempted_at),
+            settled_at=_utc(row.settled_at),
+            error=row.error,
+            result_stored=row.result_stored,
+            cost_usd=_cost(row.usage),
+            model=row.model,
+            queue=row.queue,
         )
-        for (
-            step,
-            state,
-            worker,
-            attempt,
-            max_attempts,
-            deps,
-            group,
-            step_inserted,
-            attempted,
-            settled,
-            error,
-            stored,
-            usage,
-            model,
-            queue,
-        ) in rows
+        for row in rows
     )
     counts: dict[str, int] = {}
     for step_status in steps:
         counts[step_status.state] = counts.get(step_status.state, 0) + 1
-    started = inserted.replace(tzinfo=UTC)
-    ended = _utc(finished) or datetime.now(UTC)
+    started = workflow.inserted_at.replace(tzinfo=UTC)
+    ended = _utc(workflow.finished_at) or datetime.now(UTC)
     costs = [s.cost_usd for s in steps if s.cost_usd is not None]
-    state = "cancelled" if cancelled else (outcome or "running")
+    state = "cancelled" if workflow.cancelled_at else (workflow.outcome or "running")
     return WorkflowStatus(
-        id=wid,
-        name=name,
+        id=workflow.id,
+        name=workflow.name,
         state=state,
         counts=counts,
         steps=steps,
         inserted_at=started,
-        finished_at=_utc(finished),
+        finished_at=_utc(workflow.finished_at),
         duration_ms=(ended - started).total_seconds() * 1000,
         cost_usd=sum(costs, Decimal(0)) if costs else None,
     )
@@ -286,16 +242,17 @@ async def usage(workflow_id: str, *, oban: Oban | str | None = None) -> Workflow
     Raises:
         UnknownWorkflow: no workflow has that id.
     """
-    _workflow, rows = await read_workflow(workflow_id, oban, "step_usage.sql")
+    workflow_id = check_id(workflow_id)
+    _workflow, rows = await store.workflow_usage(_oban.instance(oban), workflow_id)
     steps = tuple(
         StepUsage(
-            step=step,
-            model=record.get("model"),
-            latency_ms=record.get("latency_ms"),
-            cost_usd=_cost(record),
-            **{name: int(record.get(name) or 0) for name in TOKEN_FIELDS},
+            step=row.name,
+            model=row.usage.get("model"),
+            latency_ms=row.usage.get("latency_ms"),
+            cost_usd=_cost(row.usage),
+            **{name: int(row.usage.get(name) or 0) for name in TOKEN_FIELDS},
         )
-        for step, record in rows
+        for row in rows
     )
     return WorkflowUsage(
         workflow_id=workflow_id,
@@ -320,20 +277,9 @@ async def cancel(workflow_id: str, *, oban: Oban | str | None = None) -> int:
     Raises:
         UnknownWorkflow: no workflow has that id.
     """
-    workflow_id = _check_id(workflow_id)
+    workflow_id = check_id(workflow_id)
     instance = _oban.instance(oban)
-    prefix = _oban.prefix(instance)
-    async with _oban.pooled(instance) as conn, conn.transaction():
-        cursor = await conn.execute(
-            _sql.query("cancel_workflow.sql", prefix), {"workflow_id": workflow_id}
-        )
-        if await cursor.fetchone() is None:
-            raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
-    async with _oban.pooled(instance) as conn:
-        cursor = await conn.execute(
-            _sql.query("cancellable_jobs.sql", prefix), {"workflow_id": workflow_id}
-        )
-        job_ids: list[Job | int] = [job_id for (job_id,) in await cursor.fetchall()]
+    job_ids: list[Job | int] = list(await store.cancel(instance, workflow_id))
     return await _oban.cancel_jobs(instance, job_ids)
 
 
@@ -351,28 +297,5 @@ async def retry(workflow_id: str, *, oban: Oban | str | None = None) -> list[str
         WorkflowError: a failed step's job row was deleted (pruned), so it cannot re-run;
             nothing is changed.
     """
-    workflow_id = _check_id(workflow_id)
-    instance = _oban.instance(oban)
-    prefix = _oban.prefix(instance)
-    params: dict[str, Any] = {"workflow_id": workflow_id}
-    async with _oban.pooled(instance) as conn, conn.transaction():
-        cursor = await conn.execute(_sql.query("lock_workflow.sql", prefix), params)
-        if await cursor.fetchone() is None:
-            raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
-        cursor = await conn.execute(_sql.query("retry_reset_steps.sql", prefix), params)
-        reset = sorted(await cursor.fetchall(), key=lambda row: row[1])  # insert order
-        missing = [name for name, _job_id, exists in reset if not exists]
-        if missing:
-            raise WorkflowError(
-                f"cannot retry workflow {workflow_id!r}: the jobs of steps "
-                f"{', '.join(map(repr, missing))} were deleted (pruned); nothing was changed"
-            )
-        names = [name for name, _job_id, _exists in reset]
-        if names:
-            await conn.execute(_sql.query("retry_recount.sql", prefix), params)
-            await conn.execute(
-                _sql.query("retry_jobs.sql", prefix),
-                {**params, "names": names, "channel": _oban.insert_channel(prefix)},
-            )
-            await conn.execute(_sql.query("retry_workflow_row.sql", prefix), params)
-    return names
+    workflow_id = check_id(workflow_id)
+    return await store.retry(_oban.instance(oban), workflow_id)

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from oban import Job, Oban, Worker
 
-from . import _steps
+from . import store
 from ._events import Reconnected, StepEvent, Subscription, WorkflowFinished, subscribe
 from ._results import get_all_results, get_result
 from ._schema import install
@@ -106,8 +106,9 @@ async def run(dsn: str, say: Callable[[str], None], topic: str = "Baton") -> boo
             if finished.outcome != "completed":
                 say(f"the workflow failed: {', '.join(finished.failed_steps)}")
                 return False
-            found = await _steps.step_result(oban, workflow.id, "compile")
-            brief = found[1]["brief"] if found and found[1] else []
+            found = await store.step_result(oban, workflow.id, "compile")
+            value = found.result["value"] if found and found.result else None
+            brief = value["brief"] if value else []
             say(f"finished in {finished.duration_ms} ms; result of compile:")
             for line in brief:
                 say(f"  - {line}")

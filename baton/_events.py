@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Self
 
 from oban import Oban, telemetry
-from psycopg import AsyncConnection, InterfaceError, OperationalError, sql
+from psycopg import AsyncConnection, InterfaceError, OperationalError
 
-from . import _oban
+from . import _oban, store
 
 logger = logging.getLogger("baton")
 
@@ -247,7 +247,7 @@ class _Hub:
         while True:
             try:
                 async with await AsyncConnection.connect(self._dsn, autocommit=True) as conn:
-                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                    await store.listen(conn, self._channel)
                     if failures:
                         self._dispatch(Reconnected(at=datetime.now().astimezone()))
                     failures = 0
@@ -255,7 +255,7 @@ class _Hub:
                     while True:
                         async for notify in conn.notifies(timeout=HEALTH_CHECK_SECONDS):
                             self._receive(notify.payload)
-                        await conn.execute("SELECT 1")  # notices a dead connection
+                        await store.ping(conn)  # notices a dead connection
             except (OperationalError, InterfaceError, OSError) as error:
                 self._listening.clear()
                 failures += 1

@@ -10,30 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from oban import Job, Oban
 
-from . import _context, _json, _oban, _payload, _sql
-from ._steps import schema_guard
+from . import _context, _json, _payload, store
 from ._workflow import Workflow
 from .errors import InvalidExpansion, WorkflowError
 
 logger = logging.getLogger("baton")
 
 
-@dataclass(frozen=True, slots=True)
-class Expansion:
-    """Steps to add under ``adder``, as the JSON the insert statement reads."""
-
-    adder: str
-    steps: str
-    edges: str
-    count: int
-
-
-def plan(add: object, adder: str, workflow_id: str) -> tuple[Expansion, dict[str, Any]]:
+def plan(add: object, adder: str, workflow_id: str) -> tuple[store.Addition, dict[str, Any]]:
     """The rows for the steps ``add`` describes, and the context they bring.
 
     Raises:
@@ -51,7 +39,7 @@ def plan(add: object, adder: str, workflow_id: str) -> tuple[Expansion, dict[str
         raise InvalidExpansion(
             f"{where} returned steps to add that are invalid: {error}"
         ) from error
-    return Expansion(adder, steps, edges, len(grafted.steps)), sub.context
+    return store.Addition(adder, steps, edges, len(grafted.steps)), sub.context
 
 
 def _as_workflow(add: object, where: str) -> Workflow:
@@ -76,19 +64,15 @@ def _as_workflow(add: object, where: str) -> Workflow:
     return sub
 
 
-class _AlreadyStored(Exception):
-    """An earlier attempt stored the result; roll back what this one wrote."""
-
-
 async def complete(
     oban: Oban,
     job: Job,
     encoded: str | None,
     usage: str | None,
-    expansion: Expansion | None,
+    addition: store.Addition | None,
     context: Mapping[str, Any],
 ) -> bool:
-    """Store the result, add ``context`` and the ``expansion``'s steps, in one transaction.
+    """Store the result, add ``context`` and the ``addition``'s steps, in one transaction.
 
     Nothing is added when the workflow was cancelled or the step already settled (a
     warning is logged); the result is stored all the same.
@@ -99,47 +83,17 @@ async def complete(
     Raises:
         ContextConflict: ``context`` would change a value already set; nothing is written.
     """
-    prefix = _oban.prefix(oban)
-    ids = {"job_id": job.id}
-    try:
-        async with _oban.pooled(oban) as conn, conn.transaction():
-            with schema_guard(prefix):
-                cursor = await conn.execute(_sql.query("lock_step_workflow.sql", prefix), ids)
-                row = await cursor.fetchone()
-                stored = await conn.execute(
-                    _sql.query("store_result.sql", prefix),
-                    {**ids, "attempt": job.attempt, "result": encoded, "usage": usage},
-                )
-                if row is None or stored.rowcount != 1:
-                    raise _AlreadyStored
-                workflow_id, name, outcome, cancelled, current = row
-                if context:
-                    merged = _context.merge_for_step(current, context, name)
-                    await conn.execute(
-                        _sql.query("set_context.sql", prefix),
-                        {"workflow_id": workflow_id, "context": _json.encode(merged)},
-                    )
-                if expansion is not None:
-                    if cancelled or outcome is not None:
-                        logger.warning(
-                            "step %r of workflow %r: not adding %d steps, the %s",
-                            name,
-                            workflow_id,
-                            expansion.count,
-                            "workflow was cancelled" if cancelled else f"step is {outcome}",
-                        )
-                    else:
-                        await conn.execute(
-                            _sql.query("expand_workflow.sql", prefix),
-                            {
-                                "workflow_id": workflow_id,
-                                "adder": expansion.adder,
-                                "steps": expansion.steps,
-                                "edges": expansion.edges,
-                                "count": expansion.count,
-                                "events": _oban.events_channel(prefix),
-                            },
-                        )
-    except _AlreadyStored:
-        return False
-    return True
+
+    def merged(current: dict[str, Any], step: str) -> str:
+        return _json.encode(_context.merge_for_step(current, context, step))
+
+    done = await store.complete(oban, job, encoded, usage, addition, merged if context else None)
+    if addition is not None and done.skipped is not None:
+        logger.warning(
+            "step %r of workflow %r: not adding %d steps, the %s",
+            job.meta.get("workflow_step"),
+            job.meta.get("workflow_id"),
+            addition.count,
+            done.skipped,
+        )
+    return done.stored

@@ -22,7 +22,8 @@ from typing import Literal
 
 from oban import Oban
 
-from ._control import read_workflow
+from . import _oban, store
+from ._control import check_id
 from ._names import SEPARATOR, namespace, namespaces, prefixes
 
 type GraphFormat = Literal["mermaid", "dot"]
@@ -332,8 +333,9 @@ async def graph(
     """
     if format not in FORMATS:
         raise ValueError(f"graph format must be 'mermaid' or 'dot', got {format!r}")
-    _workflow, rows = await read_workflow(workflow_id, oban, "workflow_graph.sql")
-    steps = [(name, group) for name, group, _state, _upstream in rows]
-    edges = [(up, name) for name, _group, _state, upstream in rows for up in upstream]
-    states = {name: state for name, _group, state, _upstream in rows}
+    workflow_id = check_id(workflow_id)
+    _workflow, rows = await store.workflow_graph(_oban.instance(oban), workflow_id)
+    steps = [(row.name, row.group) for row in rows]
+    edges = [(up, row.name) for row in rows for up in row.upstream]
+    states = {row.name: row.state for row in rows}
     return render(format, steps, edges, states)

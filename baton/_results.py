@@ -12,26 +12,27 @@ from typing import Any
 
 from oban import Job, Oban
 
-from . import _names, _oban, _steps
+from . import _names, _oban, store
+from ._jobs import step_of
 from .errors import NotADependency, NotAWorkflowStep, ResultUnavailable
 
 
 async def _read(
     job: Job, names: list[str] | None, oban: Oban | str | None
-) -> tuple[Oban, str, tuple[str, ...], list[_steps.DepRow]]:
-    workflow_id, step, job_id = _steps.step_of(job, "results")
+) -> tuple[Oban, str, tuple[str, ...], list[store.StepRow]]:
+    workflow_id, step, job_id = step_of(job, "results")
     instance = _oban.instance_for_job(job, oban)
-    found = await _steps.dep_rows(instance, job_id, names)
+    found = await store.dep_rows(instance, job_id, names)
     if found is None:
         raise NotAWorkflowStep(
             f"job {job.id} names step {step!r} of workflow {workflow_id!r}, but Baton has "
             "no such step"
         )
-    _workflow, _name, deps, rows = found
+    deps, rows = found
     return instance, workflow_id, deps, rows
 
 
-def _value(row: _steps.DepRow, dep: str, step: str) -> Any:
+def _value(row: store.StepRow, dep: str, step: str) -> Any:
     if not row.performed:
         state = row.outcome or "not finished"
         raise ResultUnavailable(f"step {step!r}: dep {row.name!r} has no result ({state})")
@@ -42,19 +43,19 @@ def _value(row: _steps.DepRow, dep: str, step: str) -> Any:
     return row.result["value"]
 
 
-def stored_value(row: _steps.DepRow) -> Any:
+def stored_value(row: store.StepRow) -> Any:
     """The row's value, or None when it stored none."""
     return row.result["value"] if row.result is not None else None
 
 
-def group_values(rows: list[_steps.DepRow], read: Any) -> list[Any] | dict[str, Any]:
+def group_values(rows: list[store.StepRow], read: Any) -> list[Any] | dict[str, Any]:
     """A group's values: keyed by model for a model fan-out, else a list in order."""
     if all(row.by_model for row in rows):
         return {str(row.model): read(row) for row in rows}
     return [read(row) for row in rows]
 
 
-def _nested(path: str, rows: list[_steps.DepRow]) -> dict[str, Any]:
+def _nested(path: str, rows: list[store.StepRow]) -> dict[str, Any]:
     """The values stored under ``path/`` by relative path; steps without one are left out."""
     return {row.name[len(path) + 1 :]: stored_value(row) for row in rows if row.performed}
 
@@ -79,7 +80,7 @@ async def get_result(job: Job, step: str, *, oban: Oban | str | None = None) -> 
         NotADependency: ``step`` is not one of the asking step's declared deps.
         ResultUnavailable: the dep has not completed, or completed without a value.
     """
-    _workflow_id, me, _job_id = _steps.step_of(job, "results")
+    _workflow_id, me, _job_id = step_of(job, "results")
     if not _names.is_path(step):
         raise NotADependency(f"step {me!r} asked for the result of {step!r}, not a step name")
     candidates = [_names.join(place, step) for place in _names.namespaces(me)] + [step]
@@ -100,7 +101,7 @@ async def get_result(job: Job, step: str, *, oban: Oban | str | None = None) -> 
     members = [row for row in rows if row.group == name]
     if members:
         return group_values(members, lambda row: _value(row, name, me))
-    nested = await _steps.step_rows(instance, workflow_id, name)
+    nested = await store.step_rows(instance, workflow_id, name)
     if not nested:
         raise ResultUnavailable(f"step {me!r}: {name!r} holds no steps")
     return _nested(name, nested)
@@ -124,13 +125,13 @@ async def get_all_results(job: Job, *, oban: Oban | str | None = None) -> dict[s
         elif members:
             results[dep] = group_values(members, stored_value)
         else:
-            results[dep] = _nested(dep, await _steps.step_rows(instance, workflow_id, dep))
+            results[dep] = _nested(dep, await store.step_rows(instance, workflow_id, dep))
     return results
 
 
 async def get_own_result(job: Job, *, oban: Oban | str | None = None) -> Any:
     """The value this step stored on an earlier attempt, or None if it stored none."""
-    _workflow_id, step, _job_id = _steps.step_of(job, "results")
+    _workflow_id, step, _job_id = step_of(job, "results")
     _instance, _workflow, _deps, rows = await _read(job, [step], oban)
     row = next((row for row in rows if row.name == step), None)
     return row.result["value"] if row is not None and row.result is not None else None

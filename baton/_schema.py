@@ -9,8 +9,9 @@ from oban.schema import install_sql as oban_install_sql
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
-from . import _oban, _sql
+from . import _oban
 from .errors import SchemaError
+from .store import _sql
 
 MAX_CHANNEL_BYTES = 63
 #: Oban writes the prefix into its SQL unquoted, so it must be a plain lower-case name:

@@ -29,7 +29,7 @@ from typing import Self
 
 from oban import Oban, telemetry
 
-from . import _oban, _sql
+from . import _oban, store
 
 logger = logging.getLogger("baton")
 
@@ -56,24 +56,14 @@ async def sweep(*, oban: Oban | str | None = None, limit: int = DEFAULT_LIMIT) -
     locks and first-settlement-wins rules as the trigger.
     """
     instance = _oban.instance(oban)
-    prefix = _oban.prefix(instance)
     settled: list[tuple[str, str, str]] = []
     activated: list[tuple[str, str, str]] = []
     with telemetry.span("baton.sweep", {}) as collector:
         while True:  # settling can leave more to settle (a cascade through plain workers)
-            async with _oban.pooled(instance) as conn, conn.transaction():
-                cursor = await conn.execute(
-                    _sql.query("sweep_settle.sql", prefix), {"limit": limit}
-                )
-                rows = await cursor.fetchall()
-            settled.extend((wid, name, state) for wid, name, state, _first in rows)
-            async with _oban.pooled(instance) as conn, conn.transaction():
-                cursor = await conn.execute(
-                    _sql.query("sweep_activate.sql", prefix),
-                    {"limit": limit, "channel": _oban.insert_channel(prefix)},
-                )
-                moved = await cursor.fetchall()
-            activated.extend((wid, name, state) for wid, name, state, _sent in moved)
+            rows = await store.settle_unseen(instance, limit)
+            settled.extend((row.workflow_id, row.name, row.state) for row in rows)
+            moved = await store.activate_stuck(instance, limit)
+            activated.extend((row.workflow_id, row.name, row.state) for row in moved)
             if len(rows) < limit and len(moved) < limit:
                 break
         report = SweepReport(tuple(settled), tuple(activated))

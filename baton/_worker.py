@@ -25,7 +25,7 @@ import oban
 from oban import Cancel, Job, Snooze
 from psycopg import InterfaceError, OperationalError
 
-from . import _context, _expansion, _json, _oban, _steps
+from . import _context, _expansion, _json, _oban, store
 from ._outcomes import Complete, Discard, Error, StepFailed
 from ._usage import DEFAULT_PRICING, Pricing, split_usage, usage_record
 from .errors import ContextConflict, InvalidContext, InvalidExpansion, UnstorableResult
@@ -94,7 +94,7 @@ class Cancelled:
         return f"workflow {self.workflow_id!r} was cancelled"
 
 
-def gate(context: _steps.StepContext) -> Ready | Wait | Blocked | Cancelled:
+def gate(context: store.StepContext) -> Ready | Wait | Blocked | Cancelled:
     """Decide whether a step may run, from its workflow and the states of its deps."""
     if context.workflow_cancelled:
         return Cancelled(context.workflow_id)
@@ -198,7 +198,7 @@ async def _process(self: Any, job: Job) -> Any:
         return await _finish(self, job, None, await self.perform_workflow(job))
 
     instance = _oban.instance_for_job(job)
-    context = await _steps.load_context(instance, job)
+    context = await store.step_context(instance, job)
     if context is None:
         _oban.discard_now(job)
         raise StepFailed(
@@ -230,7 +230,7 @@ async def _process(self: Any, job: Job) -> Any:
 
 
 async def _finish(
-    self: Any, job: Job, step: tuple[oban.Oban, _steps.StepContext] | None, outcome: Any
+    self: Any, job: Job, step: tuple[oban.Oban, store.StepContext] | None, outcome: Any
 ) -> Any:
     """Map a perform_workflow outcome onto Oban's, storing a value first."""
     match outcome:
@@ -275,7 +275,7 @@ async def _finish(
     if extras is not None:
         write = _completion(instance, job, context, encoded, recorded, extras)
     else:
-        write = functools.partial(_steps.store_result, instance, job, encoded, recorded)
+        write = functools.partial(store.store_result, instance, job, encoded, recorded)
     if not await _store(job, write, self._baton.store_retry):
         logger.info(
             "step %r of workflow %r: a result was already stored by another attempt",
@@ -288,7 +288,7 @@ async def _finish(
 def _completion(
     instance: oban.Oban,
     job: Job,
-    context: _steps.StepContext,
+    context: store.StepContext,
     encoded: str | None,
     usage: str | None,
     outcome: Complete,
@@ -299,7 +299,7 @@ def _completion(
     the same way again.
     """
     try:
-        expansion: _expansion.Expansion | None = None
+        expansion: store.Addition | None = None
         added: dict[str, Any] = {}
         if outcome.add is not None:
             expansion, added = _expansion.plan(outcome.add, context.name, context.workflow_id)

@@ -13,7 +13,7 @@ from typing import Any, Self
 
 from oban import Job, Oban
 
-from . import _context, _graph, _oban, _payload, _step_checks, _steps
+from . import _context, _graph, _oban, _payload, _step_checks, store
 from ._names import join
 from .errors import (
     DependencyCycle,
@@ -446,7 +446,7 @@ class Workflow:
         instance = _oban.instance_for_job(first, oban)
         steps, edges = _payload.encode(self)
         jobs = {name: step.job for name, step in self._steps.items()}
-        await _steps.insert_workflow(instance, conn, _payload.record(self), steps, edges, jobs)
+        await store.insert_workflow(instance, conn, _payload.record(self), steps, edges, jobs)
         self._inserted = True
         return self
 

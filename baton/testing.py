@@ -14,7 +14,7 @@ from typing import Any
 from oban import Oban
 from oban.testing import drain_queue
 
-from . import _oban, _steps
+from . import _oban, store
 from ._control import status
 from ._results import group_values, stored_value
 from ._workflow import Workflow
@@ -65,9 +65,9 @@ async def run_workflow(workflow: Workflow, *, oban: Oban | str | None = None) ->
     if failures:
         listed = "; ".join(f"{name}: {state}" for name, (state, _error) in failures.items())
         raise WorkflowFailed(f"workflow {workflow.id!r} did not complete ({listed})", failures)
-    rows = await _steps.step_rows(instance, workflow.id)
+    rows = await store.step_rows(instance, workflow.id)
     results: dict[str, Any] = {row.name: stored_value(row) for row in rows}
-    groups: dict[str, list[_steps.DepRow]] = {}
+    groups: dict[str, list[store.StepRow]] = {}
     for row in rows:
         if row.group is not None:
             groups.setdefault(row.group, []).append(row)

@@ -1,10 +1,10 @@
 SELECT me.workflow_id,
-       me.name,
+       me.name AS step,
        me.deps,
        d.name,
-       d.group_name,
+       d.group_name AS "group",
        d.outcome,
-       d.performed_at IS NOT NULL,
+       d.performed_at IS NOT NULL AS performed,
        d.result,
        d.model,
        d.by_model

@@ -48,11 +48,12 @@ edges AS (
     INSERT INTO {prefix}.baton_edges (workflow_id, upstream, downstream)
     SELECT %(id)s, e.upstream, e.downstream
       FROM jsonb_to_recordset(%(edges)s::jsonb) AS e(upstream text, downstream text)
+),
+-- one insert notification per queue that got available jobs
+notified AS (
+    SELECT count(pg_notify(%(channel)s, json_build_object('queue', q.queue)::text))
+      FROM (SELECT DISTINCT j.queue FROM jobs j WHERE j.state = 'available') AS q
 )
-SELECT j.step, j.id, j.state::text, j.queue, j.inserted_at, j.scheduled_at,
-       CASE
-           WHEN j.state = 'available'
-            AND row_number() OVER (PARTITION BY j.state, j.queue ORDER BY j.id) = 1
-           THEN pg_notify(%(channel)s, json_build_object('queue', j.queue)::text)
-       END
+SELECT j.step, j.id, j.state::text AS state, j.queue, j.inserted_at, j.scheduled_at
   FROM jobs j
+ CROSS JOIN notified

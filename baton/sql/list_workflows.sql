@@ -1,9 +1,10 @@
 SELECT w.id,
        w.name,
-       CASE WHEN w.cancelled_at IS NOT NULL THEN 'cancelled' ELSE coalesce(w.outcome, 'running') END,
+       CASE WHEN w.cancelled_at IS NOT NULL THEN 'cancelled' ELSE coalesce(w.outcome, 'running') END
+           AS state,
        w.step_count,
-       w.step_count - w.unsettled,
-       steps.completed,
+       w.step_count - w.unsettled AS settled_steps,
+       steps.completed AS completed_steps,
        steps.cost_usd,
        w.inserted_at,
        w.finished_at

@@ -1,4 +1,5 @@
-SELECT s.workflow_id, s.name, s.outcome, w.cancelled_at IS NOT NULL, w.context
+SELECT s.workflow_id, s.name, s.outcome, w.cancelled_at IS NOT NULL AS workflow_cancelled,
+       w.context
   FROM {prefix}.baton_steps s
   JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
  WHERE s.job_id = %(job_id)s

@@ -1,25 +1,38 @@
-SELECT s.workflow_id,
-       s.name,
-       s.performed_at IS NOT NULL,
-       s.deps,
-       s.ignore_cancelled,
-       s.ignore_discarded,
-       s.ignore_deleted,
-       w.cancelled_at IS NOT NULL,
-       CASE WHEN s.pending > 0 OR s.blocked > 0 THEN (
-           SELECT coalesce(jsonb_agg(jsonb_build_array(
-                      d.name,
-                      coalesce(d.outcome, CASE WHEN j.id IS NULL THEN 'deleted' END, 'pending')
-                  ) ORDER BY d.name), '[]'::jsonb)
-             FROM {prefix}.baton_edges e
-             JOIN {prefix}.baton_steps d
-               ON d.workflow_id = e.workflow_id AND d.name = e.upstream
-             LEFT JOIN {prefix}.oban_jobs j ON j.id = d.job_id
-            WHERE e.workflow_id = s.workflow_id AND e.downstream = s.name
-       ) END,
-       {prefix}.baton_notify_step(
-           s.workflow_id, w.name, s.name, %(worker)s, 'executing', s.job_id, %(attempt)s,
-           s.performed_at IS NOT NULL, false, NULL)
-  FROM {prefix}.baton_steps s
-  JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
- WHERE s.job_id = %(job_id)s
+-- The worker's read of its step before it runs; it also broadcasts the step's
+-- `executing` event (the `sent` CTE, joined so that it runs once for the row found).
+WITH me AS (
+    SELECT s.workflow_id,
+           s.name,
+           s.performed_at IS NOT NULL AS performed,
+           s.deps,
+           s.ignore_cancelled,
+           s.ignore_discarded,
+           s.ignore_deleted,
+           w.cancelled_at IS NOT NULL AS workflow_cancelled,
+           CASE WHEN s.pending > 0 OR s.blocked > 0 THEN (
+               SELECT coalesce(jsonb_agg(jsonb_build_array(
+                          d.name,
+                          coalesce(d.outcome, CASE WHEN j.id IS NULL THEN 'deleted' END, 'pending')
+                      ) ORDER BY d.name), '[]'::jsonb)
+                 FROM {prefix}.baton_edges e
+                 JOIN {prefix}.baton_steps d
+                   ON d.workflow_id = e.workflow_id AND d.name = e.upstream
+                 LEFT JOIN {prefix}.oban_jobs j ON j.id = d.job_id
+                WHERE e.workflow_id = s.workflow_id AND e.downstream = s.name
+           ) END AS upstream,
+           w.name AS workflow_name,
+           s.job_id
+      FROM {prefix}.baton_steps s
+      JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
+     WHERE s.job_id = %(job_id)s
+),
+sent AS (
+    SELECT count({prefix}.baton_notify_step(
+               me.workflow_id, me.workflow_name, me.name, %(worker)s, 'executing', me.job_id,
+               %(attempt)s, me.performed, false, NULL))
+      FROM me
+)
+SELECT me.workflow_id, me.name, me.performed, me.deps, me.ignore_cancelled,
+       me.ignore_discarded, me.ignore_deleted, me.upstream, me.workflow_cancelled
+  FROM me
+ CROSS JOIN sent

@@ -1,3 +1,3 @@
-SELECT performed_at IS NOT NULL, result
+SELECT performed_at IS NOT NULL AS performed, result
   FROM {prefix}.baton_steps
  WHERE workflow_id = %(workflow_id)s AND name = %(name)s

@@ -1,7 +1,7 @@
 SELECT d.name,
-       d.group_name,
+       d.group_name AS "group",
        d.outcome,
-       d.performed_at IS NOT NULL,
+       d.performed_at IS NOT NULL AS performed,
        d.result,
        d.model,
        d.by_model

@@ -29,10 +29,12 @@ moved AS (
       FROM stuck
      WHERE j.id = stuck.id
     RETURNING stuck.workflow_id, stuck.name, j.state::text AS state, j.queue
+),
+-- one insert notification per queue that got available jobs
+notified AS (
+    SELECT count(pg_notify(%(channel)s, json_build_object('queue', q.queue)::text))
+      FROM (SELECT DISTINCT m.queue FROM moved m WHERE m.state = 'available') AS q
 )
-SELECT workflow_id, name, state,
-       CASE WHEN state = 'available'
-             AND row_number() OVER (PARTITION BY state, queue ORDER BY name) = 1
-            THEN pg_notify(%(channel)s, json_build_object('queue', queue)::text)
-       END
+SELECT moved.workflow_id, moved.name, moved.state
   FROM moved
+ CROSS JOIN notified

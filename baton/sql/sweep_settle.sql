@@ -1,8 +1,11 @@
+-- Settles steps whose job is gone or final but which never settled, with the trigger's
+-- code; MATERIALIZED so that the settlement runs for every row found.
+WITH settled AS MATERIALIZED (
 SELECT m.workflow_id,
        m.name,
        m.state,
        {prefix}.baton_settle(m.job_id, m.state, m.worker, m.queue, m.attempt, m.errors,
-                             true, m.state = 'deleted')
+                             true, m.state = 'deleted') AS first
   FROM (
       SELECT s.workflow_id,
              s.name,
@@ -21,3 +24,6 @@ SELECT m.workflow_id,
        ORDER BY s.workflow_id, s.job_id
        LIMIT %(limit)s
   ) AS m
+)
+SELECT settled.workflow_id, settled.name, settled.state
+  FROM settled

@@ -1,12 +1,12 @@
 SELECT s.name,
-       s.group_name,
-       CASE WHEN j.id IS NULL THEN coalesce(s.outcome, 'deleted') ELSE j.state::text END,
+       s.group_name AS "group",
+       CASE WHEN j.id IS NULL THEN coalesce(s.outcome, 'deleted') ELSE j.state::text END AS state,
        ARRAY(
            SELECT e.upstream
              FROM {prefix}.baton_edges e
             WHERE e.workflow_id = s.workflow_id AND e.downstream = s.name
             ORDER BY e.upstream
-       )
+       ) AS upstream
   FROM {prefix}.baton_steps s
   LEFT JOIN {prefix}.oban_jobs j ON j.id = s.job_id
  WHERE s.workflow_id = %(workflow_id)s

@@ -1,18 +1,18 @@
 SELECT s.name,
-       CASE WHEN j.id IS NULL THEN coalesce(s.outcome, 'deleted') ELSE j.state::text END,
+       CASE WHEN j.id IS NULL THEN coalesce(s.outcome, 'deleted') ELSE j.state::text END AS state,
        s.worker,
        j.attempt,
        j.max_attempts,
        s.deps,
-       s.group_name,
+       s.group_name AS "group",
        j.inserted_at,
        j.attempted_at,
        s.settled_at,
-       left(j.errors -> -1 ->> 'error', 2000),
-       s.performed_at IS NOT NULL,
+       left(j.errors -> -1 ->> 'error', 2000) AS error,
+       s.performed_at IS NOT NULL AS result_stored,
        s.usage,
        s.model,
-       coalesce(j.queue, '')
+       coalesce(j.queue, '') AS queue
   FROM {prefix}.baton_steps s
   LEFT JOIN {prefix}.oban_jobs j ON j.id = s.job_id
  WHERE s.workflow_id = %(workflow_id)s

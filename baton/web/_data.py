@@ -8,16 +8,14 @@ read side (``baton.status``, ``baton.usage``) plus three queries of its own in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from oban import Oban
-from psycopg import AsyncConnection
 
-from .. import _oban, _sql
+from .. import _oban, store
 from .._control import StepStatus, StepUsage, WorkflowStatus, WorkflowUsage, status, usage
 from .._control import list_workflows as summarise
 from .._graph import nesting_order
@@ -69,13 +67,6 @@ class Source:
             return {"dsn": self._dsn, "prefix": self._prefix}
         return {"oban": self._oban}
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[tuple[AsyncConnection[Any], str]]:
-        """A pooled connection and the schema prefix."""
-        instance = await self.oban()
-        async with _oban.pooled(instance) as conn:
-            yield conn, _oban.prefix(instance)
-
     async def close(self) -> None:
         """Close the pool made for a DSN, if any."""
         async with self._lock:
@@ -126,12 +117,8 @@ async def list_workflows(
 
 async def check_exists(source: Source, workflow_id: str) -> None:
     """Raise ``UnknownWorkflow`` unless a workflow has that id (one cheap query)."""
-    async with source.connection() as (conn, prefix):
-        cursor = await conn.execute(
-            _sql.query("web/workflow_exists.sql", prefix), {"workflow_id": workflow_id}
-        )
-        if await cursor.fetchone() is None:
-            raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
+    if not await store.workflow_exists(await source.oban(), workflow_id):
+        raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
 
 
 def layers(names: Sequence[str], edges: Iterable[tuple[str, str]]) -> dict[str, int]:
@@ -237,12 +224,9 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
     instance = await source.oban()
     report: WorkflowStatus = await status(workflow_id, oban=instance)
     spent = await usage(workflow_id, oban=instance)
-    params = {"workflow_id": workflow_id, "chars": PREVIEW_CHARS}
-    async with source.connection() as (conn, prefix):
-        cursor = await conn.execute(_sql.query("web/workflow_edges.sql", prefix), params)
-        edges = [(up, down) for up, down in await cursor.fetchall()]
-        cursor = await conn.execute(_sql.query("web/result_previews.sql", prefix), params)
-        previews = dict(await cursor.fetchall())
+    found, stored = await store.edges_and_previews(instance, workflow_id, PREVIEW_CHARS)
+    edges = [(edge.upstream, edge.downstream) for edge in found]
+    previews = {preview.name: preview.preview for preview in stored}
     by_name = {step.name: step for step in report.steps}
     names = nesting_order(list(by_name))
     ordered = [by_name[name] for name in names]

@@ -6,8 +6,8 @@ from itertools import permutations
 
 import pytest
 
-from baton._steps import StepContext
 from baton._worker import Blocked, Ready, Wait, gate
+from baton.store import StepContext
 
 FAILED = ["cancelled", "discarded", "deleted"]
 UNFINISHED = ["available", "scheduled", "executing", "retryable", "suspended"]

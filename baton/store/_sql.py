@@ -1,4 +1,4 @@
-"""Loads Baton's SQL files and binds the schema prefix as an identifier."""
+"""Loads Baton's SQL files (package data under ``baton/sql``) and binds the schema prefix."""
 
 from __future__ import annotations
 

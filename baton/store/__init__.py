@@ -1,0 +1,84 @@
+"""Baton's database access: every statement Baton sends to PostgreSQL is executed here.
+
+Statements live in ``baton/sql`` (one per file, prefix bound as an identifier, values as
+parameters) and come back as the frozen dataclasses of ``_rows``. Callers get a function
+per operation and never see a cursor.
+"""
+
+from __future__ import annotations
+
+from ._execute import schema_guard
+from ._listen import listen, ping
+from ._rows import (
+    Edge,
+    GraphRow,
+    ResultPreview,
+    StepContext,
+    StepRow,
+    StepStatusRow,
+    StoredResult,
+    SummaryRow,
+    SweptStep,
+    UsageRow,
+    WorkflowRow,
+)
+from ._steps import (
+    Addition,
+    Completion,
+    complete,
+    dep_rows,
+    insert_workflow,
+    step_context,
+    step_result,
+    step_rows,
+    store_result,
+    workflow_context,
+)
+from ._sweep import activate_stuck, settle_unseen
+from ._workflows import (
+    cancel,
+    edges_and_previews,
+    list_workflows,
+    retry,
+    workflow_exists,
+    workflow_graph,
+    workflow_steps,
+    workflow_usage,
+)
+
+__all__ = [
+    "Addition",
+    "Completion",
+    "Edge",
+    "GraphRow",
+    "ResultPreview",
+    "StepContext",
+    "StepRow",
+    "StepStatusRow",
+    "StoredResult",
+    "SummaryRow",
+    "SweptStep",
+    "UsageRow",
+    "WorkflowRow",
+    "activate_stuck",
+    "cancel",
+    "complete",
+    "dep_rows",
+    "edges_and_previews",
+    "insert_workflow",
+    "list_workflows",
+    "listen",
+    "ping",
+    "retry",
+    "schema_guard",
+    "settle_unseen",
+    "step_context",
+    "step_result",
+    "step_rows",
+    "store_result",
+    "workflow_context",
+    "workflow_exists",
+    "workflow_graph",
+    "workflow_steps",
+    "workflow_usage",
+]

@@ -1,0 +1,206 @@
+"""Rows as the store reads them: one frozen dataclass per statement's columns.
+
+Each statement in ``baton/sql`` names its columns after the fields of the class it is read
+into (psycopg's ``class_row``), so no caller unpacks a row by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class InsertedJob:
+    """A step's job as ``insert_workflow.sql`` inserted it."""
+
+    step: str
+    id: int
+    state: str
+    queue: str
+    inserted_at: datetime
+    scheduled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    """What the worker needs to know about its step before running it.
+
+    Attributes:
+        workflow_id: the workflow the step belongs to.
+        name: the step's name.
+        performed: a previous attempt already returned (and stored its result).
+        deps: the names the step declared.
+        ignore_cancelled: the resolved flag for this step.
+        ignore_discarded: likewise.
+        ignore_deleted: likewise.
+        upstream: ``(step, state)`` of every expanded dep, read only when the counters say
+            the step is not clear to run; None when every dep completed or is ignored.
+        workflow_cancelled: ``baton.cancel`` was called on the workflow.
+    """
+
+    workflow_id: str
+    name: str
+    performed: bool
+    deps: Sequence[str]
+    ignore_cancelled: bool
+    ignore_discarded: bool
+    ignore_deleted: bool
+    upstream: Sequence[Sequence[str]] | None
+    workflow_cancelled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    """A step's stored state, as results are read from it."""
+
+    name: str
+    group: str | None
+    outcome: str | None
+    performed: bool
+    result: Any
+    model: str | None = None
+    by_model: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DepLookup:
+    """The asking step (``workflow_id``, ``step``, ``deps``) beside one dep's row.
+
+    The dep's columns are None when the asking step has no such dep (a left join).
+    """
+
+    workflow_id: str
+    step: str
+    deps: Sequence[str]
+    name: str | None
+    group: str | None
+    outcome: str | None
+    performed: bool | None
+    result: Any
+    model: str | None
+    by_model: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResult:
+    """Whether a step performed, and the JSON it stored (``{"value": ...}``) if any."""
+
+    performed: bool
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class LockedStep:
+    """A step read under its workflow's row lock, before its completion is written."""
+
+    workflow_id: str
+    name: str
+    outcome: str | None
+    workflow_cancelled: bool
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRow:
+    """A row of ``baton_workflows``, as status readers need it."""
+
+    id: str
+    name: str | None
+    inserted_at: datetime
+    finished_at: datetime | None
+    cancelled_at: datetime | None
+    outcome: str | None
+    unsettled: int
+    step_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StepStatusRow:
+    """A step with its job's state, as ``baton.status`` reports it."""
+
+    name: str
+    state: str
+    worker: str
+    attempt: int | None
+    max_attempts: int | None
+    deps: Sequence[str]
+    group: str | None
+    inserted_at: datetime | None
+    attempted_at: datetime | None
+    settled_at: datetime | None
+    error: str | None
+    result_stored: bool
+    usage: dict[str, Any] | None
+    model: str | None
+    queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """A step's recorded LLM usage."""
+
+    name: str
+    usage: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GraphRow:
+    """A step as the graph exports draw it: its state and the steps it waits for."""
+
+    name: str
+    group: str | None
+    state: str
+    upstream: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRow:
+    """A workflow in the list, with its step counts and cost."""
+
+    id: str
+    name: str | None
+    state: str
+    step_count: int
+    settled_steps: int
+    completed_steps: int
+    cost_usd: Decimal | None
+    inserted_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResetStep:
+    """A failed step ``retry`` reset, and whether its job row still exists."""
+
+    name: str
+    job_id: int
+    job_exists: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SweptStep:
+    """A step the sweep settled or activated, with the state it left it in."""
+
+    workflow_id: str
+    name: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """One dependency: ``downstream`` waits for ``upstream``."""
+
+    upstream: str
+    downstream: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResultPreview:
+    """The start of a step's stored result, as JSON text."""
+
+    name: str
+    preview: str

@@ -1,0 +1,216 @@
+"""What a workflow's steps write and read while they run.
+
+Inserting a workflow, the worker's read of its step before it runs, storing a result
+(alone, or with steps added at run time and context, in one transaction), and reading
+stored results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from oban import Job, Oban
+from oban.job import JobState
+from psycopg import AsyncConnection, errors
+
+from .. import _oban
+from ..errors import WorkflowError
+from . import _execute as db
+from ._rows import (
+    DepLookup,
+    InsertedJob,
+    LockedStep,
+    StepContext,
+    StepRow,
+    StoredResult,
+)
+
+
+async def insert_workflow(
+    oban: Oban,
+    conn: Any,
+    record: Mapping[str, Any],
+    steps: str,
+    edges: str,
+    jobs: Mapping[str, Job],
+) -> None:
+    """Insert the workflow, its jobs, steps and edges in one statement.
+
+    ``conn`` is the caller's connection, cursor or SQLAlchemy session (the insert joins
+    its transaction), or None for a transaction of its own. Each of ``jobs`` gets its
+    inserted id, state, queue and timestamps.
+
+    Raises:
+        WorkflowError: a workflow with that id already exists.
+    """
+    prefix = _oban.prefix(oban)
+    params = {**record, "steps": steps, "edges": edges, "channel": _oban.insert_channel(prefix)}
+
+    async def insert(connection: AsyncConnection[Any]) -> list[InsertedJob]:
+        try:
+            return await db.rows(connection, "insert_workflow.sql", prefix, params, InsertedJob)
+        except errors.UniqueViolation as error:
+            raise WorkflowError(f"a workflow with id {record['id']!r} already exists") from error
+
+    if conn is not None:
+        inserted = await insert(await _oban.caller_connection(conn))
+    else:
+        async with _oban.pooled(oban) as pooled, pooled.transaction():
+            inserted = await insert(pooled)
+    for row in inserted:
+        job = jobs[row.step]
+        job.id = row.id
+        job.state = JobState(row.state)
+        job.queue = row.queue
+        job.inserted_at = row.inserted_at
+        job.scheduled_at = row.scheduled_at
+
+
+async def step_context(oban: Oban, job: Job) -> StepContext | None:
+    """The step row for ``job``, or None when Baton has no record of it.
+
+    The same statement broadcasts the step's ``executing`` event.
+    """
+    params = {"job_id": job.id, "worker": job.worker, "attempt": job.attempt}
+    async with _oban.single(oban) as conn:
+        return await db.row(conn, "step_context.sql", _oban.prefix(oban), params, StepContext)
+
+
+async def store_result(oban: Oban, job: Job, encoded: str | None, usage: str | None = None) -> bool:
+    """Record that the step performed, with its JSON result and LLM usage.
+
+    Returns False when an earlier attempt already recorded them (nothing is overwritten).
+    """
+    params = {"job_id": job.id, "attempt": job.attempt, "result": encoded, "usage": usage}
+    async with _oban.single(oban) as conn:
+        return await db.run(conn, "store_result.sql", _oban.prefix(oban), params) == 1
+
+
+@dataclass(frozen=True, slots=True)
+class Addition:
+    """Steps a running step adds under its own path, as the JSON the insert reads."""
+
+    adder: str
+    steps: str
+    edges: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """What ``complete`` wrote.
+
+    Attributes:
+        stored: False when an earlier attempt had already stored the result; then
+            nothing was written.
+        skipped: why the addition was not made although the result was stored (the
+            workflow was cancelled, or the step already settled); None when it was made
+            or there was none.
+    """
+
+    stored: bool
+    skipped: str | None = None
+
+
+class _AlreadyStored(Exception):
+    """An earlier attempt stored the result; roll back what this one wrote."""
+
+
+async def complete(
+    oban: Oban,
+    job: Job,
+    encoded: str | None,
+    usage: str | None,
+    addition: Addition | None,
+    context: Callable[[dict[str, Any], str], str] | None,
+) -> Completion:
+    """Store the result, the new context and the ``addition``'s steps in one transaction.
+
+    The transaction first locks the workflow's row, the lock every settlement of the
+    workflow takes first. ``context``, given the current context and the step's name,
+    returns the merged context as JSON; an exception it raises rolls everything back.
+    """
+    prefix = _oban.prefix(oban)
+    ids = {"job_id": job.id}
+    skipped = None
+    try:
+        async with _oban.pooled(oban) as conn, conn.transaction():
+            step = await db.row(conn, "lock_step_workflow.sql", prefix, ids, LockedStep)
+            result = {**ids, "attempt": job.attempt, "result": encoded, "usage": usage}
+            if await db.run(conn, "store_result.sql", prefix, result) != 1 or step is None:
+                raise _AlreadyStored
+            if context is not None:
+                merged = {
+                    "workflow_id": step.workflow_id,
+                    "context": context(step.context, step.name),
+                }
+                await db.run(conn, "set_context.sql", prefix, merged)
+            if addition is not None and step.workflow_cancelled:
+                skipped = "workflow was cancelled"
+            elif addition is not None and step.outcome is not None:
+                skipped = f"step is {step.outcome}"
+            elif addition is not None:
+                added: dict[str, Any] = {
+                    "workflow_id": step.workflow_id,
+                    "adder": addition.adder,
+                    "steps": addition.steps,
+                    "edges": addition.edges,
+                    "count": addition.count,
+                    "events": _oban.events_channel(prefix),
+                }
+                await db.run(conn, "expand_workflow.sql", prefix, added)
+    except _AlreadyStored:
+        return Completion(stored=False)
+    return Completion(stored=True, skipped=skipped)
+
+
+async def dep_rows(
+    oban: Oban, job_id: int, names: list[str] | None
+) -> tuple[tuple[str, ...], list[StepRow]] | None:
+    """The asking step's declared deps and the rows of ``names`` (default: its deps).
+
+    None when Baton has no step for the job.
+    """
+    params = {"job_id": job_id, "names": names}
+    async with _oban.single(oban) as conn:
+        found = await db.rows(conn, "dep_results.sql", _oban.prefix(oban), params, DepLookup)
+    if not found:
+        return None
+    return tuple(found[0].deps), [
+        StepRow(
+            name=row.name,
+            group=row.group,
+            outcome=row.outcome,
+            performed=bool(row.performed),
+            result=row.result,
+            model=row.model,
+            by_model=bool(row.by_model),
+        )
+        for row in found
+        if row.name is not None
+    ]
+
+
+async def step_rows(oban: Oban, workflow_id: str, under: str | None = None) -> list[StepRow]:
+    """The rows of a workflow's steps in insert order; with ``under``, those under ``under/``
+    (a sub-workflow's steps, or the ones a step added)."""
+    params = {"workflow_id": workflow_id, "path": under}
+    async with _oban.single(oban) as conn:
+        return await db.rows(conn, "step_rows.sql", _oban.prefix(oban), params, StepRow)
+
+
+async def step_result(oban: Oban, workflow_id: str, name: str) -> StoredResult | None:
+    """Whether one step performed and what it stored, or None when there is no such step."""
+    params = {"workflow_id": workflow_id, "name": name}
+    async with _oban.single(oban) as conn:
+        return await db.row(conn, "step_result.sql", _oban.prefix(oban), params, StoredResult)
+
+
+async def workflow_context(oban: Oban, workflow_id: str) -> dict[str, Any] | None:
+    """The workflow's context, or None when there is no such workflow."""
+    params = {"workflow_id": workflow_id}
+    async with _oban.single(oban) as conn:
+        found = await db.values(conn, "workflow_context.sql", _oban.prefix(oban), params)
+    return dict(found[0]) if found else None

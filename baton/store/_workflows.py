@@ -1,0 +1,128 @@
+"""Reading and changing stored workflows: status, list, usage, graph, cancel and retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oban import Oban
+
+from .. import _oban
+from ..errors import UnknownWorkflow, WorkflowError
+from . import _execute as db
+from ._rows import (
+    Edge,
+    GraphRow,
+    ResetStep,
+    ResultPreview,
+    StepStatusRow,
+    SummaryRow,
+    UsageRow,
+    WorkflowRow,
+)
+
+
+async def _read[T](
+    oban: Oban, workflow_id: str, name: str, shape: type[T]
+) -> tuple[WorkflowRow, list[T]]:
+    """The workflow's row and the rows of ``name``, read in one transaction.
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+    """
+    prefix = _oban.prefix(oban)
+    params = {"workflow_id": workflow_id}
+    async with _oban.pooled(oban) as conn, conn.transaction():
+        workflow = await db.row(conn, "workflow_row.sql", prefix, params, WorkflowRow)
+        if workflow is None:
+            raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
+        return workflow, await db.rows(conn, name, prefix, params, shape)
+
+
+async def workflow_steps(oban: Oban, workflow_id: str) -> tuple[WorkflowRow, list[StepStatusRow]]:
+    """The workflow and each of its steps with its job's state, in insert order."""
+    return await _read(oban, workflow_id, "workflow_steps.sql", StepStatusRow)
+
+
+async def workflow_usage(oban: Oban, workflow_id: str) -> tuple[WorkflowRow, list[UsageRow]]:
+    """The workflow and the usage of each step that reported some, in insert order."""
+    return await _read(oban, workflow_id, "step_usage.sql", UsageRow)
+
+
+async def workflow_graph(oban: Oban, workflow_id: str) -> tuple[WorkflowRow, list[GraphRow]]:
+    """The workflow and each step with its state and the steps it waits for."""
+    return await _read(oban, workflow_id, "workflow_graph.sql", GraphRow)
+
+
+async def list_workflows(oban: Oban, limit: int, state: str | None) -> list[SummaryRow]:
+    """At most ``limit`` workflows, newest first, only those in ``state`` if given."""
+    params = {"limit": limit, "state": state}
+    async with _oban.pooled(oban) as conn:
+        return await db.rows(conn, "list_workflows.sql", _oban.prefix(oban), params, SummaryRow)
+
+
+async def workflow_exists(oban: Oban, workflow_id: str) -> bool:
+    """Whether a workflow has that id (one index lookup)."""
+    params = {"workflow_id": workflow_id}
+    async with _oban.pooled(oban) as conn:
+        return bool(await db.values(conn, "web/workflow_exists.sql", _oban.prefix(oban), params))
+
+
+async def edges_and_previews(
+    oban: Oban, workflow_id: str, chars: int
+) -> tuple[list[Edge], list[ResultPreview]]:
+    """The workflow's edges, and the first ``chars`` + 1 characters of each stored result."""
+    prefix = _oban.prefix(oban)
+    params = {"workflow_id": workflow_id, "chars": chars}
+    async with _oban.pooled(oban) as conn:
+        edges = await db.rows(conn, "web/workflow_edges.sql", prefix, params, Edge)
+        previews = await db.rows(conn, "web/result_previews.sql", prefix, params, ResultPreview)
+    return edges, previews
+
+
+async def cancel(oban: Oban, workflow_id: str) -> list[int]:
+    """Mark the workflow cancelled; the ids of its jobs to cancel now.
+
+    Those are the unsettled steps' jobs that are not waiting for deps (plain Oban workers'
+    jobs are included even then: they have no gate that would cancel them).
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+    """
+    prefix = _oban.prefix(oban)
+    params = {"workflow_id": workflow_id}
+    async with _oban.pooled(oban) as conn, conn.transaction():
+        if not await db.values(conn, "cancel_workflow.sql", prefix, params):
+            raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
+    async with _oban.pooled(oban) as conn:
+        return await db.values(conn, "cancellable_jobs.sql", prefix, params)
+
+
+async def retry(oban: Oban, workflow_id: str) -> list[str]:
+    """Reset the workflow's failed steps and re-count what waits; their names, in order.
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+        WorkflowError: a failed step's job row was deleted (pruned); nothing is changed.
+    """
+    prefix = _oban.prefix(oban)
+    params: dict[str, Any] = {"workflow_id": workflow_id}
+    async with _oban.pooled(oban) as conn, conn.transaction():
+        if not await db.values(conn, "lock_workflow.sql", prefix, params):
+            raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
+        reset = await db.rows(conn, "retry_reset_steps.sql", prefix, params, ResetStep)
+        reset.sort(key=lambda step: step.job_id)  # insert order
+        missing = [step.name for step in reset if not step.job_exists]
+        if missing:
+            raise WorkflowError(
+                f"cannot retry workflow {workflow_id!r}: the jobs of steps "
+                f"{', '.join(map(repr, missing))} were deleted (pruned); nothing was changed"
+            )
+        names = [step.name for step in reset]
+        if names:
+            await db.run(conn, "retry_recount.sql", prefix, params)
+            channel = _oban.insert_channel(prefix)
+            await db.run(
+                conn, "retry_jobs.sql", prefix, {**params, "names": names, "channel": channel}
+            )
+            await db.run(conn, "retry_workflow_row.sql", prefix, params)
+    return names
