@@ -107,7 +107,7 @@ async def run(dsn: str, say: Callable[[str], None], topic: str = "Baton") -> boo
                 say(f"the workflow failed: {', '.join(finished.failed_steps)}")
                 return False
             found = await store.step_result(oban, workflow.id, "compile")
-            value = found.result["value"] if found and found.result else None
+            value = found.value if found else None
             brief = value["brief"] if value else []
             say(f"finished in {finished.duration_ms} ms; result of compile:")
             for line in brief:

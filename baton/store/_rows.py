@@ -92,6 +92,11 @@ class StoredResult:
     performed: bool
     result: Any
 
+    @property
+    def value(self) -> Any:
+        """What the step returned, or None when it stored no value."""
+        return None if self.result is None else self.result["value"]
+
 
 @dataclass(frozen=True, slots=True)
 class LockedStep:

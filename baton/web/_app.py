@@ -34,7 +34,7 @@ from .._events import (
     WorkflowFinished,
     subscribe,
 )
-from ..errors import UnknownWorkflow, WorkflowError
+from ..errors import SchemaError, UnknownWorkflow, WorkflowError
 from . import _data, _pages
 from ._security import SecurityMiddleware, csrf_ok, new_csrf_token
 
@@ -385,7 +385,7 @@ def build(
         exception_handlers={
             UnknownWorkflow: _unknown,
             HTTPException: _http_error,
-            psycopg.errors.UndefinedTable: _no_tables,
+            SchemaError: _no_tables,
             psycopg.OperationalError: _no_database,
         },
         lifespan=lifespan,

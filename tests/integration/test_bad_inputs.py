@@ -27,7 +27,7 @@ from oban.testing import drain_queue
 from psycopg import sql
 
 import baton
-from baton import StepEvent, Workflow, WorkflowFinished, _steps
+from baton import StepEvent, Workflow, WorkflowFinished, store
 from baton.errors import (
     DependencyCycle,
     DuplicateStep,
@@ -107,6 +107,12 @@ async def stored(conn: psycopg.AsyncConnection[Any], workflow_id: str) -> dict[s
         key: [row[0] for row in await (await conn.execute(query, {"id": workflow_id})).fetchall()]
         for key, query in queries.items()
     }
+
+
+async def stored_result(client: Oban, workflow_id: str, step: str) -> tuple[bool, Any] | None:
+    """Whether ``step`` performed and the value it stored, as Baton's store reads them."""
+    found = await store.step_result(client, workflow_id, step)
+    return None if found is None else (found.performed, found.value)
 
 
 @pytest.fixture
@@ -497,7 +503,7 @@ async def test_odd_valid_names_are_stored_verbatim_and_run(
     status = await baton.status(workflow_id, oban=client)
     assert (status.id, status.name, status.state) == (workflow_id, name, "completed")
     assert [s.name for s in status.steps] == [step, "after"]
-    results = await _steps.step_result(client, workflow_id, "after")
+    results = await stored_result(client, workflow_id, "after")
     assert results == (True, {step: name})
     [finished] = [e for e in seen if isinstance(e, WorkflowFinished)]
     assert finished.workflow_id == workflow_id
@@ -674,9 +680,9 @@ async def test_tampered_meta_does_not_change_which_step_a_job_is(
         "b": "completed",
         "c": "completed",
     }
-    assert await _steps.step_result(client, wf.id, "a") == (True, "A")
-    assert await _steps.step_result(client, wf.id, "b") == (True, "B")
-    assert await _steps.step_result(client, wf.id, "c") == (
+    assert await stored_result(client, wf.id, "a") == (True, "A")
+    assert await stored_result(client, wf.id, "b") == (True, "B")
+    assert await stored_result(client, wf.id, "c") == (
         True,
         {"a": "A", "b": "B"},
     )
@@ -724,8 +730,8 @@ async def test_meta_without_a_workflow_id_runs_as_a_plain_job_until_the_sweep_se
         "a": ("completed", "completed", 1),
         "b": ("completed", "completed", 1),
     }
-    assert await _steps.step_result(client, wf.id, "a") == (False, None)  # "A" was not kept
-    assert await _steps.step_result(client, wf.id, "b") == (True, {})
+    assert await stored_result(client, wf.id, "a") == (False, None)  # "A" was not kept
+    assert await stored_result(client, wf.id, "b") == (True, {})
     assert (await baton.status(wf.id, oban=client)).state == "completed"
     await keeper_intact(conn, client, keeper, kept)
 
