@@ -15,10 +15,10 @@ from typing import Any
 
 from oban import Job, Oban
 
-from . import _context, _json, _oban, _payload, _sql
+from . import _context, _json, _oban, _sql, _step_input
 from ._steps import schema_guard
-from ._workflow import Workflow
 from .errors import InvalidExpansion, WorkflowError
+from .workflow import Workflow, added_steps, encode
 
 logger = logging.getLogger("baton")
 
@@ -44,14 +44,13 @@ def plan(add: object, adder: str, workflow_id: str) -> tuple[Expansion, dict[str
     try:
         sub = _as_workflow(add, where)
         sub.validate()
-        grafted = Workflow(id=workflow_id)
-        grafted._graft(adder, sub, (adder,), copy_jobs=False)
-        steps, edges = _payload.encode(grafted, frozenset((adder,)))
+        added = added_steps(workflow_id, adder, sub)
+        steps, edges = encode(added, frozenset((adder,)))
     except WorkflowError as error:
         raise InvalidExpansion(
             f"{where} returned steps to add that are invalid: {error}"
         ) from error
-    return Expansion(adder, steps, edges, len(grafted.steps)), sub.context
+    return Expansion(adder, steps, edges, len(added.steps)), sub.context
 
 
 def _as_workflow(add: object, where: str) -> Workflow:
@@ -130,7 +129,9 @@ async def complete(
                         )
                     else:
                         await conn.execute(
-                            _sql.query("expand_workflow.sql", prefix),
+                            _sql.query(
+                                "expand_workflow.sql", prefix, step_input=_step_input.COLUMNS
+                            ),
                             {
                                 "workflow_id": workflow_id,
                                 "adder": expansion.adder,

@@ -1,4 +1,4 @@
-"""Loads Baton's SQL files and binds the schema prefix as an identifier."""
+"""Loads Baton's SQL files and binds the schema prefix as an identifier, and fragments."""
 
 from __future__ import annotations
 
@@ -16,9 +16,22 @@ def text(name: str) -> str:
     return files(_PACKAGE).joinpath(name).read_text(encoding="utf-8")
 
 
+def query(name: str, prefix: str, **fragments: sql.Composable) -> sql.Composed:
+    """The statement in ``baton/sql/<name>`` with ``{prefix}`` bound to the schema.
+
+    Args:
+        name: the file, relative to ``baton/sql``.
+        prefix: the schema.
+        fragments: SQL composed with ``psycopg.sql`` for the file's other placeholders,
+            such as ``step_input=_step_input.COLUMNS`` for ``{step_input}``.
+    """
+    if not fragments:
+        return _query(name, prefix)
+    return sql.SQL(text(name)).format(prefix=sql.Identifier(prefix), **fragments)
+
+
 @cache
-def query(name: str, prefix: str) -> sql.Composed:
-    """The statement in ``baton/sql/<name>`` with ``{prefix}`` bound to the schema."""
+def _query(name: str, prefix: str) -> sql.Composed:
     return sql.SQL(text(name)).format(prefix=sql.Identifier(prefix))
 
 

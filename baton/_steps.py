@@ -10,7 +10,7 @@ from typing import Any
 from oban import Job, Oban
 from psycopg import AsyncConnection, errors
 
-from . import _oban, _sql
+from . import _oban, _sql, _step_input
 from .errors import NotAWorkflowStep, SchemaError, WorkflowError
 
 
@@ -64,7 +64,7 @@ async def insert_workflow(
     """Insert the workflow, its jobs, steps and edges in one statement."""
     prefix = _oban.prefix(oban)
     params = {**record, "steps": steps, "edges": edges, "channel": _oban.insert_channel(prefix)}
-    statement = _sql.query("insert_workflow.sql", prefix)
+    statement = _sql.query("insert_workflow.sql", prefix, step_input=_step_input.COLUMNS)
 
     async def run(connection: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
         with schema_guard(prefix):
