@@ -300,6 +300,7 @@ class Workflow:
         return self
 
     def _attach(self, mounted: Mount) -> None:
+        """Take in a mounted workflow's steps, groups and sub-workflows."""
         self._steps.update((step.name, step) for step in mounted.steps)
         self._groups.update(mounted.groups)
         self._subs.update(mounted.subworkflows)
@@ -381,4 +382,4 @@ def added_steps(workflow_id: str, adder: str, sub: Workflow) -> Workflow:
     return added
 
 
-__all__: Sequence[str] = ["Step", "Workflow", "added_steps"]
+__all__: Sequence[str] = ["Workflow", "added_steps"]

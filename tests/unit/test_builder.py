@@ -11,7 +11,7 @@ import pytest
 from oban import Job
 
 import baton
-from baton import Workflow
+from baton import Workflow, _step_input
 from baton.errors import (
     DependencyCycle,
     DuplicateStep,
@@ -681,6 +681,15 @@ def test_the_payload_describes_every_step_and_edge() -> None:
     edges = [(edge["upstream"], edge["downstream"]) for edge in json.loads(edges_json)]
     assert edges == wf.edges()
     assert fetch.meta == {"trace": "t1"}, "the caller's job is not modified"
+
+
+def test_each_row_holds_exactly_the_columns_the_insert_statements_read() -> None:
+    wf = Workflow().add("a", Task.new()).add_models("m", Task.new(), ["x", "y"], deps="a")
+    rows = json.loads(encode(wf)[0])
+    assert [list(row) for row in rows] == [list(_step_input.NAMES)] * 3
+    columns = _step_input.COLUMNS.as_string(None)
+    assert columns.startswith('"name" text, "queue" text, "worker" text, ')
+    assert columns.count(",") == len(_step_input.NAMES) - 1
 
 
 def test_args_that_are_not_json_are_rejected_naming_the_step() -> None:
