@@ -47,7 +47,7 @@ from ._schema import SCHEMA_VERSION, install
 from ._sweep import Sweeper, SweepReport, sweep
 from ._usage import DEFAULT_PRICING, LLMUsage, PriceTable, Pricing, Rates
 from ._worker import worker
-from ._workflow import Step, Workflow
+from .workflow import Step, Workflow
 
 __all__ = [
     "DEFAULT_PRICING",

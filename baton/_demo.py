@@ -19,7 +19,7 @@ from ._events import Reconnected, StepEvent, Subscription, WorkflowFinished, sub
 from ._results import get_all_results, get_result
 from ._schema import install
 from ._worker import worker
-from ._workflow import Workflow
+from .workflow import Workflow
 
 QUEUES: dict[str, int | dict[str, Any]] = {"baton_demo": 5, "baton_demo_llm": 3}
 ASPECTS = ("sentiment", "entities", "summary")

@@ -14,9 +14,9 @@ from typing import Any
 
 from oban import Job, Oban
 
-from . import _context, _json, _payload, store
-from ._workflow import Workflow
+from . import _context, _json, store
 from .errors import InvalidExpansion, WorkflowError
+from .workflow import Workflow, added_steps, encode
 
 logger = logging.getLogger("baton")
 
@@ -32,14 +32,13 @@ def plan(add: object, adder: str, workflow_id: str) -> tuple[store.Addition, dic
     try:
         sub = _as_workflow(add, where)
         sub.validate()
-        grafted = Workflow(id=workflow_id)
-        grafted._graft(adder, sub, (adder,), copy_jobs=False)
-        steps, edges = _payload.encode(grafted, frozenset((adder,)))
+        added = added_steps(workflow_id, adder, sub)
+        steps, edges = encode(added, frozenset((adder,)))
     except WorkflowError as error:
         raise InvalidExpansion(
             f"{where} returned steps to add that are invalid: {error}"
         ) from error
-    return store.Addition(adder, steps, edges, len(grafted.steps)), sub.context
+    return store.Addition(adder, steps, edges, len(added.steps)), sub.context
 
 
 def _as_workflow(add: object, where: str) -> Workflow:

@@ -20,8 +20,8 @@ from rich.console import Console
 
 from . import _terminal
 from ._control import WorkflowStatus
-from ._workflow import Workflow
 from .errors import TemplateError
+from .workflow import Workflow
 
 
 def parse_params(args: Iterable[str], json_args: Iterable[str]) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from oban.testing import drain_queue
 from . import _oban, store
 from ._control import status
 from ._results import group_values, stored_value
-from ._workflow import Workflow
 from .errors import WorkflowFailed
+from .workflow import Workflow
 
 MAX_ROUNDS = 1_000
 

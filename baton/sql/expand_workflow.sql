@@ -3,18 +3,11 @@
 -- added steps wait, suspended, for the adding step (or for each other); every step that
 -- waits for the adding step gets an edge from each added step and its pending counter
 -- raised by as many, so none of them can start before all the added steps settle.
-WITH input AS (
+WITH -- the columns of the steps JSON are baton.store.StepInput's fields, bound as step_input
+input AS (
     SELECT *
-      FROM ROWS FROM (jsonb_to_recordset(%(steps)s::jsonb) AS (
-           name text, queue text, worker text, max_attempts smallint, priority smallint,
-           args jsonb, meta jsonb, tags jsonb, scheduled_at timestamp, pending integer,
-           group_name text, group_index integer, deps jsonb, ignore_cancelled boolean,
-           ignore_discarded boolean, ignore_deleted boolean, gated boolean, model text,
-           by_model boolean))
-           WITH ORDINALITY AS s(
-           name, queue, worker, max_attempts, priority, args, meta, tags, scheduled_at,
-           pending, group_name, group_index, deps, ignore_cancelled, ignore_discarded,
-           ignore_deleted, gated, model, by_model, ord)
+      FROM ROWS FROM (jsonb_to_recordset(%(steps)s::jsonb) AS ({step_input}))
+           WITH ORDINALITY AS s
 ),
 jobs AS (
     INSERT INTO {prefix}.oban_jobs
@@ -24,7 +17,7 @@ jobs AS (
            ARRAY(SELECT jsonb_array_elements_text(s.tags)),
            coalesce(s.scheduled_at, timezone('UTC', now()))
       FROM input s
-     ORDER BY s.ord
+     ORDER BY s.ordinality
     RETURNING id, meta->>'workflow_step' AS step
 ),
 steps AS (
@@ -75,8 +68,8 @@ SELECT (SELECT count(*) FROM jobs),
            'workflow_name', left(c.name, 200),
            'step', left(%(adder)s::text, 200),
            'count', %(count)s::integer,
-           'steps', (SELECT array_agg(left(s.name, 130) ORDER BY s.ord)
-                       FROM input s WHERE s.ord <= 40),
+           'steps', (SELECT array_agg(left(s.name, 130) ORDER BY s.ordinality)
+                       FROM input s WHERE s.ordinality <= 40),
            'at', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
        )::text)
   FROM counted c

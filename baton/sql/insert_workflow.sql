@@ -6,18 +6,11 @@ WITH workflow AS (
         (%(id)s, %(name)s, %(ignore_cancelled)s, %(ignore_discarded)s, %(ignore_deleted)s,
          %(step_count)s, %(step_count)s, %(context)s::jsonb)
 ),
+-- the columns of the steps JSON are baton.store.StepInput's fields, bound as step_input
 input AS (
     SELECT *
-      FROM ROWS FROM (jsonb_to_recordset(%(steps)s::jsonb) AS (
-           name text, queue text, worker text, max_attempts smallint, priority smallint,
-           args jsonb, meta jsonb, tags jsonb, scheduled_at timestamp, pending integer,
-           group_name text, group_index integer, deps jsonb, ignore_cancelled boolean,
-           ignore_discarded boolean, ignore_deleted boolean, gated boolean, model text,
-           by_model boolean))
-           WITH ORDINALITY AS s(
-           name, queue, worker, max_attempts, priority, args, meta, tags, scheduled_at,
-           pending, group_name, group_index, deps, ignore_cancelled, ignore_discarded,
-           ignore_deleted, gated, model, by_model, ord)
+      FROM ROWS FROM (jsonb_to_recordset(%(steps)s::jsonb) AS ({step_input}))
+           WITH ORDINALITY AS s
 ),
 jobs AS (
     INSERT INTO {prefix}.oban_jobs
@@ -31,7 +24,7 @@ jobs AS (
            ARRAY(SELECT jsonb_array_elements_text(s.tags)),
            coalesce(s.scheduled_at, timezone('UTC', now()))
       FROM input s
-     ORDER BY s.ord
+     ORDER BY s.ordinality
     RETURNING id, state, queue, inserted_at, scheduled_at, meta->>'workflow_step' AS step
 ),
 steps AS (

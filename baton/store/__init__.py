@@ -22,6 +22,7 @@ from ._rows import (
     UsageRow,
     WorkflowRow,
 )
+from ._step_input import StepInput
 from ._steps import (
     Addition,
     Completion,
@@ -53,6 +54,7 @@ __all__ = [
     "GraphRow",
     "ResultPreview",
     "StepContext",
+    "StepInput",
     "StepRow",
     "StepStatusRow",
     "StoredResult",

@@ -1,4 +1,8 @@
-"""Loads Baton's SQL files (package data under ``baton/sql``) and binds the schema prefix."""
+"""Loads Baton's SQL files (package data under ``baton/sql``) and binds their placeholders.
+
+A statement's ``{prefix}`` becomes the schema as an identifier and ``{step_input}`` the
+column definitions of :class:`~baton.store.StepInput`; values are always parameters.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from functools import cache
 from importlib.resources import files
 
 from psycopg import sql
+
+from ._step_input import COLUMNS
 
 _PACKAGE = "baton.sql"
 
@@ -18,8 +24,8 @@ def text(name: str) -> str:
 
 @cache
 def query(name: str, prefix: str) -> sql.Composed:
-    """The statement in ``baton/sql/<name>`` with ``{prefix}`` bound to the schema."""
-    return sql.SQL(text(name)).format(prefix=sql.Identifier(prefix))
+    """The statement in ``baton/sql/<name>`` with its placeholders bound for ``prefix``."""
+    return sql.SQL(text(name)).format(prefix=sql.Identifier(prefix), step_input=COLUMNS)
 
 
 def migrations() -> list[tuple[int, str]]:

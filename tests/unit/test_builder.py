@@ -11,7 +11,7 @@ import pytest
 from oban import Job
 
 import baton
-from baton import Workflow, _payload
+from baton import Workflow
 from baton.errors import (
     DependencyCycle,
     DuplicateStep,
@@ -22,6 +22,8 @@ from baton.errors import (
     UnknownDependency,
     WorkflowError,
 )
+from baton.store import _step_input
+from baton.workflow import encode
 
 
 @baton.worker(queue="default", max_attempts=3)
@@ -452,7 +454,7 @@ def test_add_many_needs_a_list_of_jobs(jobs: Any) -> None:
 
 def test_a_plain_oban_job_is_a_step_but_not_gated() -> None:
     wf = brief().add("plain", Plain.new()).add("baton", Task.new(), deps="plain")
-    rows = {row["name"]: row for row in json.loads(_payload.encode(wf)[0])}
+    rows = {row["name"]: row for row in json.loads(encode(wf)[0])}
     assert rows["plain"]["gated"] is False
     assert rows["baton"]["gated"] is True
 
@@ -461,7 +463,7 @@ def test_a_worker_that_cannot_be_imported_is_rejected_naming_the_step() -> None:
     job = Job(worker="tests.unit.no_such_module.Missing")
     wf = brief().add("ok", Task.new()).add("ghost", job)
     with pytest.raises(InvalidStep) as excinfo:
-        _payload.encode(wf)
+        encode(wf)
     message = raised(InvalidStep, excinfo)
     assert "step 'ghost' in workflow 'brief'" in message
     assert "'tests.unit.no_such_module.Missing' cannot be imported" in message
@@ -532,7 +534,7 @@ def test_step_flags_override_the_workflow_defaults() -> None:
         .add("b", Task.new(), deps="a", ignore_cancelled=False, ignore_deleted=True)
         .add_many("g", [Task.new(), Task.new()], deps="a", ignore_discarded=True)
     )
-    rows = {row["name"]: row for row in json.loads(_payload.encode(wf)[0])}
+    rows = {row["name"]: row for row in json.loads(encode(wf)[0])}
     flags = ("ignore_cancelled", "ignore_discarded", "ignore_deleted")
     assert [rows["a"][flag] for flag in flags] == [True, False, False]
     assert [rows["b"][flag] for flag in flags] == [False, False, True]
@@ -623,7 +625,7 @@ def test_a_dep_on_one_member_waits_for_that_member_only() -> None:
 def test_a_dep_on_a_group_and_its_member_is_one_edge_per_member() -> None:
     wf = brief().add_many("g", [Task.new(), Task.new()]).add("c", Task.new(), deps=["g[0]", "g"])
     assert sorted(wf.edges()) == [("g[0]", "c"), ("g[1]", "c")]
-    rows = {row["name"]: row for row in json.loads(_payload.encode(wf)[0])}
+    rows = {row["name"]: row for row in json.loads(encode(wf)[0])}
     assert rows["c"]["pending"] == 2
 
 
@@ -664,7 +666,7 @@ def test_the_payload_describes_every_step_and_edge() -> None:
         .add_many("parts", [Task.new(), Task.new()], deps="fetch")
         .add("compile", Plain.new(), deps="parts")
     )
-    steps_json, edges_json = _payload.encode(wf)
+    steps_json, edges_json = encode(wf)
     rows = {row["name"]: row for row in json.loads(steps_json)}
     assert list(rows) == ["fetch", "parts[0]", "parts[1]", "compile"]
     assert rows["fetch"]["args"] == {"url": "https://example.org"}
@@ -682,10 +684,19 @@ def test_the_payload_describes_every_step_and_edge() -> None:
     assert fetch.meta == {"trace": "t1"}, "the caller's job is not modified"
 
 
+def test_each_row_holds_exactly_the_columns_the_insert_statements_read() -> None:
+    wf = Workflow().add("a", Task.new()).add_models("m", Task.new(), ["x", "y"], deps="a")
+    rows = json.loads(encode(wf)[0])
+    assert [list(row) for row in rows] == [list(_step_input.NAMES)] * 3
+    columns = _step_input.COLUMNS.as_string(None)
+    assert columns.startswith('"name" text, "queue" text, "worker" text, ')
+    assert columns.count(",") == len(_step_input.NAMES) - 1
+
+
 def test_args_that_are_not_json_are_rejected_naming_the_step() -> None:
     wf = brief().add("fine", Task.new({"n": 1})).add("tags", Task.new({"seen": {1, 2}}))
     with pytest.raises(InvalidStep) as excinfo:
-        _payload.encode(wf)
+        encode(wf)
     message = raised(InvalidStep, excinfo)
     assert "step 'tags' in workflow 'brief'" in message
     assert "args are not JSON-serialisable" in message
@@ -696,7 +707,7 @@ def test_args_that_are_not_json_are_rejected_naming_the_step() -> None:
 def test_other_unstorable_args_are_rejected(value: Any) -> None:
     wf = brief().add("odd", Task.new({"value": value}))
     with pytest.raises(InvalidStep) as excinfo:
-        _payload.encode(wf)
+        encode(wf)
     message = raised(InvalidStep, excinfo)
     assert "step 'odd' in workflow 'brief'" in message
     assert "args are not JSON-serialisable" in message
@@ -705,7 +716,7 @@ def test_other_unstorable_args_are_rejected(value: Any) -> None:
 def test_meta_that_is_not_json_is_rejected_naming_the_field() -> None:
     wf = brief().add("m", Task.new(meta={"when": {1}}))
     with pytest.raises(InvalidStep) as excinfo:
-        _payload.encode(wf)
+        encode(wf)
     message = raised(InvalidStep, excinfo)
     assert "step 'm' in workflow 'brief'" in message
     assert "meta are not JSON-serialisable" in message
@@ -723,7 +734,7 @@ def test_meta_that_is_not_json_is_rejected_naming_the_field() -> None:
 def test_a_nul_character_in_args_or_meta_is_rejected(job: Job) -> None:
     wf = brief().add("clean", Task.new({"text": "ok"})).add("dirty", job)
     with pytest.raises(InvalidStep) as excinfo:
-        _payload.encode(wf)
+        encode(wf)
     message = raised(InvalidStep, excinfo)
     assert "step 'dirty' in workflow 'brief'" in message
     assert "NUL character" in message
@@ -733,12 +744,12 @@ def test_a_literal_backslash_u0000_in_args_is_not_a_nul_character() -> None:
     text = "C:\\u0000\\file"  # a backslash, then the letters u0000: no NUL character
     assert "\x00" not in text
     wf = brief().add("path", Task.new({"text": text}))
-    steps_json, _ = _payload.encode(wf)
+    steps_json, _ = encode(wf)
     assert json.loads(steps_json)[0]["args"] == {"text": text}
 
 
 def test_non_ascii_args_are_kept_as_text() -> None:
     wf = brief().add("fr", Task.new({"text": "résumé 步骤"}))
-    steps_json, _ = _payload.encode(wf)
+    steps_json, _ = encode(wf)
     assert "résumé 步骤" in steps_json
     assert json.loads(steps_json)[0]["args"] == {"text": "résumé 步骤"}

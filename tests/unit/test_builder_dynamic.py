@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import baton
-from baton import Workflow, _names, _payload
+from baton import Workflow, _names
 from baton.errors import (
     DependencyCycle,
     DuplicateStep,
@@ -19,6 +19,7 @@ from baton.errors import (
     UnknownDependency,
     WorkflowError,
 )
+from baton.workflow import encode
 
 
 @baton.worker(queue="default")
@@ -37,7 +38,7 @@ def sub() -> Workflow:
 
 
 def rows(wf: Workflow) -> dict[str, dict[str, Any]]:
-    steps, _edges = _payload.encode(wf)
+    steps, _edges = encode(wf)
     return {row["name"]: row for row in json.loads(steps)}
 
 

@@ -32,7 +32,7 @@ BUILDERS = {
 }
 # The only place a non-literal becomes sql.SQL: the loader of baton/sql/*.sql.
 SQL_LOADER = ("_sql.py", "text")
-PLACEHOLDERS = {"prefix"}
+PLACEHOLDERS = {"prefix", "step_input"}  # step_input: the step-input columns, composed
 MIGRATION_PLACEHOLDERS = {"prefix", "channel", "events"}
 
 

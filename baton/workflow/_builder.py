@@ -1,4 +1,10 @@
-"""The workflow builder: steps, their deps, validation, and the atomic insert."""
+"""The workflow builder: steps, groups, sub-workflows, model fan-outs, and the atomic insert.
+
+The builder holds what was declared and checks each call as it is made; the checks
+(``_checks``), the deps and graph (``_deps``), mounting a sub-workflow (``_mount``) and
+the insert's rows (``_encoding``) are functions of their own modules, which read a
+workflow through its public attributes.
+"""
 
 from __future__ import annotations
 
@@ -6,56 +12,17 @@ import copy
 import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from graphlib import CycleError, TopologicalSorter
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Self
 
 from oban import Job, Oban
 
-from . import _context, _graph, _oban, _payload, _step_checks, store
-from ._names import join
-from .errors import (
-    DependencyCycle,
-    DuplicateStep,
-    EmptyWorkflow,
-    InvalidStep,
-    SelfDependency,
-    UnknownDependency,
-    WorkflowError,
-)
-
-MAX_ID_LENGTH = 128
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One step of a workflow, as declared.
-
-    Attributes:
-        name: unique within the workflow; members of ``add_many`` are ``group[i]``.
-        job: the Oban job that runs the step.
-        deps: the names this step declared (steps, groups or group members).
-        group: the ``add_many`` group the step belongs to, if any.
-        index: its position in that group.
-        ignore_cancelled: per-step override of the workflow default, or None.
-        ignore_discarded: likewise.
-        ignore_deleted: likewise.
-        model: the model the step was given itself (``add(model=)``, ``add_models``);
-            None when it takes the workflow's mapping, if any.
-        by_model: a member of an ``add_models`` fan-out.
-    """
-
-    name: str
-    job: Job
-    deps: tuple[str, ...]
-    group: str | None = None
-    index: int | None = None
-    ignore_cancelled: bool | None = None
-    ignore_discarded: bool | None = None
-    ignore_deleted: bool | None = None
-    model: str | None = None
-    by_model: bool = False
+from .. import _context, _graph, _oban, store
+from ..errors import DuplicateStep, InvalidStep, SelfDependency, WorkflowError
+from . import _checks, _deps, _encoding, _template
+from ._mount import Mount, mount
+from ._step import Step, label
 
 
 class Workflow:
@@ -95,17 +62,14 @@ class Workflow:
             raise WorkflowError(f"workflow name must be a non-blank string, got {name!r}")
         if id is None:
             id = str(uuid.uuid4())
-        elif not isinstance(id, str) or not id.strip() or len(id) > MAX_ID_LENGTH:
-            raise WorkflowError(
-                f"workflow id must be a non-blank string of at most {MAX_ID_LENGTH} "
-                f"characters, got {id!r}"
-            )
+        else:
+            _checks.check_id(id)
         for flag, value in (
             ("ignore_cancelled", ignore_cancelled),
             ("ignore_discarded", ignore_discarded),
             ("ignore_deleted", ignore_deleted),
         ):
-            _step_checks.check_flag(flag, value, f"workflow {name or id!r}")
+            _checks.check_flag(flag, value, f"workflow {name or id!r}")
         self.id: str = id
         self.name: str | None = name
         self.ignore_cancelled = ignore_cancelled
@@ -114,14 +78,14 @@ class Workflow:
         self.context: dict[str, Any] = _context.check(
             {} if context is None else context, f"workflow {name or id!r}"
         )
-        self.models: dict[str, str] = _step_checks.check_models(models, f"workflow {name or id!r}")
+        self.models: dict[str, str] = _checks.check_models(models, f"workflow {name or id!r}")
         self._steps: dict[str, Step] = {}
         self._groups: dict[str, list[str]] = {}
         self._subs: dict[str, list[str]] = {}
         self._inserted = False
 
     def __repr__(self) -> str:
-        return f"<Workflow {self._label} id={self.id!r} steps={len(self._steps)}>"
+        return f"<Workflow {label(self)} id={self.id!r} steps={len(self._steps)}>"
 
     @classmethod
     def from_dict(
@@ -132,9 +96,7 @@ class Workflow:
         Raises:
             TemplateError: the template is invalid; the message names the entry.
         """
-        from ._template import from_dict
-
-        return from_dict(data, params=params)
+        return _template.from_dict(cls, data, params=params)
 
     @classmethod
     def from_file(
@@ -146,13 +108,7 @@ class Workflow:
             TemplateError: the file cannot be read or parsed, or the template is invalid;
                 the message names the file and the entry.
         """
-        from ._template import from_file
-
-        return from_file(path, params=params)
-
-    @property
-    def _label(self) -> str:
-        return repr(self.name) if self.name else repr(self.id)
+        return _template.from_file(cls, path, params=params)
 
     @property
     def steps(self) -> Mapping[str, Step]:
@@ -197,12 +153,16 @@ class Workflow:
             The workflow, so calls chain.
         """
         self._check_name(name)
-        step = self._step(
-            name, job, deps, None, None, ignore_cancelled, ignore_discarded, ignore_deleted
+        step = _checks.new_step(
+            f"step {name!r} in workflow {label(self)}",
+            name,
+            job,
+            deps,
+            ignore_cancelled=ignore_cancelled,
+            ignore_discarded=ignore_discarded,
+            ignore_deleted=ignore_deleted,
         )
-        self._steps[name] = replace(
-            step, model=_step_checks.check_model(model, f"step {name!r}", True)
-        )
+        self._steps[name] = replace(step, model=_checks.check_model(model, f"step {name!r}", True))
         return self
 
     def add_many(
@@ -234,23 +194,24 @@ class Workflow:
         self._check_name(name)
         if isinstance(jobs, Job) or not isinstance(jobs, Iterable):
             raise InvalidStep(
-                f"group {name!r} in workflow {self._label}: jobs must be a list of Oban jobs, "
+                f"group {name!r} in workflow {label(self)}: jobs must be a list of Oban jobs, "
                 f"got {type(jobs).__name__}"
             )
         jobs = list(jobs)
         if not jobs:
-            raise InvalidStep(f"group {name!r} in workflow {self._label} has no jobs")
+            raise InvalidStep(f"group {name!r} in workflow {label(self)} has no jobs")
         members = [f"{name}[{index}]" for index in range(len(jobs))]
         steps = [
-            self._step(
+            _checks.new_step(
+                f"step {member!r} in workflow {label(self)}",
                 member,
                 job,
                 deps,
                 name,
                 index,
-                ignore_cancelled,
-                ignore_discarded,
-                ignore_deleted,
+                ignore_cancelled=ignore_cancelled,
+                ignore_discarded=ignore_discarded,
+                ignore_deleted=ignore_deleted,
             )
             for index, (member, job) in enumerate(zip(members, jobs, strict=True))
         ]
@@ -287,9 +248,9 @@ class Workflow:
         Returns:
             The workflow, so calls chain.
         """
-        where = f"model group {name!r} in workflow {self._label}"
-        models = _step_checks.model_list(models, where)
-        _step_checks.check_job(job, where)  # here too: it is copied before _step sees it
+        where = f"model group {name!r} in workflow {label(self)}"
+        models = _checks.model_list(models, where)
+        _checks.check_job(job, where)  # here too: it is copied before new_step sees it
         self.add_many(
             name,
             [copy.deepcopy(job) for _model in models],
@@ -324,60 +285,25 @@ class Workflow:
         self._check_name(name)
         if not isinstance(sub, Workflow):
             raise InvalidStep(
-                f"sub-workflow {name!r} in workflow {self._label}: expected a Workflow, "
+                f"sub-workflow {name!r} in workflow {label(self)}: expected a Workflow, "
                 f"got {type(sub).__name__}"
             )
         if sub is self:
-            raise SelfDependency(f"workflow {self._label} cannot contain itself as {name!r}")
+            raise SelfDependency(f"workflow {label(self)} cannot contain itself as {name!r}")
         sub.validate()
-        where = f"sub-workflow {name!r} in workflow {self._label}"
-        outer = _step_checks.dep_names(deps, where)
+        where = f"sub-workflow {name!r} in workflow {label(self)}"
+        outer = _checks.dep_names(deps, where)
         if name in outer:
             raise SelfDependency(f"{where} depends on itself")
         self.context = _context.merge(self.context, sub.context, where)
-        self._graft(name, sub, outer)
+        self._attach(mount(name, sub, outer))
         return self
 
-    def _graft(
-        self, path: str, sub: Workflow, root_deps: tuple[str, ...], *, copy_jobs: bool = True
-    ) -> None:
-        """Copy ``sub``'s steps, groups and sub-workflows in under ``path``.
-
-        ``copy_jobs=False`` shares ``sub``'s jobs: only for a workflow that is encoded,
-        never inserted, so nothing writes to them (the steps a running step adds).
-        """
-        mounted = sub._mounted(path, root_deps, copy_jobs)
-        self._steps.update((step.name, step) for step in mounted)
-        self._groups.update(
-            (join(path, group), [join(path, member) for member in members])
-            for group, members in sub._groups.items()
-        )
-        self._subs.update(
-            (join(path, inner), [join(path, member) for member in members])
-            for inner, members in sub._subs.items()
-        )
-        self._subs[path] = [step.name for step in mounted]
-
-    def _mounted(self, path: str, root_deps: tuple[str, ...], copy_jobs: bool) -> list[Step]:
-        """Copies of every step under ``path``: deps renamed, defaults and models resolved.
-
-        Steps without deps wait for ``root_deps`` instead. With ``copy_jobs``, each copy
-        has its own job (``insert`` writes ids and states into them).
-        """
-        return [
-            replace(
-                step,
-                name=join(path, step.name),
-                job=copy.deepcopy(step.job) if copy_jobs else step.job,
-                deps=tuple(join(path, dep) for dep in step.deps) if step.deps else root_deps,
-                group=None if step.group is None else join(path, step.group),
-                ignore_cancelled=_payload.pick(step.ignore_cancelled, self.ignore_cancelled),
-                ignore_discarded=_payload.pick(step.ignore_discarded, self.ignore_discarded),
-                ignore_deleted=_payload.pick(step.ignore_deleted, self.ignore_deleted),
-                model=_payload.model_of(self, step),
-            )
-            for step in self._steps.values()
-        ]
+    def _attach(self, mounted: Mount) -> None:
+        """Take in a mounted workflow's steps, groups and sub-workflows."""
+        self._steps.update((step.name, step) for step in mounted.steps)
+        self._groups.update(mounted.groups)
+        self._subs.update(mounted.subworkflows)
 
     def validate(self) -> list[str]:
         """Check the whole graph and return the steps in a dependency order.
@@ -388,30 +314,11 @@ class Workflow:
                 maps a name that is none of them.
             DependencyCycle: the deps form a cycle; the message shows the path.
         """
-        if not self._steps:
-            raise EmptyWorkflow(f"workflow {self._label} has no steps; add one before insert()")
-        for key in self.models:
-            if key not in self._steps and key not in self._groups and key not in self._subs:
-                raise UnknownDependency(
-                    f"workflow {self._label} maps {key!r} to a model, but it has no step, "
-                    f"group or sub-workflow of that name (steps: {', '.join(self._steps)})"
-                )
-        graph = {name: self._expand(step) for name, step in self._steps.items()}
-        try:
-            return list(TopologicalSorter(graph).static_order())
-        except CycleError as error:
-            path = list(reversed(error.args[1]))
-            raise DependencyCycle(
-                f"workflow {self._label} has a dependency cycle: {' -> '.join(path)}", path
-            ) from error
+        return _deps.dependency_order(self)
 
     def edges(self) -> list[tuple[str, str]]:
         """Every ``(upstream, downstream)`` pair, with group deps expanded to members."""
-        return [
-            (upstream, name)
-            for name, step in self._steps.items()
-            for upstream in self._expand(step)
-        ]
+        return _deps.edges(self)
 
     def to_mermaid(self) -> str:
         """The graph as a Mermaid flowchart (``add_many`` groups as subgraphs)."""
@@ -440,66 +347,39 @@ class Workflow:
             The workflow; each step's job now carries its id and state.
         """
         if self._inserted:
-            raise WorkflowError(f"workflow {self._label} (id {self.id!r}) was already inserted")
+            raise WorkflowError(f"workflow {label(self)} (id {self.id!r}) was already inserted")
         self.validate()
         first = next(iter(self._steps.values())).job
         instance = _oban.instance_for_job(first, oban)
-        steps, edges = _payload.encode(self)
+        steps, edges = _encoding.encode(self)
         jobs = {name: step.job for name, step in self._steps.items()}
-        await store.insert_workflow(instance, conn, _payload.record(self), steps, edges, jobs)
+        await store.insert_workflow(instance, conn, _encoding.record(self), steps, edges, jobs)
         self._inserted = True
         return self
 
-    def _expand(self, step: Step, external: frozenset[str] = frozenset()) -> list[str]:
-        """The step's deps as step names: groups and sub-workflows become their steps."""
-        expanded: dict[str, None] = {}
-        for dep in step.deps:
-            if dep in self._steps or dep in external:
-                expanded[dep] = None
-            elif dep in self._groups:
-                expanded.update(dict.fromkeys(self._groups[dep]))
-            elif dep in self._subs:
-                expanded.update(dict.fromkeys(self._subs[dep]))
-            else:
-                known = ", ".join([*self._steps, *self._groups, *self._subs])
-                raise UnknownDependency(
-                    f"step {step.name!r} depends on {dep!r}, which is not in workflow "
-                    f"{self._label} (steps: {known})"
-                )
-            if step.name in expanded:
-                raise SelfDependency(
-                    f"step {step.name!r} in workflow {self._label} depends on {dep!r}, "
-                    "which contains it"
-                )
-        return list(expanded)
-
     def _check_name(self, name: str) -> None:
-        _step_checks.check_name(name, f"workflow {self._label}")
+        _checks.check_name(name, f"workflow {label(self)}")
         if name in self._steps or name in self._groups or name in self._subs:
-            raise DuplicateStep(f"workflow {self._label} already has a step or group {name!r}")
+            raise DuplicateStep(f"workflow {label(self)} already has a step or group {name!r}")
         if self._inserted:
-            raise WorkflowError(f"workflow {self._label} was already inserted; it is read-only")
-
-    def _step(
-        self,
-        name: str,
-        job: Job,
-        deps: Iterable[str] | str,
-        group: str | None,
-        index: int | None,
-        ignore_cancelled: bool | None,
-        ignore_discarded: bool | None,
-        ignore_deleted: bool | None,
-    ) -> Step:
-        where = f"step {name!r} in workflow {self._label}"
-        _step_checks.check_job(job, where)
-        dep_names = _step_checks.dep_names(deps, where)
-        if name in dep_names or (group is not None and group in dep_names):
-            raise SelfDependency(f"{where} depends on itself")
-        _step_checks.check_overrides(where, ignore_cancelled, ignore_discarded, ignore_deleted)
-        return Step(
-            name, job, dep_names, group, index, ignore_cancelled, ignore_discarded, ignore_deleted
-        )
+            raise WorkflowError(f"workflow {label(self)} was already inserted; it is read-only")
 
 
-__all__: Sequence[str] = ["Step", "Workflow"]
+def added_steps(workflow_id: str, adder: str, sub: Workflow) -> Workflow:
+    """The steps ``adder`` adds at run time, as a workflow to encode, never to insert.
+
+    ``sub``'s steps go under ``adder``'s path; the ones without deps wait for ``adder``.
+    They share ``sub``'s jobs (nothing writes to them: the rows are inserted by the
+    statement that stores ``adder``'s result).
+
+    Args:
+        workflow_id: the workflow ``adder`` belongs to.
+        adder: the running step.
+        sub: the steps it returned, validated.
+    """
+    added = Workflow(id=workflow_id)
+    added._attach(mount(adder, sub, (adder,), copy_jobs=False))
+    return added
+
+
+__all__: Sequence[str] = ["Workflow", "added_steps"]

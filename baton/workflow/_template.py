@@ -9,22 +9,21 @@ builder's own calls; they insert nothing. The format is described in
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from oban import Job
 
+from .._names import MEMBER_PATTERN, SEPARATOR
+from ..errors import DependencyCycle, InvalidContext, WorkflowError
 from . import _template_checks as checks
 from . import _template_params as params
-from ._names import MEMBER_PATTERN, SEPARATOR
+from ._step import Buildable
 from ._template_checks import Where
-from ._workflow import Workflow
-from .errors import DependencyCycle, InvalidContext, TemplateError, WorkflowError
+from ._template_files import parse
 
 FLAGS = ("ignore_cancelled", "ignore_discarded", "ignore_deleted")
 TOP_KEYS = ("name", *FLAGS, "params", "context", "models", "steps")
@@ -45,13 +44,15 @@ WORKER_KEYS = (
     *FLAGS,
 )
 WORKFLOW_KEYS = ("name", "workflow", "deps")
-SUFFIXES = (".json", ".toml")
 
 
-def from_dict(data: Mapping[str, Any], *, params: Mapping[str, Any] | None = None) -> Workflow:
+def from_dict[W: Buildable](
+    new: Callable[..., W], data: Mapping[str, Any], *, params: Mapping[str, Any] | None = None
+) -> W:
     """Build the workflow a template describes; nothing is inserted.
 
     Args:
+        new: the workflow class (``Workflow``), called with the template's settings.
         data: the template: a dict as ``json.load`` or ``tomllib.load`` return it.
         params: values for the params the template declares.
 
@@ -59,13 +60,19 @@ def from_dict(data: Mapping[str, Any], *, params: Mapping[str, Any] | None = Non
         TemplateError: the template or a param value is invalid; the message names the
             entry, such as ``steps[2] ('summarize').deps[0]``.
     """
-    return _load(data, Where("template"), params)
+    return _load(new, data, Where("template"), params)
 
 
-def from_file(path: str | os.PathLike[str], *, params: Mapping[str, Any] | None = None) -> Workflow:
+def from_file[W: Buildable](
+    new: Callable[..., W],
+    path: str | os.PathLike[str],
+    *,
+    params: Mapping[str, Any] | None = None,
+) -> W:
     """Build the workflow a JSON (``.json``) or TOML (``.toml``) template file describes.
 
     Args:
+        new: the workflow class (``Workflow``), called with the template's settings.
         path: the file; its suffix chooses the parser.
         params: values for the params the template declares.
 
@@ -74,62 +81,20 @@ def from_file(path: str | os.PathLike[str], *, params: Mapping[str, Any] | None 
             message names the file and the entry.
     """
     source = os.fspath(path)
-    return _load(_parse(Path(source), source), Where(source), params)
+    return _load(new, parse(Path(source), source), Where(source), params)
 
 
-def _parse(path: Path, source: str) -> Any:
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        found = repr(path.suffix) if path.suffix else "no suffix"
-        raise TemplateError(
-            f"{source}: a template file must end in .json or .toml (which chooses the "
-            f"parser), got {found}"
-        )
-    try:
-        content = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise TemplateError(
-            f"{source}: not UTF-8 text ({error.reason} at byte {error.start})"
-        ) from error
-    except OSError as error:
-        raise TemplateError(f"{source}: cannot read it: {error.strerror or error}") from error
-    if suffix == ".toml":
-        try:
-            return tomllib.loads(content)
-        except tomllib.TOMLDecodeError as error:
-            raise TemplateError(f"{source}: not valid TOML: {error}") from error
-    try:
-        return json.loads(content, object_pairs_hook=_unique, parse_constant=_no_constant)
-    except json.JSONDecodeError as error:
-        raise TemplateError(
-            f"{source}: not valid JSON: {error.msg} (at line {error.lineno}, column {error.colno})"
-        ) from error
-    except ValueError as error:  # raised by the two hooks
-        raise TemplateError(f"{source}: not valid JSON: {error}") from error
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            raise ValueError(f"the key {key!r} appears twice in one object")
-        found[key] = value
-    return found
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _load(data: object, where: Where, given: Mapping[str, Any] | None) -> Workflow:
+def _load[W: Buildable](
+    new: Callable[..., W], data: object, where: Where, given: Mapping[str, Any] | None
+) -> W:
     top = checks.table(data, where, "a table with the workflow's settings and steps")
     checks.known_keys(top, TOP_KEYS, where, "a template")
     values = params.resolve(top.get("params"), given, where.key("params"))
-    return _build(top, where, values)
+    return _build(new, top, where, values)
 
 
 @dataclass(frozen=True, slots=True)
-class _Planned:
+class _Planned[W: Buildable]:
     """One template step, checked, with its jobs made: ready for the builder."""
 
     name: str
@@ -140,10 +105,10 @@ class _Planned:
     each: bool = False
     models: tuple[str, ...] | None = None
     model: str | None = None
-    sub: Workflow | None = None
+    sub: W | None = None
     flags: Mapping[str, bool] = field(default_factory=dict)
 
-    def add_to(self, workflow: Workflow) -> None:
+    def add_to(self, workflow: W) -> None:
         if self.sub is not None:
             workflow.add_workflow(self.name, self.sub, self.deps)
         elif self.models is not None:
@@ -154,7 +119,9 @@ class _Planned:
             workflow.add(self.name, self.jobs[0], self.deps, model=self.model, **self.flags)
 
 
-def _build(top: Mapping[str, Any], where: Where, values: Mapping[str, Any]) -> Workflow:
+def _build[W: Buildable](
+    new: Callable[..., W], top: Mapping[str, Any], where: Where, values: Mapping[str, Any]
+) -> W:
     """The workflow of a checked top-level table (or sub-template) and resolved params."""
     settings = _settings(top, where, values)
     declared = _models(top, where, values)
@@ -163,10 +130,10 @@ def _build(top: Mapping[str, Any], where: Where, values: Mapping[str, Any]) -> W
         raise at_steps.error("missing: a template needs a non-empty list of steps")
     entries = checks.items(top["steps"], at_steps, "a non-empty list of step tables")
     planned = [
-        _plan(entry, at_steps.index(index, _name_of(entry)), values)
+        _plan(new, entry, at_steps.index(index, _name_of(entry)), values)
         for index, entry in enumerate(entries)
     ]
-    workflow = _new_workflow(settings, _group_models(declared, planned), where)
+    workflow = _new_workflow(new, settings, _group_models(declared, planned), where)
     for step in planned:
         try:
             step.add_to(workflow)
@@ -184,7 +151,9 @@ def _build(top: Mapping[str, Any], where: Where, values: Mapping[str, Any]) -> W
     return workflow
 
 
-def _group_models(declared: Mapping[str, str], planned: list[_Planned]) -> dict[str, str]:
+def _group_models[W: Buildable](
+    declared: Mapping[str, str], planned: list[_Planned[W]]
+) -> dict[str, str]:
     """The ``models`` table, plus the model each ``each`` group with a ``model`` gives."""
     mapping = dict(declared)
     for step in planned:
@@ -198,9 +167,11 @@ def _group_models(declared: Mapping[str, str], planned: list[_Planned]) -> dict[
     return mapping
 
 
-def _new_workflow(settings: dict[str, Any], models: dict[str, str], where: Where) -> Workflow:
+def _new_workflow[W: Buildable](
+    new: Callable[..., W], settings: dict[str, Any], models: dict[str, str], where: Where
+) -> W:
     try:
-        return Workflow(**settings, models=models)
+        return new(**settings, models=models)
     except InvalidContext as error:
         raise where.key("context").error(str(error)) from error
     except WorkflowError as error:
@@ -218,7 +189,9 @@ def _top_name(step: str) -> str:
     return member["group"] if member else head
 
 
-def _plan(entry: object, where: Where, values: Mapping[str, Any]) -> _Planned:
+def _plan[W: Buildable](
+    new: Callable[..., W], entry: object, where: Where, values: Mapping[str, Any]
+) -> _Planned[W]:
     step = checks.table(entry, where, "a step table")
     if "name" not in step:
         raise where.error("missing 'name': every step needs one, e.g. name = \"fetch\"")
@@ -248,7 +221,7 @@ def _plan(entry: object, where: Where, values: Mapping[str, Any]) -> _Planned:
             "a sub-workflow",
             {"params": "a sub-workflow uses the params of the top-level template"},
         )
-        return _Planned(name, where, deps, dep_entries, sub=_build(sub, at_sub, values))
+        return _Planned(name, where, deps, dep_entries, sub=_build(new, sub, at_sub, values))
     return _worker_step(step, name, where, deps, dep_entries, values)
 
 
@@ -266,7 +239,7 @@ def _worker_step(
     deps: tuple[str, ...],
     dep_entries: tuple[Where, ...],
     values: Mapping[str, Any],
-) -> _Planned:
+) -> _Planned[Any]:
     if "each" in step and "models" in step:
         raise where.error(
             "'each' and 'models' cannot be used together: 'each' makes one step per args "
@@ -288,7 +261,7 @@ def _worker_step(
         at_model = where.key("model")
         raw = params.substitute(step["model"], values, at_model)
         model = checks.text(raw, at_model, "a model name (a string)")
-    planned = _Planned(name, where, deps, dep_entries, model=model, flags=flags)
+    planned: _Planned[Any] = _Planned(name, where, deps, dep_entries, model=model, flags=flags)
     if "each" in step:
         at_each = where.key("each")
         jobs = tuple(
@@ -357,8 +330,8 @@ def _settings(top: Mapping[str, Any], where: Where, values: Mapping[str, Any]) -
     return settings
 
 
-def _check_names(
-    workflow: Workflow, planned: list[_Planned], models: Mapping[str, str], at_models: Where
+def _check_names[W: Buildable](
+    workflow: W, planned: list[_Planned[W]], models: Mapping[str, str], at_models: Where
 ) -> None:
     """Refuse a dep, or a key of ``models``, that names nothing in the workflow."""
     known = {*workflow.steps, *workflow.groups, *workflow.subworkflows}

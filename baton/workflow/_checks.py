@@ -1,4 +1,4 @@
-"""Checks of the values a workflow is built from: deps, models, flags.
+"""Checks of the values a workflow is built from: ids, names, jobs, deps, models, flags.
 
 Each raises the builder's errors with a message naming where the value was given.
 """
@@ -9,10 +9,48 @@ from collections.abc import Iterable, Mapping
 
 from oban import Job
 
-from ._names import NAME_PATTERN, is_path
-from .errors import InvalidStep, InvalidStepName, UnknownDependency, WorkflowError
+from .._names import NAME_PATTERN, is_path
+from ..errors import (
+    InvalidStep,
+    InvalidStepName,
+    SelfDependency,
+    UnknownDependency,
+    WorkflowError,
+)
+from ._step import Step
 
+MAX_ID_LENGTH = 128
 MAX_MODEL_LENGTH = 200
+
+
+def check_id(id: object) -> None:
+    """A workflow id the caller gave."""
+    if not isinstance(id, str) or not id.strip() or len(id) > MAX_ID_LENGTH:
+        raise WorkflowError(
+            f"workflow id must be a non-blank string of at most {MAX_ID_LENGTH} "
+            f"characters, got {id!r}"
+        )
+
+
+def new_step(
+    where: str,
+    name: str,
+    job: Job,
+    deps: Iterable[str] | str,
+    group: str | None = None,
+    index: int | None = None,
+    *,
+    ignore_cancelled: bool | None,
+    ignore_discarded: bool | None,
+    ignore_deleted: bool | None,
+) -> Step:
+    """A step with its job, deps and flags checked; ``where`` names it in messages."""
+    check_job(job, where)
+    names = dep_names(deps, where)
+    if name in names or (group is not None and group in names):
+        raise SelfDependency(f"{where} depends on itself")
+    check_overrides(where, ignore_cancelled, ignore_discarded, ignore_deleted)
+    return Step(name, job, names, group, index, ignore_cancelled, ignore_discarded, ignore_deleted)
 
 
 def dep_names(deps: Iterable[str] | str, where: str) -> tuple[str, ...]:

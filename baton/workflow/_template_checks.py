@@ -16,7 +16,7 @@ from typing import Any
 
 from oban.worker import WorkerResolutionError, resolve_worker
 
-from .errors import TemplateError
+from ..errors import TemplateError
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _SHOWN = 60

@@ -2,27 +2,27 @@
 
 Used by ``Workflow.insert`` and, for the steps a running step adds, by
 ``baton._expansion``. Deps are expanded here (groups and sub-workflows to their steps),
-once per step, for both the step's ``pending`` count and its edges.
+once per step, for both the step's ``pending`` count and its edges. Each step becomes a
+:class:`~baton.store.StepInput`, the row both statements read.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from oban.worker import WorkerResolutionError, resolve_worker
 
-from . import _json
-from ._names import prefixes
-from .errors import InvalidStep
+from .. import _json
+from ..errors import InvalidStep
+from ..store import StepInput
+from ._deps import expand_deps
+from ._step import Step, StepGraph, label, model_of, pick
 
-if TYPE_CHECKING:
-    from ._workflow import Step, Workflow
 
-
-def record(workflow: Workflow) -> dict[str, Any]:
+def record(workflow: StepGraph) -> dict[str, Any]:
     """The workflow row's values."""
     return {
         "id": workflow.id,
@@ -35,17 +35,7 @@ def record(workflow: Workflow) -> dict[str, Any]:
     }
 
 
-def model_of(workflow: Workflow, step: Step) -> str | None:
-    """The step's own model, else the mapping's for it, its group or a path above it."""
-    if step.model is not None:
-        return step.model
-    for key in (step.name, step.group, *reversed(list(prefixes(step.name)))):
-        if key is not None and key in workflow.models:
-            return workflow.models[key]
-    return None
-
-
-def encode(workflow: Workflow, external: frozenset[str] = frozenset()) -> tuple[str, str]:
+def encode(workflow: StepGraph, external: frozenset[str] = frozenset()) -> tuple[str, str]:
     """The steps and edges as JSON; deps named in ``external`` are steps already stored.
 
     Raises:
@@ -54,60 +44,55 @@ def encode(workflow: Workflow, external: frozenset[str] = frozenset()) -> tuple[
     rows: list[dict[str, Any]] = []
     pairs: list[tuple[str, str]] = []
     for name, step in workflow.steps.items():
-        deps = workflow._expand(step, external)
-        rows.append(_row(workflow, step, len(deps)))
+        deps = expand_deps(workflow, step, external)
+        rows.append(_row(workflow, step, len(deps)).as_json())
         pairs.extend((up, name) for up in deps)
     try:
         steps = _json.encode(rows)
     except (TypeError, ValueError):
         for row in rows:  # find the offending step to name it
-            _encode_args(row, workflow._label)
+            _encode_args(row, label(workflow))
         raise
     if _json.contains_nul(steps):
         bad = next(row for row in rows if _json.contains_nul(_json.encode(row)))
         raise InvalidStep(
-            f"step {bad['name']!r} in workflow {workflow._label}: args or meta contain a NUL "
+            f"step {bad['name']!r} in workflow {label(workflow)}: args or meta contain a NUL "
             "character (\\u0000), which PostgreSQL cannot store in jsonb"
         )
     edges = json.dumps([{"upstream": up, "downstream": down} for up, down in pairs])
     return steps, edges
 
 
-def _row(workflow: Workflow, step: Step, pending: int) -> dict[str, Any]:
+def _row(workflow: StepGraph, step: Step, pending: int) -> StepInput:
     job = step.job
     scheduled = job.scheduled_at
     model = model_of(workflow, step)
     meta = {**job.meta, "workflow_id": workflow.id, "workflow_step": step.name}
     if model is not None:
         meta["workflow_model"] = model
-    return {
-        "name": step.name,
-        "queue": job.queue,
-        "worker": job.worker,
-        "max_attempts": job.max_attempts,
-        "priority": job.priority,
-        "args": job.args,
-        "meta": meta,
-        "tags": list(job.tags),
-        "scheduled_at": scheduled.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return StepInput(
+        name=step.name,
+        queue=job.queue,
+        worker=job.worker,
+        max_attempts=job.max_attempts,
+        priority=job.priority,
+        args=job.args,
+        meta=meta,
+        tags=list(job.tags),
+        scheduled_at=scheduled.astimezone(UTC).replace(tzinfo=None).isoformat()
         if scheduled
         else None,
-        "pending": pending,
-        "group_name": step.group,
-        "group_index": step.index,
-        "deps": list(step.deps),
-        "ignore_cancelled": pick(step.ignore_cancelled, workflow.ignore_cancelled),
-        "ignore_discarded": pick(step.ignore_discarded, workflow.ignore_discarded),
-        "ignore_deleted": pick(step.ignore_deleted, workflow.ignore_deleted),
-        "gated": _is_baton_worker(job.worker, f"step {step.name!r} in workflow {workflow._label}"),
-        "model": model,
-        "by_model": step.by_model,
-    }
-
-
-def pick(override: bool | None, default: bool) -> bool:
-    """A step's flag: its own override, else the workflow's default."""
-    return default if override is None else override
+        pending=pending,
+        group_name=step.group,
+        group_index=step.index,
+        deps=list(step.deps),
+        ignore_cancelled=pick(step.ignore_cancelled, workflow.ignore_cancelled),
+        ignore_discarded=pick(step.ignore_discarded, workflow.ignore_discarded),
+        ignore_deleted=pick(step.ignore_deleted, workflow.ignore_deleted),
+        gated=_is_baton_worker(job.worker, f"step {step.name!r} in workflow {label(workflow)}"),
+        model=model,
+        by_model=step.by_model,
+    )
 
 
 def _is_baton_worker(path: str, where: str) -> bool:
@@ -126,3 +111,6 @@ def _encode_args(row: Mapping[str, Any], label: str) -> None:
                 f"step {row['name']!r} in workflow {label}: {field} are not JSON-serialisable: "
                 f"{error}"
             ) from error
+
+
+__all__: Sequence[str] = ["encode", "record"]
