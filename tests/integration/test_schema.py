@@ -284,3 +284,28 @@ async def test_install_refuses_a_schema_older_than_the_baseline(
         await baton.install(installed, prefix=ALT)
 
     assert await versions(scratch, ALT) == [1, 2, 3]
+
+
+async def test_a_trigger_is_recreated_only_when_its_file_changed(
+    scratch: psycopg.AsyncConnection[Any], installed: str
+) -> None:
+    comments = (
+        "SELECT tgname, obj_description(oid, 'pg_trigger'), oid FROM pg_trigger "
+        "WHERE tgrelid = 'baton_alt.oban_jobs'::regclass AND tgname LIKE 'baton%' ORDER BY 1"
+    )
+    await baton.install(installed, prefix=ALT)
+    first = await (await scratch.execute(comments)).fetchall()
+    assert [(name, comment) for name, comment, _oid in first] == [
+        (name, _install.trigger_digest(name)) for name in sorted(_install.TRIGGERS)
+    ]
+
+    await baton.install(installed, prefix=ALT)
+    assert await (await scratch.execute(comments)).fetchall() == first  # same triggers
+
+    # As if baton_step_settled.sql had changed since the trigger was created.
+    await scratch.execute("COMMENT ON TRIGGER baton_step_settled ON baton_alt.oban_jobs IS 'old'")
+    await baton.install(installed, prefix=ALT)
+    (deleted, settled) = await (await scratch.execute(comments)).fetchall()
+    assert deleted == first[0]
+    assert settled[:2] == first[1][:2]
+    assert settled[2] != first[1][2]  # dropped and created again

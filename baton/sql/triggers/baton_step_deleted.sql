@@ -1,5 +1,5 @@
 -- Settles a step whose job is deleted before it settled (see baton_job_changed). Deferred
--- like baton_step_settled, and likewise dropped and created by every install.
+-- like baton_step_settled, and likewise dropped and created when this file changed.
 DROP TRIGGER IF EXISTS baton_step_deleted ON {prefix}.oban_jobs;
 
 CREATE CONSTRAINT TRIGGER baton_step_deleted
