@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from oban.schema import install_sql as oban_install_sql
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from . import _oban
+from . import _oban, store
 from .errors import SchemaError
-from .store import _sql
 
 MAX_CHANNEL_BYTES = 63
 #: Oban writes the prefix into its SQL unquoted, so it must be a plain lower-case name:
@@ -19,7 +17,7 @@ MAX_CHANNEL_BYTES = 63
 PREFIX_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
 
 #: The schema version this code expects; ``install`` brings a database up to it.
-SCHEMA_VERSION = max(version for version, _name in _sql.migrations())
+SCHEMA_VERSION = store.SCHEMA_VERSION
 
 
 async def install(target: str | AsyncConnectionPool[Any] | Any, *, prefix: str = "public") -> int:
@@ -40,14 +38,14 @@ async def install(target: str | AsyncConnectionPool[Any] | Any, *, prefix: str =
         _check_prefix(prefix)
     if isinstance(target, str):
         async with await AsyncConnection.connect(target) as conn:
-            return await _install(conn, prefix)
+            return await store.install_schema(conn, prefix)
     if isinstance(target, AsyncConnectionPool):
         async with target.connection() as conn:
-            return await _install(conn, prefix)
+            return await store.install_schema(conn, prefix)
     instance = _oban.instance(target)
     _check_prefix(_oban.prefix(instance))
     async with _oban.pooled(instance) as conn:
-        return await _install(conn, _oban.prefix(instance))
+        return await store.install_schema(conn, _oban.prefix(instance))
 
 
 def _check_prefix(prefix: object) -> None:
@@ -63,33 +61,6 @@ def _check_prefix(prefix: object) -> None:
         )
 
 
-async def _install(conn: AsyncConnection[Any], prefix: str) -> int:
-    async with conn.transaction():
-        await conn.execute(_sql.query("lock_install.sql", prefix), {"prefix": prefix})
-        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(prefix)))
-        # Oban's install checks for its enum in current_schema().
-        await conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(prefix)))
-        await conn.execute(oban_install_sql(prefix))  # idempotent
-        await conn.execute(_sql.query("create_versions.sql", prefix))
-        cursor = await conn.execute(_sql.query("installed_versions.sql", prefix))
-        installed = {version for (version,) in await cursor.fetchall()}
-        channel = _oban.insert_channel(prefix)
-        events = _oban.events_channel(prefix)
-        for version, name in _sql.migrations():
-            if version not in installed:
-                await conn.execute(_sql.migration(name, prefix, channel, events))
-                await conn.execute(_sql.query("record_version.sql", prefix), {"version": version})
-    return SCHEMA_VERSION
-
-
 async def installed_version(conn: AsyncConnection[Any], prefix: str = "public") -> int | None:
     """The Baton schema version in ``prefix``, or None when Baton is not installed."""
-    table = f"{prefix}.baton_versions"
-    async with conn.transaction():
-        exists = await conn.execute("SELECT to_regclass(%s)", (table,))
-        row = await exists.fetchone()
-        if row is None or row[0] is None:
-            return None
-        cursor = await conn.execute(_sql.query("schema_version.sql", prefix))
-        found = await cursor.fetchone()
-    return None if found is None else found[0]
+    return await store.installed_version(conn, prefix)

@@ -4,8 +4,8 @@ WITH settled AS MATERIALIZED (
 SELECT m.workflow_id,
        m.name,
        m.state,
-       {prefix}.baton_settle(m.job_id, m.state, m.worker, m.queue, m.attempt, m.errors,
-                             true, m.state = 'deleted') AS first
+       {prefix}.baton_settle_step(m.job_id, m.state, m.worker, m.queue, m.attempt, m.errors,
+                                   p_job_deleted => m.state = 'deleted') AS first
   FROM (
       SELECT s.workflow_id,
              s.name,

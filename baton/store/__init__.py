@@ -7,7 +7,8 @@ per operation and never see a cursor.
 
 from __future__ import annotations
 
-from ._execute import schema_guard
+from ._install import SCHEMA_VERSION, installed_version
+from ._install import install as install_schema
 from ._listen import listen, ping
 from ._rows import (
     Edge,
@@ -48,6 +49,7 @@ from ._workflows import (
 )
 
 __all__ = [
+    "SCHEMA_VERSION",
     "Addition",
     "Completion",
     "Edge",
@@ -68,11 +70,12 @@ __all__ = [
     "dep_rows",
     "edges_and_previews",
     "insert_workflow",
+    "install_schema",
+    "installed_version",
     "list_workflows",
     "listen",
     "ping",
     "retry",
-    "schema_guard",
     "settle_unseen",
     "step_context",
     "step_result",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from psycopg import sql
 
@@ -16,9 +17,15 @@ from ._step_input import COLUMNS
 _PACKAGE = "baton.sql"
 
 
+def text(name: str | Traversable) -> str:
+    """The raw text of ``baton/sql/<name>``, or of the file a ``Traversable`` names."""
+    if isinstance(name, str):
+        return _packaged(name)
+    return name.read_text(encoding="utf-8")
+
+
 @cache
-def text(name: str) -> str:
-    """The raw text of ``baton/sql/<name>``."""
+def _packaged(name: str) -> str:
     return files(_PACKAGE).joinpath(name).read_text(encoding="utf-8")
 
 
@@ -28,18 +35,26 @@ def query(name: str, prefix: str) -> sql.Composed:
     return sql.SQL(text(name)).format(prefix=sql.Identifier(prefix), step_input=COLUMNS)
 
 
-def migrations() -> list[tuple[int, str]]:
-    """Every ``migrations/vNNN.sql`` file as ``(version, file name)``, oldest first."""
+def migrations(directory: Traversable | None = None) -> list[tuple[int, Traversable]]:
+    """The table migrations ``NNN_<what>.sql`` as ``(version, file)``, oldest first.
+
+    Args:
+        directory: where to look; Baton's own ``baton/sql/schema/migrations`` by default.
+    """
+    if directory is None:
+        directory = files(_PACKAGE).joinpath("schema", "migrations")
+    if not directory.is_dir():  # a wheel ships the directory only once it holds a migration
+        return []
     found = []
-    for entry in files(_PACKAGE).joinpath("migrations").iterdir():
-        name = entry.name
-        if name.startswith("v") and name.endswith(".sql"):
-            found.append((int(name[1:-4]), f"migrations/{name}"))
-    return sorted(found)
+    for entry in directory.iterdir():
+        number, _, rest = entry.name.partition("_")
+        if number.isdigit() and rest.endswith(".sql"):
+            found.append((int(number), entry))
+    return sorted(found, key=lambda item: item[0])
 
 
-def migration(name: str, prefix: str, channel: str, events: str) -> sql.Composed:
-    """A migration with its prefix, Oban's insert channel and Baton's event channel bound."""
+def script(name: str | Traversable, prefix: str, channel: str, events: str) -> sql.Composed:
+    """A DDL script with its prefix, Oban's insert channel and Baton's event channel bound."""
     return sql.SQL(text(name)).format(
         prefix=sql.Identifier(prefix), channel=sql.Literal(channel), events=sql.Literal(events)
     )

@@ -1,4 +1,5 @@
-"""The package layout: no import circle in ``baton``, and no module using another's privates.
+"""The package layout: no import circle in ``baton``, no module using another's privates,
+every SQL execution in the store, every module under 400 lines.
 
 Reads ``baton/**.py`` with ``ast``, so every import counts: at module level, inside
 functions, and under ``if TYPE_CHECKING:``. Importing ``baton.p.m`` from outside the
@@ -260,3 +261,66 @@ def test_the_attribute_checker_catches_a_reach_in_and_accepts_own_names() -> Non
         "    return other._graft()\n"
     )
     assert foreign_attributes({"baton.a": ast.parse(source)}) == ["baton.a:7: other._graft"]
+
+
+STORE = PACKAGE / "store"
+MAX_LINES = 400
+#: Methods of psycopg connections and cursors that send SQL or read its rows.
+EXECUTING = {"execute", "executemany", "cursor", "fetchone", "fetchall", "fetchmany", "copy"}
+
+
+def executions(source: str) -> list[tuple[int, str]]:
+    """``(line, call)`` of each call of an executing method, bar Oban's ``telemetry.execute``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        if node.func.attr not in EXECUTING:
+            continue
+        owner = node.func.value
+        if isinstance(owner, ast.Name) and owner.id == "telemetry":
+            continue
+        found.append((node.lineno, ast.unparse(node.func)))
+    return found
+
+
+def test_no_module_outside_the_store_executes_sql() -> None:
+    outside = {
+        str(path.relative_to(PACKAGE)): calls
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if STORE not in path.parents and (calls := executions(path.read_text(encoding="utf-8")))
+    }
+
+    assert outside == {}
+
+
+def test_the_store_is_where_sql_is_executed() -> None:
+    inside = [path for path in STORE.rglob("*.py") if executions(path.read_text(encoding="utf-8"))]
+
+    assert inside, "the check finds the store's own executions"
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "await conn.execute(query)",
+        "cursor = conn.cursor()",
+        "rows = await cursor.fetchall()",
+        "await (await conn.execute('SELECT 1')).fetchone()",
+    ],
+)
+def test_the_check_sees_an_execution(snippet: str) -> None:
+    assert executions(snippet)
+
+
+def test_the_check_lets_telemetry_events_through() -> None:
+    assert executions("telemetry.execute('baton.step.completed', {})") == []
+
+
+def test_every_module_is_under_the_size_limit() -> None:
+    lines = {
+        str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in sorted(PACKAGE.rglob("*.py"))
+    }
+
+    assert {path: count for path, count in lines.items() if count >= MAX_LINES} == {}

@@ -25,7 +25,7 @@ SQL_WORDS = re.compile(
 # Statements Baton runs that are built by a function instead of a literal or a .sql file.
 BUILDERS = {
     "_sql.query",  # a .sql file with {prefix} bound as sql.Identifier
-    "_sql.migration",  # likewise, with the two channel names bound as sql.Literal
+    "_sql.script",  # likewise, with the two channel names bound as sql.Literal
     # Oban's install SQL interpolates the prefix unquoted: install() accepts only prefixes
     # matching _schema.PREFIX_PATTERN (tests/integration/test_bad_inputs.py).
     "oban_install_sql",
@@ -33,7 +33,9 @@ BUILDERS = {
 # The only place a non-literal becomes sql.SQL: the loader of baton/sql/*.sql.
 SQL_LOADER = ("_sql.py", "text")
 PLACEHOLDERS = {"prefix", "step_input"}  # step_input: the step-input columns, composed
-MIGRATION_PLACEHOLDERS = {"prefix", "channel", "events"}
+SCRIPT_PLACEHOLDERS = {"prefix", "channel", "events"}
+# The DDL scripts of baton install (_sql.script): the baseline, migrations, functions, triggers.
+SCRIPT_DIRS = {"schema", "functions", "triggers"}
 
 
 def _dotted(node: ast.AST) -> str:
@@ -117,10 +119,10 @@ def python_violations(source: str, filename: str) -> list[str]:
     return found
 
 
-def sql_file_violations(text: str, filename: str, migration: bool) -> list[str]:
+def sql_file_violations(text: str, filename: str, script: bool) -> list[str]:
     """Placeholders other than the bound identifiers, and values not passed as %(name)s."""
     found = []
-    allowed = MIGRATION_PLACEHOLDERS if migration else PLACEHOLDERS
+    allowed = SCRIPT_PLACEHOLDERS if script else PLACEHOLDERS
     fields = {field for _text, field, _spec, _conv in string.Formatter().parse(text) if field}
     for field in sorted(fields - allowed):
         found.append(f"{filename}: interpolates {{{field}}}; only {sorted(allowed)} are bound")
@@ -128,7 +130,7 @@ def sql_file_violations(text: str, filename: str, migration: bool) -> list[str]:
     literals = re.findall(r"'(?:[^'\n]|'')*'", code)
     if any(re.search(r"\{(prefix|channel|events)\}|%\([a-z_]+\)s", lit) for lit in literals):
         found.append(f"{filename}: a bound name or parameter inside quotes")
-    if not migration:  # migrations run without parameters: '%' there is plain text
+    if not script:  # scripts run without parameters: '%' there is plain text
         for match in re.finditer(r"%(?!\([a-z_]+\)s|%)", text):
             line = text.count("\n", 0, match.start()) + 1
             found.append(f"{filename}:{line}: '%' that is not a %(name)s parameter")
@@ -147,8 +149,8 @@ def test_every_sql_file_binds_only_identifiers_and_takes_values_as_parameters() 
     assert len(files) > 20
     found = []
     for path in files:
-        migration = path.parent.name == "migrations"
-        found += sql_file_violations(path.read_text(encoding="utf-8"), path.name, migration)
+        script = not SCRIPT_DIRS.isdisjoint(path.relative_to(SQL_DIR).parts[:-1])
+        found += sql_file_violations(path.read_text(encoding="utf-8"), path.name, script)
     assert found == []
 
 
@@ -196,16 +198,16 @@ BAD_SQL = [
     pytest.param("SELECT * FROM {prefix}.t WHERE id = '%(id)s'", id="quoted-parameter"),
     pytest.param("SELECT * FROM {prefix}.t WHERE id = %s", id="positional-parameter"),
     pytest.param("SELECT * FROM {prefix}.t WHERE name LIKE 'a%'", id="bare-percent"),
-    pytest.param("SELECT pg_notify('{channel}', 'x')", id="channel-outside-a-migration"),
+    pytest.param("SELECT pg_notify('{channel}', 'x')", id="channel-outside-a-script"),
     pytest.param("SELECT * FROM {schema}.t", id="unknown-identifier"),
 ]
 
 
 @pytest.mark.parametrize("text", BAD_SQL)
 def test_the_sql_file_checker_catches_interpolated_values(text: str) -> None:
-    assert sql_file_violations(text, "bad.sql", migration=False)
+    assert sql_file_violations(text, "bad.sql", script=False)
 
 
-def test_the_sql_file_checker_catches_a_quoted_identifier_in_a_migration() -> None:
-    assert sql_file_violations("SELECT pg_notify('{events}', 'x')", "v999.sql", migration=True)
-    assert not sql_file_violations("SELECT pg_notify({events}, 'x%')", "v999.sql", migration=True)
+def test_the_sql_file_checker_catches_a_quoted_identifier_in_a_script() -> None:
+    assert sql_file_violations("SELECT pg_notify('{events}', 'x')", "999_x.sql", script=True)
+    assert not sql_file_violations("SELECT pg_notify({events}, 'x%')", "999_x.sql", script=True)

@@ -1,33 +1,41 @@
--- Baton schema version 4: settlement whose cost stays linear whatever the statistics.
+-- Settles one step when its job reached p_state ('deleted' when the row is gone), and
+-- activates the dependents whose last dependency this was (cancelling, through
+-- baton_cancel_blocked, the blocked ones that cannot check their deps). Returns true when
+-- this was the step's first settlement. Events are broadcast here. The trigger
+-- (baton_job_changed) and the sweep (sweep_settle.sql) both settle through this function.
 --
--- Version 3 found a settled step's dependents by joining baton_edges to baton_steps. With
--- statistics gathered while the tables held many small workflows (the usual mix), the
--- planner expects about one row per workflow and may run that join the wrong way round:
--- for every step of the workflow it scans every edge leaving the settled step. A
--- 10,000-wide fan-out then cost 50 million rows removed by a join filter, twice (the lock
--- and the counter update): 32 s inside the ack's transaction, where 0.4 s is needed.
+-- Call it with the last two parameters by name:
+--   p_wake => false       when the producer that acked the job fetches from its queue right
+--                         after (the trigger, for a job that was executing): one successor
+--                         in that queue then needs no wake-up;
+--   p_job_deleted => true when the job row is gone: pruning a settled job changes nothing.
+--
+-- Cost stays linear whatever the statistics. Finding a settled step's dependents by joining
+-- baton_edges to baton_steps went wrong with statistics gathered while the tables held many
+-- small workflows (the usual mix): the planner expects about one row per workflow and may
+-- run that join the wrong way round, for every step of the workflow scanning every edge
+-- leaving the settled step. A 10,000-wide fan-out then cost 50 million rows removed by a
+-- join filter, twice (the lock and the counter update): 32 s inside the ack's transaction,
+-- where 0.4 s is needed.
 --
 -- The same statistics made each completion of the fan-in scan the whole workflow (31 ms per
 -- completion at 10,000 wide, against 0.2 ms), and the promotion `id = ANY(v_ready) AND
 -- state = 'suspended'` ran, in PL/pgSQL's generic plan, as a scan of every suspended job
 -- in the table filtered by the array. Rewriting the join alone does not help: with the
 -- dependents as an array, `name = ANY($n)` becomes a filter on a scan of the whole
--- workflow in the generic plan PL/pgSQL settles on after five calls. Now the dependents'
+-- workflow in the generic plan PL/pgSQL settles on after five calls. So the dependents'
 -- names are read from baton_edges alone (a range scan of its primary key), each is
 -- counted down by its full primary key, one row per statement, and the ready ones are
 -- promoted through oban_jobs' primary key only.
---
--- Only baton_settle changes; the trigger and the sweep call it as before.
-
-CREATE OR REPLACE FUNCTION {prefix}.baton_settle(
+CREATE OR REPLACE FUNCTION {prefix}.baton_settle_step(
     p_job_id bigint,
     p_state text,
     p_worker text,
     p_queue text,
     p_attempt integer,
     p_errors jsonb,
-    p_wake boolean,
-    p_deleted boolean
+    p_wake boolean DEFAULT true,
+    p_job_deleted boolean DEFAULT false
 ) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -41,10 +49,6 @@ DECLARE
     v_dep record;
     v_promoted integer;
     v_queues text[];
-    v_unsettled integer;
-    v_failed text[];
-    v_failed_count integer;
-    v_payload text;
     v_now timestamp := timezone('UTC', now());
 BEGIN
     SELECT s.workflow_id, s.name, s.outcome, s.performed_at, s.performed_attempt,
@@ -67,7 +71,7 @@ BEGIN
     END IF;
 
     -- Pruning a settled job changes nothing.
-    IF p_deleted AND v_step.outcome IS NOT NULL THEN
+    IF p_job_deleted AND v_step.outcome IS NOT NULL THEN
         RETURN false;
     END IF;
 
@@ -154,57 +158,11 @@ BEGIN
         END IF;
     END IF;
 
-    -- A plain Oban worker cannot check its deps, so Baton cancels it here. Its own
-    -- settlement then cascades to its dependents.
     IF cardinality(v_doomed) > 0 THEN
-        UPDATE {prefix}.oban_jobs j
-           SET state = 'cancelled'::{prefix}.oban_job_state,
-               cancelled_at = v_now,
-               errors = j.errors || jsonb_build_array(jsonb_build_object(
-                   'attempt', j.attempt,
-                   'at', to_char(v_now, 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
-                   'error', 'cancelled by Baton: dependencies did not complete: ' || (
-                       SELECT string_agg(d.name || ' (' || d.outcome || ')', ', ' ORDER BY d.name)
-                         FROM {prefix}.baton_steps me
-                         JOIN {prefix}.baton_edges e
-                           ON e.workflow_id = me.workflow_id AND e.downstream = me.name
-                         JOIN {prefix}.baton_steps d
-                           ON d.workflow_id = e.workflow_id AND d.name = e.upstream
-                        WHERE me.job_id = j.id AND d.outcome <> 'completed'
-                   )
-               ))
-         WHERE j.id = ANY(v_doomed) AND j.state::text = 'suspended';
+        PERFORM {prefix}.baton_cancel_blocked(v_doomed);
     END IF;
 
-    -- The counter row makes "finished" exactly once, however many steps settle at once.
-    UPDATE {prefix}.baton_workflows
-       SET unsettled = unsettled - 1
-     WHERE id = v_step.workflow_id
-    RETURNING unsettled INTO v_unsettled;
-
-    IF v_unsettled = 0 THEN
-        SELECT coalesce((array_agg(name ORDER BY job_id))[1:40], ARRAY[]::text[]), count(*)
-          INTO v_failed, v_failed_count
-          FROM {prefix}.baton_steps
-         WHERE workflow_id = v_step.workflow_id AND outcome <> 'completed';
-
-        UPDATE {prefix}.baton_workflows
-           SET finished_at = v_now,
-               outcome = CASE WHEN v_failed_count > 0 THEN 'failed' ELSE 'completed' END
-         WHERE id = v_step.workflow_id
-        RETURNING json_build_object(
-            'type', 'workflow',
-            'workflow_id', id,
-            'workflow_name', left(name, 200),
-            'outcome', outcome,
-            'failed_steps', (SELECT array_agg(left(f, 130)) FROM unnest(v_failed) AS f),
-            'failed_count', v_failed_count,
-            'duration_ms', round(extract(epoch FROM v_now - inserted_at) * 1000),
-            'at', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-        )::text INTO v_payload;
-
-        PERFORM pg_notify({events}, v_payload);
-    END IF;
+    PERFORM {prefix}.baton_finish_workflow(v_step.workflow_id);
 
     RETURN true;
 END;

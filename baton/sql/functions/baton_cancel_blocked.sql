@@ -1,0 +1,28 @@
+-- Cancels the given dependents, still suspended, whose dependencies did not complete: a
+-- plain Oban worker cannot check its deps, so Baton cancels it. Its own settlement then
+-- cascades to its dependents. The error names each dependency that did not complete.
+CREATE OR REPLACE FUNCTION {prefix}.baton_cancel_blocked(p_job_ids bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_now timestamp := timezone('UTC', now());
+BEGIN
+    -- state::text, not state: by primary key only (see baton_settle_step's promotion).
+    UPDATE {prefix}.oban_jobs j
+       SET state = 'cancelled'::{prefix}.oban_job_state,
+           cancelled_at = v_now,
+           errors = j.errors || jsonb_build_array(jsonb_build_object(
+               'attempt', j.attempt,
+               'at', to_char(v_now, 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+               'error', 'cancelled by Baton: dependencies did not complete: ' || (
+                   SELECT string_agg(d.name || ' (' || d.outcome || ')', ', ' ORDER BY d.name)
+                     FROM {prefix}.baton_steps me
+                     JOIN {prefix}.baton_edges e
+                       ON e.workflow_id = me.workflow_id AND e.downstream = me.name
+                     JOIN {prefix}.baton_steps d
+                       ON d.workflow_id = e.workflow_id AND d.name = e.upstream
+                    WHERE me.job_id = j.id AND d.outcome <> 'completed'
+               )
+           ))
+     WHERE j.id = ANY(p_job_ids) AND j.state::text = 'suspended';
+END;
+$$;

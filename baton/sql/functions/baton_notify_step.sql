@@ -1,0 +1,40 @@
+-- Builds and sends one step event. The payload stays under PostgreSQL's 8,000-byte limit
+-- whatever the error text: names are cut, the error is cut, then dropped if still too big.
+CREATE OR REPLACE FUNCTION {prefix}.baton_notify_step(
+    p_workflow text,
+    p_workflow_name text,
+    p_step text,
+    p_worker text,
+    p_state text,
+    p_job bigint,
+    p_attempt integer,
+    p_stored boolean,
+    p_cached boolean,
+    p_error text
+) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_payload text;
+    v_error text := left(p_error, 1000);
+BEGIN
+    FOR v_try IN 1..2 LOOP
+        v_payload := json_build_object(
+            'type', 'step',
+            'workflow_id', p_workflow,
+            'workflow_name', left(p_workflow_name, 200),
+            'step', left(p_step, 200),
+            'worker', left(p_worker, 300),
+            'state', p_state,
+            'job_id', p_job,
+            'attempt', p_attempt,
+            'result_stored', coalesce(p_stored, false),
+            'cached', coalesce(p_cached, false),
+            'error', v_error,
+            'at', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        )::text;
+        EXIT WHEN octet_length(v_payload) <= 7900;
+        v_error := '(error too large for an event; read it from the job)';
+    END LOOP;
+    PERFORM pg_notify({events}, v_payload);
+END;
+$$;
