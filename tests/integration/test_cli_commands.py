@@ -20,7 +20,7 @@ from oban import Oban
 
 import baton
 from baton import Workflow
-from baton._terminal import cost
+from baton.cli._terminal import cost
 from tests.support import event_steps as es
 from tests.support.db import wait_settled
 from tests.support.event_steps import drain

@@ -17,8 +17,8 @@ from rich.console import Console
 
 from baton._control import StepStatus, WorkflowStatus
 from baton._events import StepsAdded
-from baton._start import parse_queues
-from baton._terminal import (
+from baton.cli._start import parse_queues
+from baton.cli._terminal import (
     _event_line,
     cost,
     duration,

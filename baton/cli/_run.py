@@ -1,13 +1,11 @@
 """``baton run``: build a workflow from a template file, insert it, and maybe follow it.
 
-The click command in ``baton/cli.py`` parses the options and the connection settings;
-this module turns ``--arg``/``--json-arg`` into params, imports what the template's
-workers need, builds the workflow with ``Workflow.from_file`` and inserts it.
+Turns ``--arg``/``--json-arg`` into params, imports what the template's workers need,
+builds the workflow with ``Workflow.from_file`` and inserts it.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -18,13 +16,70 @@ import click
 from oban import Oban
 from rich.console import Console
 
+from .._control import WorkflowStatus
+from ..errors import TemplateError
+from ..workflow import Workflow
 from . import _terminal
-from ._control import WorkflowStatus
-from .errors import TemplateError
-from .workflow import Workflow
+from ._connection import call, settings
+from ._exits import exit_as_watched, first_line
+from ._options import IMPORTS, TIMEOUT, connection, import_modules
 
 
-def parse_params(args: Iterable[str], json_args: Iterable[str]) -> dict[str, Any]:
+@click.command("run")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@connection
+@click.option(
+    "--arg",
+    "args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A template param, as a string (repeatable).",
+)
+@click.option(
+    "--json-arg",
+    "json_args",
+    multiple=True,
+    metavar="KEY=JSON",
+    help="A template param given as JSON: a number, a list, an object… (repeatable).",
+)
+@IMPORTS
+@click.option(
+    "--watch", "follow", is_flag=True, help="Follow the workflow until it finishes, as watch does."
+)
+@TIMEOUT
+def run_command(
+    file: str,
+    config: str | None,
+    dsn: str | None,
+    prefix: str | None,
+    args: tuple[str, ...],
+    json_args: tuple[str, ...],
+    imports: tuple[str, ...],
+    follow: bool,
+    timeout: float | None,
+) -> None:
+    """Insert a workflow from a JSON or TOML template file and print its id.
+
+    Workers resolve from the current directory, as with `python -m`. With --watch, follow
+    the workflow as `baton watch` does, with the same exit codes.
+    """
+    if timeout is not None and not follow:
+        raise click.UsageError("--timeout applies to --watch: add --watch")
+    params = _parse_params(args, json_args)
+    url, schema = settings(config, dsn, prefix)
+    workflow = _load(file, params, imports)
+    out = _terminal.console()
+    final = call(
+        (url, schema),
+        lambda oban: _submit(
+            workflow, oban, follow=follow, dsn=url, prefix=schema, out=out, timeout=timeout
+        ),
+    )
+    if final is not None:
+        exit_as_watched(workflow.id, final, timeout)
+
+
+def _parse_params(args: Iterable[str], json_args: Iterable[str]) -> dict[str, Any]:
     """The template params ``--arg KEY=VALUE`` (strings) and ``--json-arg KEY=JSON`` give.
 
     Raises:
@@ -60,20 +115,7 @@ def _decode(key: str, raw: str) -> Any:
         ) from None
 
 
-def import_modules(modules: Iterable[str]) -> None:
-    """Import each module, e.g. one that defines or registers workers.
-
-    Raises:
-        click.ClickException: a module cannot be imported (one line, exit code 1).
-    """
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except Exception as error:
-            raise click.ClickException(f"cannot import {module!r}: {_first_line(error)}") from None
-
-
-def load(path: str, params: dict[str, Any], imports: Sequence[str]) -> Workflow:
+def _load(path: str, params: dict[str, Any], imports: Sequence[str]) -> Workflow:
     """The workflow the template at ``path`` describes, with its workers importable.
 
     The current directory goes first on ``sys.path`` (as ``python -m`` puts it), so
@@ -91,10 +133,10 @@ def load(path: str, params: dict[str, Any], imports: Sequence[str]) -> Workflow:
     try:
         return Workflow.from_file(path, params=params)
     except TemplateError as error:
-        raise click.ClickException(_first_line(error)) from None
+        raise click.ClickException(first_line(error)) from None
 
 
-async def submit(
+async def _submit(
     workflow: Workflow,
     oban: Oban,
     *,
@@ -117,11 +159,3 @@ async def submit(
     return await _terminal.watch(
         workflow.id, oban=oban, dsn=dsn, prefix=prefix, out=out, timeout=timeout
     )
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-__all__: Sequence[str] = ["import_modules", "load", "parse_params", "submit"]

@@ -28,10 +28,10 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ._control import StepStatus, WorkflowStatus, WorkflowSummary, status
-from ._events import Event, StepEvent, StepsAdded, WorkflowFinished, subscribe
-from ._graph import nesting_order
-from ._names import SEPARATOR
+from .._control import StepStatus, WorkflowStatus, WorkflowSummary, status
+from .._events import Event, StepEvent, StepsAdded, WorkflowFinished, subscribe
+from .._graph import nesting_order
+from .._names import SEPARATOR
 
 PIPED_WIDTH = 160
 UNSETTLED = frozenset(("suspended", "available", "scheduled", "snoozed", "executing", "retryable"))

@@ -8,22 +8,25 @@ applies here too. Stops gracefully on SIGTERM or the first SIGINT.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+import sys
 from typing import Any
 
 import click
 from oban.telemetry import logger as telemetry_logger
 
-from . import _oban
-from ._sweep import Sweeper
+from .. import _oban
+from .._sweep import Sweeper
+from ._connection import probe, settings
+from ._exits import EXIT_INTERRUPTED, run_or_exit
+from ._options import IMPORTS, connection, import_modules
 
 logger = logging.getLogger("baton")
 
 DEFAULT_QUEUES = "default:10,llm:5"
-EXIT_INTERRUPTED = 130
 
 
 def parse_queues(text: str) -> dict[str, int]:
@@ -40,20 +43,77 @@ def parse_queues(text: str) -> dict[str, int]:
     return queues
 
 
-async def run_workers(
-    conf: Any,
-    prefix: str,
+@click.command()
+@connection
+@click.option(
+    "--queues",
+    help="Comma-separated queue:limit pairs (default: queues in oban.toml or OBAN_QUEUES, "
+    f"else {DEFAULT_QUEUES}).",
+)
+@click.option("--node", help="Node name, unique per process (default: host name and pid).")
+@click.option("--pool-min-size", type=click.IntRange(min=1), help="Fewest connections (default 1).")
+@click.option("--pool-max-size", type=click.IntRange(min=1), help="Most connections (default 10).")
+@click.option(
+    "--sweep-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds between sweeps for stuck workflows, on the leader (with baton.Sweeper).",
+)
+@IMPORTS
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+)
+def start(
+    config: str | None,
+    dsn: str | None,
+    prefix: str | None,
+    queues: str | None,
+    node: str | None,
+    pool_min_size: int | None,
+    pool_max_size: int | None,
     sweep_interval: float,
-    *,
-    probe: Callable[[str, str], Awaitable[None]],
+    imports: tuple[str, ...],
+    log_level: str,
 ) -> None:
+    """Run workers: an Oban instance on Baton's queues, plus the stuck-workflow sweep.
+
+    Options, variables and oban.toml as for `oban start`. SIGTERM or the first Ctrl+C
+    stops taking jobs and waits for the running ones (Oban's shutdown grace period); a
+    second Ctrl+C exits at once.
+    """
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, log_level.upper()),
+        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+    )
+    url, schema = settings(config, dsn, prefix)
+    conf = _oban.load_config(
+        config,
+        dsn=url,
+        prefix=schema,
+        queues=parse_queues(queues) if queues else None,
+        node=node,
+        pool_min_size=pool_min_size,
+        pool_max_size=pool_max_size,
+    )
+    if not conf.queues:
+        conf = dataclasses.replace(conf, queues=parse_queues(DEFAULT_QUEUES))
+    import_modules(imports)
+    run_or_exit(run_workers(conf, schema, sweep_interval))
+
+
+async def run_workers(conf: Any, prefix: str, sweep_interval: float) -> None:
     """Run ``conf``'s Oban instance until SIGTERM or SIGINT, then stop it gracefully.
 
     Args:
         conf: Oban's CLI configuration (``_oban.load_config``), with its queues set.
         prefix: the schema of the tables.
         sweep_interval: seconds between sweeps of ``baton.Sweeper`` (on the leader only).
-        probe: checks the database and Baton's tables first, failing in one line.
     """
     await probe(conf.dsn, prefix)
     pool = await conf.create_pool()

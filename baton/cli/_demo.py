@@ -7,19 +7,25 @@ in-process on its own queues, so pointing it at a shared database runs nothing e
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, cast
 
+import click
 from oban import Job, Oban, Worker
 
-from . import store
-from ._events import Reconnected, StepEvent, Subscription, WorkflowFinished, subscribe
-from ._results import get_all_results, get_result
-from ._schema import install
-from ._worker import worker
-from .workflow import Workflow
+from .. import store
+from .._database import embedded_postgres
+from .._events import Reconnected, StepEvent, Subscription, WorkflowFinished, subscribe
+from .._results import get_all_results, get_result
+from .._schema import install
+from .._worker import worker
+from ..workflow import Workflow
+from ._exits import run_or_exit
+from ._options import DSN
 
 QUEUES: dict[str, int | dict[str, Any]] = {"baton_demo": 5, "baton_demo_llm": 3}
 ASPECTS = ("sentiment", "entities", "summary")
@@ -115,3 +121,23 @@ async def run(dsn: str, say: Callable[[str], None], topic: str = "Baton") -> boo
             return bool(brief)
     finally:
         await pool.close()
+
+
+@click.command()
+@DSN
+@click.option("--topic", default="Baton", show_default=True, help="What the brief is about.")
+def demo(dsn: str | None, topic: str) -> None:
+    """Run a sample research-brief workflow and print its steps as they change.
+
+    Uses --dsn or DATABASE_URL when given; otherwise starts an embedded PostgreSQL in a
+    temporary directory and deletes it afterwards.
+    """
+    url = dsn or os.environ.get("DATABASE_URL")
+    if url:
+        click.echo("Using the database from " + ("--dsn" if dsn else "DATABASE_URL"))
+        completed = run_or_exit(run(url, click.echo, topic))
+    else:
+        click.echo("No DATABASE_URL: starting an embedded PostgreSQL…")
+        with embedded_postgres("baton-demo") as url:
+            completed = run_or_exit(run(url, click.echo, topic))
+    sys.exit(0 if completed else 1)

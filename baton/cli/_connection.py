@@ -1,0 +1,73 @@
+"""The database a command talks to: its settings, a first probe, and a client-only Oban.
+
+Connection settings follow the ``oban`` CLI: ``--dsn``, else ``DATABASE_URL``, else
+``OBAN_DSN``, else ``dsn`` in ``oban.toml`` (or the file given with ``--config``); the
+schema is ``--prefix``, else ``OBAN_PREFIX``, else ``prefix`` in the file, else ``public``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import click
+import psycopg
+from oban import Oban
+from psycopg_pool import AsyncConnectionPool
+
+from .. import _oban, _schema
+from ..errors import SchemaError
+from ._exits import run_or_exit
+
+CLI_INSTANCE = "baton-cli"
+
+
+def settings(config: str | None, dsn: str | None, prefix: str | None) -> tuple[str, str]:
+    """The database URL and the schema the options, variables and config file give.
+
+    Raises:
+        click.UsageError: no database is given anywhere (exit code 2).
+    """
+    url, schema = _oban.load_settings(config, dsn or os.environ.get("DATABASE_URL"), prefix)
+    if not url:
+        raise click.UsageError(
+            "no database given: pass --dsn or set DATABASE_URL or OBAN_DSN (or dsn in oban.toml)"
+        )
+    return url, schema
+
+
+async def probe(url: str, prefix: str) -> None:
+    """Fail fast, in one line, when the database is unreachable or lacks Baton's tables."""
+    async with await psycopg.AsyncConnection.connect(url, connect_timeout=10) as conn:
+        version = await _schema.installed_version(conn, prefix)
+    if version is None:
+        raise SchemaError(f"Baton is not installed in schema {prefix!r}: run baton install")
+    if version < _schema.SCHEMA_VERSION:
+        raise SchemaError(
+            f"Baton's tables in schema {prefix!r} are at version {version}, this Baton needs "
+            f"{_schema.SCHEMA_VERSION}: run baton install"
+        )
+
+
+@asynccontextmanager
+async def client(url: str, prefix: str) -> AsyncIterator[Oban]:
+    """A client-only Oban instance (no queues, no leadership) on the database."""
+    await probe(url, prefix)
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(url, min_size=1, max_size=4, open=False)
+    await pool.open(wait=True, timeout=10)
+    try:
+        yield Oban(pool=pool, name=CLI_INSTANCE, prefix=prefix, leadership=False)
+    finally:
+        await pool.close()
+
+
+def call[T](database: tuple[str, str], action: Callable[[Oban], Awaitable[T]]) -> T:
+    """Run ``action`` with a client on the database ``(url, schema)``, errors as one line."""
+
+    async def run_action() -> T:
+        async with client(*database) as oban:
+            return await action(oban)
+
+    return run_or_exit(run_action())
