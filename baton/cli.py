@@ -173,8 +173,12 @@ def demo(dsn: str | None, topic: str) -> None:
         click.echo("Using the database from " + ("--dsn" if dsn else "DATABASE_URL"))
         completed = _run(_demo.run(url, click.echo, topic))
     else:
+        try:
+            server = embedded_postgres("baton-demo")
+        except BatonError as error:
+            raise click.ClickException(str(error)) from None
         click.echo("No DATABASE_URL: starting an embedded PostgreSQL…")
-        with embedded_postgres("baton-demo") as url:
+        with server as url:
             completed = _run(_demo.run(url, click.echo, topic))
     sys.exit(0 if completed else 1)
 

@@ -1,4 +1,4 @@
-"""The crash suite's short version (``python -m chaos.run``; docs/reliability.md).
+"""The crash suite's short version (``python -m tests.chaos.run``; docs/reliability.md).
 
 Three worker processes run eight random DAG workflows whose steps call a fake LLM, while
 the driver SIGKILLs workers at random and the workers now and then kill themselves between
@@ -44,7 +44,7 @@ async def test_short_crash_run_loses_nothing_and_calls_the_llm_once_per_stored_r
     command = [
         sys.executable,
         "-m",
-        "chaos.run",
+        "tests.chaos.run",
         "--dsn",
         installed,
         "--workers",

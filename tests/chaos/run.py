@@ -1,4 +1,4 @@
-"""The crash suite: ``python -m chaos.run [--workers 3] [--workflows 20] [--kills 10] [--seed S]``.
+"""The crash suite: ``python -m tests.chaos.run [--workers 3] [--workflows 20] [--kills 10] [--seed S]``.
 
 Starts a fake LLM (a local HTTP server that records every call) and ``--workers`` worker
 processes sharing one database, inserts ``--workflows`` random DAG workflows (seeded)
@@ -9,7 +9,7 @@ Oban acked the job (``--crash-after-store``). Oban's lifeline (``rescue_after`` 
 the jobs of dead processes back.
 
 When every workflow has finished, it checks the run against the database and the LLM's
-call log (see ``chaos.check``), prints a summary, and exits 1 if an assertion failed.
+call log (see ``tests.chaos.check``), prints a summary, and exits 1 if an assertion failed.
 Worker logs, the call log and the summary are kept in ``--logs`` (a temporary directory
 by default).
 """
@@ -35,10 +35,10 @@ from oban import Job, Oban
 
 import baton
 from baton import Workflow, WorkflowFinished
-from chaos.check import check
-from chaos.fake_llm import FakeLLM
-from chaos.steps import CRASH_ENV, LLM_URL_ENV, RUNS_TABLE, Think, Tool
-from chaos.workers import MAX_FAILED_STARTS, Fleet
+from tests.chaos.check import check
+from tests.chaos.fake_llm import FakeLLM
+from tests.chaos.steps import CRASH_ENV, LLM_URL_ENV, RUNS_TABLE, Think, Tool
+from tests.chaos.workers import MAX_FAILED_STARTS, Fleet
 
 logger = logging.getLogger("chaos")
 
@@ -57,7 +57,7 @@ def span(text: str) -> tuple[float, float]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m chaos.run", description=__doc__.split("\n\n")[1]
+        prog="python -m tests.chaos.run", description=__doc__.split("\n\n")[1]
     )
     add = parser.add_argument
     add("--dsn", default=os.environ.get("DATABASE_URL"), help="default: $DATABASE_URL")
