@@ -14,9 +14,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -35,8 +33,9 @@ def figures(output: str) -> dict[str, str]:
 
 @pytest.mark.timeout(300)
 async def test_short_crash_run_loses_nothing_and_calls_the_llm_once_per_stored_result(
-    installed: str, conn: psycopg.AsyncConnection[Any], tmp_path: Path
+    dsn: str, tmp_path: Path
 ) -> None:
+    """The run makes (and drops) a database of its own on the session's server."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         part for part in (str(PROJECT), env.get("PYTHONPATH")) if part
@@ -46,7 +45,7 @@ async def test_short_crash_run_loses_nothing_and_calls_the_llm_once_per_stored_r
         "-m",
         "tests.chaos.run",
         "--dsn",
-        installed,
+        dsn,
         "--workers",
         "3",
         "--workflows",
