@@ -47,8 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--dsn",
         default=None,
-        help="PostgreSQL for the run (default: database baton_bench on 127.0.0.1:5432, "
-        "else an embedded server); its job tables are emptied",
+        help="PostgreSQL for the run, its job tables emptied (default: a database of the "
+        "run's own on 127.0.0.1:5432, dropped afterwards, else an embedded server)",
     )
     parser.add_argument(
         "--redis",
