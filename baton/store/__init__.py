@@ -7,6 +7,7 @@ per operation and never see a cursor.
 
 from __future__ import annotations
 
+from ._databases import answers, create_database, drop_database
 from ._install import SCHEMA_VERSION, installed_version
 from ._install import install as install_schema
 from ._listen import listen, ping
@@ -65,9 +66,12 @@ __all__ = [
     "UsageRow",
     "WorkflowRow",
     "activate_stuck",
+    "answers",
     "cancel",
     "complete",
+    "create_database",
     "dep_rows",
+    "drop_database",
     "edges_and_previews",
     "insert_workflow",
     "install_schema",

@@ -1,4 +1,4 @@
-"""The crash suite's short version (``python -m chaos.run``; docs/reliability.md).
+"""The crash suite's short version (``python -m tests.chaos.run``; docs/reliability.md).
 
 Three worker processes run eight random DAG workflows whose steps call a fake LLM, while
 the driver SIGKILLs workers at random and the workers now and then kill themselves between
@@ -14,9 +14,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -35,8 +33,9 @@ def figures(output: str) -> dict[str, str]:
 
 @pytest.mark.timeout(300)
 async def test_short_crash_run_loses_nothing_and_calls_the_llm_once_per_stored_result(
-    installed: str, conn: psycopg.AsyncConnection[Any], tmp_path: Path
+    dsn: str, tmp_path: Path
 ) -> None:
+    """The run makes (and drops) a database of its own on the session's server."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         part for part in (str(PROJECT), env.get("PYTHONPATH")) if part
@@ -44,9 +43,9 @@ async def test_short_crash_run_loses_nothing_and_calls_the_llm_once_per_stored_r
     command = [
         sys.executable,
         "-m",
-        "chaos.run",
+        "tests.chaos.run",
         "--dsn",
-        installed,
+        dsn,
         "--workers",
         "3",
         "--workflows",

@@ -1,29 +1,36 @@
-"""The README's example, extracted from README.md and run as written."""
+"""The README's user example, extracted from README.md and run as written (source tree).
+
+``tests/integration/test_wheel.py`` runs the same example from a built wheel.
+"""
 
 from __future__ import annotations
 
-import re
+import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 import baton
+from tests.support.readme import run_user_path
 
-README = Path(__file__).parents[2] / "README.md"
+pytestmark = pytest.mark.slow
 
-
-def readme_example() -> str:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
-    assert len(blocks) == 1, "the README should have exactly one python example"
-    return blocks[0]
+BIN = Path(sys.executable).parent
 
 
-async def test_readme_example_runs(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
-    namespace: dict[str, Any] = {"__name__": "readme_example"}
-    exec(compile(readme_example(), str(README), "exec"), namespace)  # noqa: S102 - our own README
-
-    finished = await namespace["main"](installed)
+async def test_readme_example_runs(
+    installed: str, conn: psycopg.AsyncConnection[Any], tmp_path: Path
+) -> None:
+    async with baton.subscribe(dsn=installed) as events:
+        workflow_id, _watched = await asyncio.to_thread(run_user_path, BIN, installed, tmp_path)
+        async with asyncio.timeout(30):
+            async for event in events:
+                if isinstance(event, baton.WorkflowFinished) and event.workflow_id == workflow_id:
+                    finished = event
+                    break
 
     assert isinstance(finished, baton.WorkflowFinished)
     assert finished.outcome == "completed"

@@ -1,7 +1,12 @@
 """Test database plumbing: where the tests' PostgreSQL is, and how to reset it.
 
-DSN order (DESIGN §4): ``DATABASE_URL``; else ``127.0.0.1:5432`` if it answers (a database
-``baton_test`` is created there); else an embedded PostgreSQL started for the session.
+Every test session runs on a database of its own, created for it and dropped at its end
+(also when tests fail), so concurrent runs never share tables. Where (DESIGN §4): on the
+server of ``DATABASE_URL``, same credentials, a new database named after the URL's
+(``baton_ci`` → ``baton_ci_<pid>_<random>``); else on ``127.0.0.1:5432`` if it answers
+(``baton_test_<pid>_<random>``); else an embedded PostgreSQL started for the session.
+While the session runs, ``DATABASE_URL`` names its database, so subprocesses that read it
+get the session's database too.
 """
 
 from __future__ import annotations
@@ -13,9 +18,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
-from baton._database import LOCAL_HOST, LOCAL_PORT, embedded_postgres, local_server_answers
+from baton._database import private_database
 
 TEST_DATABASE = "baton_test"
 
@@ -28,21 +32,17 @@ RESTART IDENTITY CASCADE
 
 @contextmanager
 def test_dsn() -> Iterator[str]:
-    """Yield the DSN the test session uses, starting an embedded server if needed."""
-    if url := os.environ.get("DATABASE_URL"):
-        yield url
-    elif local_server_answers():
-        admin = f"postgresql://postgres@{LOCAL_HOST}:{LOCAL_PORT}/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (TEST_DATABASE,)
-            ).fetchone()
-            if not exists:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEST_DATABASE)))
-        yield f"postgresql://postgres@{LOCAL_HOST}:{LOCAL_PORT}/{TEST_DATABASE}"
-    else:
-        with embedded_postgres("baton-test") as dsn:
-            yield dsn
+    """Yield the DSN of the session's own database; drop it (or the embedded server) after."""
+    base = os.environ.get("DATABASE_URL")
+    with private_database(TEST_DATABASE, base) as url:
+        os.environ["DATABASE_URL"] = url
+        try:
+            yield url
+        finally:
+            if base is None:
+                os.environ.pop("DATABASE_URL", None)
+            else:
+                os.environ["DATABASE_URL"] = base
 
 
 async def wait_until(

@@ -1,4 +1,4 @@
-"""The benchmark's pure helpers (``bench.stats``, the fan-out record check); no database."""
+"""The benchmark's pure helpers (``benchmarks.stats``, the fan-out record check); no database."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench import fan, stats
+from benchmarks import fan, stats
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 

@@ -59,6 +59,7 @@ EXPECTED_ERRORS = [
     "ContextConflict",
     "DependencyCycle",
     "DuplicateStep",
+    "EmbeddedPostgresMissing",
     "EmptyWorkflow",
     "InvalidContext",
     "InvalidExpansion",

@@ -1,4 +1,4 @@
-"""The crash suite's workflow steps; worker processes load them with ``--import chaos.steps``.
+"""The crash suite's workflow steps; worker processes load them with ``--import tests.chaos.steps``.
 
 Every run of ``perform_workflow``:
 
@@ -24,7 +24,7 @@ from typing import Any
 from oban import Job, telemetry
 
 import baton
-from chaos.fake_llm import complete
+from tests.chaos.fake_llm import complete
 
 LLM_URL_ENV = "CHAOS_LLM_URL"
 CRASH_ENV = "CHAOS_CRASH_AFTER_STORE"
@@ -54,7 +54,7 @@ _rng = random.Random()  # noqa: S311 - when to crash, not a secret
 
 
 def use_pool(pool: Any) -> None:
-    """Set up this worker process (``worker_proc --import chaos.steps`` calls it).
+    """Set up this worker process (``worker_proc --import tests.chaos.steps`` calls it).
 
     Keeps the pool to record runs with, and attaches the crash handler when
     ``CHAOS_CRASH_AFTER_STORE`` asks for one.
@@ -86,7 +86,7 @@ def crash_after_store(_name: str, meta: dict[str, Any]) -> None:
 
 async def _record_run(job: Job) -> None:
     if _pool is None:
-        raise RuntimeError("chaos.steps.use_pool() was not called in this process")
+        raise RuntimeError("tests.chaos.steps.use_pool() was not called in this process")
     async with _pool.connection() as conn, conn.transaction():
         await conn.execute(
             RECORD_RUN,

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-logger = logging.getLogger("chaos.fake_llm")
+logger = logging.getLogger("tests.chaos.fake_llm")
 
 PATH = "/v1/complete"
 MODEL = "fake-llm-1"

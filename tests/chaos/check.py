@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from baton import Workflow
-from chaos.fake_llm import Call
+from tests.chaos.fake_llm import Call
 
 STEPS = """
 SELECT s.workflow_id, s.name, s.outcome, s.settled_at, s.performed_at, s.performed_attempt,

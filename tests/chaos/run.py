@@ -1,4 +1,6 @@
-"""The crash suite: ``python -m chaos.run [--workers 3] [--workflows 20] [--kills 10] [--seed S]``.
+"""The crash suite: random DAG workflows on worker processes that get SIGKILLed.
+
+    python -m tests.chaos.run [--workers 3] [--workflows 20] [--kills 10] [--seed S]
 
 Starts a fake LLM (a local HTTP server that records every call) and ``--workers`` worker
 processes sharing one database, inserts ``--workflows`` random DAG workflows (seeded)
@@ -9,9 +11,14 @@ Oban acked the job (``--crash-after-store``). Oban's lifeline (``rescue_after`` 
 the jobs of dead processes back.
 
 When every workflow has finished, it checks the run against the database and the LLM's
-call log (see ``chaos.check``), prints a summary, and exits 1 if an assertion failed.
+call log (see ``tests.chaos.check``), prints a summary, and exits 1 if an assertion failed.
 Worker logs, the call log and the summary are kept in ``--logs`` (a temporary directory
 by default).
+
+Every run has a database of its own, created for it and dropped at the end: on the server
+of ``--dsn`` (default ``$DATABASE_URL``), named after its database plus ``_<pid>_<random>``;
+else ``baton_chaos_<pid>_<random>`` on 127.0.0.1:5432 when a server answers there; else an
+embedded PostgreSQL.
 """
 
 from __future__ import annotations
@@ -35,18 +42,16 @@ from oban import Job, Oban
 
 import baton
 from baton import Workflow, WorkflowFinished
-from chaos.check import check
-from chaos.fake_llm import FakeLLM
-from chaos.steps import CRASH_ENV, LLM_URL_ENV, RUNS_TABLE, Think, Tool
-from chaos.workers import MAX_FAILED_STARTS, Fleet
+from baton._database import private_database
+from tests.chaos.check import check
+from tests.chaos.fake_llm import FakeLLM
+from tests.chaos.steps import CRASH_ENV, LLM_URL_ENV, RUNS_TABLE, Think, Tool
+from tests.chaos.workers import MAX_FAILED_STARTS, Fleet
 
 logger = logging.getLogger("chaos")
 
-RESET = """
-TRUNCATE TABLE oban_jobs, oban_leaders, oban_producers,
-               baton_workflows, baton_steps, baton_edges, chaos_runs
-RESTART IDENTITY CASCADE
-"""
+CHAOS_DATABASE = "baton_chaos"
+
 UNFINISHED = "SELECT count(*) FROM baton_workflows WHERE id = ANY(%s) AND finished_at IS NULL"
 
 
@@ -57,10 +62,15 @@ def span(text: str) -> tuple[float, float]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m chaos.run", description=__doc__.split("\n\n")[1]
+        prog="python -m tests.chaos.run", description=__doc__.split("\n\n")[2]
     )
     add = parser.add_argument
-    add("--dsn", default=os.environ.get("DATABASE_URL"), help="default: $DATABASE_URL")
+    add(
+        "--dsn",
+        default=os.environ.get("DATABASE_URL"),
+        help="server to make the run's own database on (default: $DATABASE_URL, else "
+        "127.0.0.1:5432, else an embedded PostgreSQL)",
+    )
     add("--workers", type=int, default=3, help="worker processes (default 3)")
     add("--workflows", type=int, default=20, help="workflows to run (default 20)")
     add("--steps", type=span, default=(3, 12), metavar="MIN:MAX", help="steps per workflow")
@@ -80,10 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--rescue-after", type=float, default=2.0, help="lifeline rescue_after (default 2 s)")
     add("--timeout", type=float, default=300.0, help="seconds to wait for the workflows")
     add("--logs", type=Path, default=None, help="directory for logs (default: a temp dir)")
-    add("--reset", action="store_true", help="truncate Oban's and Baton's tables first")
     args = parser.parse_args(argv)
-    if not args.dsn:
-        parser.error("no database given: pass --dsn or set DATABASE_URL")
     if args.kill_every < 0.2:
         parser.error("--kill-every must be at least 0.2 seconds")
     if args.workers < 1 or args.workflows < 1 or args.kills < 0:
@@ -178,8 +185,6 @@ async def run(args: argparse.Namespace) -> int:
     await baton.install(args.dsn)
     conn = await psycopg.AsyncConnection.connect(args.dsn, autocommit=True)
     await conn.execute(RUNS_TABLE)
-    if args.reset:
-        await conn.execute(RESET)
 
     llm = FakeLLM(seed=args.seed, latency=args.llm_latency, error_rate=args.llm_errors)
     queues = f"default:{args.concurrency},llm:{args.concurrency}"
@@ -264,7 +269,11 @@ def main(argv: list[str] | None = None) -> None:
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
     )
     logging.getLogger("baton").setLevel(logging.WARNING)
-    sys.exit(asyncio.run(run(parse_args(argv))))
+    args = parse_args(argv)
+    with private_database(CHAOS_DATABASE, args.dsn) as dsn:
+        args.dsn = dsn
+        code = asyncio.run(run(args))
+    sys.exit(code)
 
 
 if __name__ == "__main__":

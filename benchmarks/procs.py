@@ -103,7 +103,7 @@ async def _spawn(
 
 
 class Worker(_Child):
-    """A ``bench.worker`` process: one Oban node running the ``default`` queue."""
+    """A ``benchmarks.worker`` process: one Oban node running the ``default`` queue."""
 
     @classmethod
     async def start(
@@ -116,7 +116,7 @@ class Worker(_Child):
         paused: bool = False,
         pool_size: int = 15,
     ) -> Worker:
-        argv = [sys.executable, "-m", "bench.worker", "--dsn", dsn, "--node", node]
+        argv = [sys.executable, "-m", "benchmarks.worker", "--dsn", dsn, "--node", node]
         argv += ["--limit", str(limit), "--pool-size", str(pool_size)]
         if paused:
             argv.append("--paused")
@@ -170,11 +170,11 @@ async def stop_all(children: list[Any]) -> None:
 
 
 class Subscriber(_Child):
-    """A ``bench.subscriber`` process following ``workflow:all``."""
+    """A ``benchmarks.subscriber`` process following ``workflow:all``."""
 
     @classmethod
     async def start(cls, dsn: str, workflows: list[str], logs: Path) -> Subscriber:
-        argv = [sys.executable, "-m", "bench.subscriber", "--dsn", dsn]
+        argv = [sys.executable, "-m", "benchmarks.subscriber", "--dsn", dsn]
         argv += ["--workflows", ",".join(workflows)]
         proc, log = await _spawn("subscriber", argv, logs / "subscriber.log", stdin=False)
         subscriber = cls("subscriber", proc, log)
@@ -203,7 +203,7 @@ class CeleryWorker(_Child):
 
     @classmethod
     async def start(cls, pool: str, redis_url: str, logs: Path) -> CeleryWorker:
-        from bench import celery_client
+        from benchmarks import celery_client
 
         queue = f"bench_{pool}"
         argv = [
@@ -211,7 +211,7 @@ class CeleryWorker(_Child):
             "-m",
             "celery",
             "-A",
-            "bench.celery_app",
+            "benchmarks.celery_app",
             "worker",
             f"--pool={pool}",
             f"--concurrency={cls.POOLS[pool]}",

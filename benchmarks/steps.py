@@ -1,6 +1,6 @@
 """The no-op workers the benchmark runs: Baton steps and plain Oban jobs.
 
-Imported by the driver (to build jobs) and by ``bench.worker`` (to run them). A step with
+Imported by the driver (to build jobs) and by ``benchmarks.worker`` (to run them). A step with
 ``"r"`` (a run label) in its args records ``(run, index, start, end)`` — ``time.time()``
 when its own code starts and ends — in this process's memory; the driver collects the
 records over the worker's stdin/stdout (``DUMP``), so recording adds no database write

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from baton import Workflow
-from bench import db, stats
-from bench.common import Bench, mine, wait_workflows, with_peers
-from bench.procs import CeleryWorker, Worker, start_workers, stop_all
-from bench.steps import Expand, Step
+from benchmarks import db, stats
+from benchmarks.common import Bench, mine, wait_workflows, with_peers
+from benchmarks.procs import CeleryWorker, Worker, start_workers, stop_all
+from benchmarks.steps import Expand, Step
 
 # -- fan-out / fan-in -----------------------------------------------------------------------
 
@@ -56,7 +56,7 @@ async def baton_fanout(b: Bench, worker: Worker, width: int, label: str) -> dict
 
 
 async def celery_fanout(celery: CeleryWorker, width: int) -> dict[str, Any]:
-    from bench import celery_client
+    from benchmarks import celery_client
 
     got = await celery_client.run_chord(celery.queue, width, 120 + width * 0.05)
     join_start, join_end = got["join"]

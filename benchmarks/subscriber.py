@@ -1,6 +1,6 @@
 """An event subscriber in its own process, for the event-latency run.
 
-    python -m bench.subscriber --dsn URL --workflows ID1,ID2,...
+    python -m benchmarks.subscriber --dsn URL --workflows ID1,ID2,...
 
 It subscribes to ``workflow:all`` with ``baton.subscribe(dsn=...)`` (no Oban instance),
 prints ``READY`` once the LISTEN is in place, notes ``time.time()`` as each event arrives,
@@ -60,7 +60,7 @@ async def follow(dsn: str, workflows: set[str]) -> list[list[object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench.subscriber", description=__doc__)
+    parser = argparse.ArgumentParser(prog="benchmarks.subscriber", description=__doc__)
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--workflows", required=True, help="comma-separated workflow ids")
     args = parser.parse_args(argv)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import stats
-from bench.stats import fmt_met, fmt_ms, fmt_pct, fmt_rate, fmt_ratio, fmt_us
+from benchmarks import stats
+from benchmarks.stats import fmt_met, fmt_ms, fmt_pct, fmt_rate, fmt_ratio, fmt_us
 
 HEADER = ["scenario", "Baton", "baseline", "baseline value", "ratio", "target", "met?"]
 

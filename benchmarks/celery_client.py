@@ -3,7 +3,7 @@
 Results are read straight from the Redis backend's keys (``celery-task-meta-<id>``),
 polled every few milliseconds: ``AsyncResult.get()`` on a chord polls every header
 result and would skew the measurement with client CPU. Import after setting
-``BENCH_REDIS_URL`` (``bench.celery_app`` reads it at import).
+``BENCH_REDIS_URL`` (``benchmarks.celery_app`` reads it at import).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import redis
 from celery import chain, chord
 from celery.result import AsyncResult, GroupResult
 
-from bench.celery_app import REDIS_URL, app, join, step
+from benchmarks.celery_app import REDIS_URL, app, join, step
 
 _redis = redis.Redis.from_url(REDIS_URL)
 META = "celery-task-meta-"

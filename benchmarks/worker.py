@@ -1,8 +1,8 @@
-"""A benchmark worker process: one Oban node running ``bench.steps``.
+"""A benchmark worker process: one Oban node running ``benchmarks.steps``.
 
-Started by the driver (``bench.procs``), from the project root::
+Started by the driver (``benchmarks.procs``), from the project root::
 
-    python -m bench.worker --dsn URL --node bench-1 [--limit 10] [--paused]
+    python -m benchmarks.worker --dsn URL --node bench-1 [--limit 10] [--paused]
 
 It runs the queue ``default`` (limit 10 unless told), prints ``READY <node> <pid>`` once
 Oban started, then answers one command per stdin line with one stdout line:
@@ -10,7 +10,7 @@ Oban started, then answers one command per stdin line with one stdout line:
     PING          PONG
     PAUSE         OK            pause the queue on this node (running jobs finish)
     RESUME        OK            resume it
-    DUMP          <JSON>        the steps' records since the last DUMP (see bench.steps)
+    DUMP          <JSON>        the steps' records since the last DUMP (see benchmarks.steps)
     RSS           <bytes>       resident set size after a full garbage collection
     QUIT          (exits)       also on end of input, SIGTERM or SIGINT
 
@@ -31,11 +31,11 @@ import sys
 import psutil
 from oban import Oban
 
-from bench import steps
+from benchmarks import steps
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bench.worker", description=__doc__)
+    parser = argparse.ArgumentParser(prog="benchmarks.worker", description=__doc__)
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--node", default=f"bench-{os.getpid()}")
     parser.add_argument("--limit", type=int, default=10, help="queue limit (default 10)")

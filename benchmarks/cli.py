@@ -1,6 +1,6 @@
-"""``python -m bench``: run every scenario, print a table of medians and ratios, write JSON.
+"""``python -m benchmarks``: run every scenario, print a table of medians and ratios, write JSON.
 
-    python -m bench [--quick] [--only NAME,...] [--repeat 3] [--json out.json] [--dsn URL]
+    python -m benchmarks [--quick] [--only NAME,...] [--repeat 3] [--json out.json] [--dsn URL]
 
 Scenarios, in this order: handoff, throughput, fanout, expand, insert, events, memory,
 scale. Progress goes to stderr; the table to stdout.
@@ -24,16 +24,16 @@ from typing import Any
 import psycopg
 from oban import Oban
 
-from bench import db, report
-from bench.common import FULL, QUICK, Bench
-from bench.scenarios import SCENARIOS, sizes_dict
+from benchmarks import db, report
+from benchmarks.common import FULL, QUICK, Bench
+from benchmarks.scenarios import SCENARIOS, sizes_dict
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bench",
+        prog="python -m benchmarks",
         description="Benchmark Baton against plain Oban and Celery (docs/performance.md).",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 round: a smoke run")
@@ -47,8 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--dsn",
         default=None,
-        help="PostgreSQL for the run (default: database baton_bench on 127.0.0.1:5432, "
-        "else an embedded server); its job tables are emptied",
+        help="PostgreSQL for the run, its job tables emptied (default: a database of the "
+        "run's own on 127.0.0.1:5432, dropped afterwards, else an embedded server)",
     )
     parser.add_argument(
         "--redis",
@@ -94,7 +94,7 @@ async def run(args: argparse.Namespace, dsn: str, logs: Path) -> dict[str, Any]:
         machine = await db.machine(conn)
         if args.pools:
             try:
-                from bench import celery_client
+                from benchmarks import celery_client
 
                 machine["redis"] = celery_client.redis_version()
             except Exception as error:
@@ -130,7 +130,7 @@ async def run(args: argparse.Namespace, dsn: str, logs: Path) -> dict[str, Any]:
         machine["loadavg_end"] = list(os.getloadavg())
         return {
             "generated_at": datetime.now(UTC).isoformat(),
-            "command": " ".join(["python -m bench", *sys.argv[1:]]),
+            "command": " ".join(["python -m benchmarks", *sys.argv[1:]]),
             "dsn": db.redact(dsn),
             "quick": args.quick,
             "repeat": args.repeat,
@@ -149,7 +149,7 @@ async def run(args: argparse.Namespace, dsn: str, logs: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    os.environ["BENCH_REDIS_URL"] = args.redis  # read by bench.celery_app, here and in workers
+    os.environ["BENCH_REDIS_URL"] = args.redis  # read by benchmarks.celery_app, here and in workers
     logs = Path(tempfile.mkdtemp(prefix="baton-bench-logs-"))
     started = time.monotonic()
     with db.bench_dsn(args.dsn) as dsn:

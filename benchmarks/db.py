@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 import baton
-from baton._database import LOCAL_HOST, LOCAL_PORT, embedded_postgres, local_server_answers
+from baton._database import private_database
 
 BENCH_DATABASE = "baton_bench"
 MARKER = "baton_bench_marker"
@@ -36,24 +36,16 @@ class UnsafeDatabase(RuntimeError):
 
 @contextlib.contextmanager
 def bench_dsn(dsn: str | None) -> Iterator[str]:
-    """The DSN to use: ``--dsn``; else ``baton_bench`` on 127.0.0.1:5432 (created if
-    missing) when a server answers there; else an embedded PostgreSQL for this run.
+    """The DSN to use: ``--dsn``; else a database of this run's own, dropped afterwards:
+    ``baton_bench_<pid>_<random>`` on 127.0.0.1:5432 when a server answers there, else an
+    embedded PostgreSQL.
 
     ``DATABASE_URL`` is deliberately not used: the benchmark truncates job tables.
     """
     if dsn:
         yield dsn
-    elif local_server_answers():
-        admin = f"postgresql://postgres@{LOCAL_HOST}:{LOCAL_PORT}/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DATABASE,)
-            ).fetchone()
-            if not exists:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DATABASE)))
-        yield f"postgresql://postgres@{LOCAL_HOST}:{LOCAL_PORT}/{BENCH_DATABASE}"
     else:
-        with embedded_postgres("baton-bench") as url:
+        with private_database(BENCH_DATABASE) as url:
             yield url
 
 

@@ -1,9 +1,9 @@
 """The Celery peer: no-op tasks, Redis as broker and result backend.
 
-The worker is started by the driver (``bench.procs.CeleryWorker``) as::
+The worker is started by the driver (``benchmarks.procs.CeleryWorker``) as::
 
-    celery -A bench.celery_app worker --pool=threads --concurrency=10 -Q bench_threads
-    celery -A bench.celery_app worker --pool=prefork --concurrency=2 -Q bench_prefork
+    celery -A benchmarks.celery_app worker --pool=threads --concurrency=10 -Q bench_threads
+    celery -A benchmarks.celery_app worker --pool=prefork --concurrency=2 -Q bench_prefork
 
 Each task returns ``[start, end]`` (``time.time()`` when its body starts and ends) as its
 result, which the Redis backend stores anyway; the driver reads the results' keys

@@ -1,6 +1,6 @@
 """The worker processes of a crash run: started, SIGKILLed, and restarted when they die.
 
-Each process is ``tests.support.worker_proc --import chaos.steps``; it prints
+Each process is ``tests.support.worker_proc --import tests.chaos.steps``; it prints
 ``READY <node> <pid>`` once its Oban instance runs. A fleet keeps ``size`` of them: when
 one exits, for any reason, a replacement starts at once under a new node name.
 """
@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-logger = logging.getLogger("chaos.workers")
+logger = logging.getLogger("tests.chaos.workers")
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 #: Stop replacing processes after this many failed to start (a broken setup, not chaos).
@@ -151,7 +151,7 @@ class Fleet:
             "--node",
             node,
             "--import",
-            "chaos.steps",
+            "tests.chaos.steps",
             *self.args,
             cwd=PROJECT,
             env=env,

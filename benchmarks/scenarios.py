@@ -2,7 +2,7 @@
 alternating them round by round (A/B/A/B…), and returns raw samples plus a summary.
 
 Timestamps: the steps record ``time.time()`` when their own code starts and ends (see
-``bench.steps``; Celery tasks return theirs as results), so a hand-off is "the dependency's
+``benchmarks.steps``; Celery tasks return theirs as results), so a hand-off is "the dependency's
 work is done → the dependent's work starts", whatever sits in between (Baton's result
 write, Oban's ack and fetch, the plain chain's enqueue, Celery's result write and
 message).
@@ -20,8 +20,8 @@ from typing import Any
 import psutil
 
 from baton import Workflow
-from bench import db, stats
-from bench.common import (
+from benchmarks import db, stats
+from benchmarks.common import (
     INSERT_QUEUE,
     Bench,
     Sizes,
@@ -32,9 +32,9 @@ from bench.common import (
     wait_workflows,
     with_peers,
 )
-from bench.fan import expand, fanout
-from bench.procs import CeleryWorker, Subscriber, Worker, start_workers, stop_all
-from bench.steps import Keep, Plain, Step
+from benchmarks.fan import expand, fanout
+from benchmarks.procs import CeleryWorker, Subscriber, Worker, start_workers, stop_all
+from benchmarks.steps import Keep, Plain, Step
 
 # -- hand-off -------------------------------------------------------------------------------
 
@@ -79,7 +79,7 @@ async def oban_chain(b: Bench, worker: Worker, length: int, label: str) -> dict[
 
 
 async def celery_chain(celery: CeleryWorker, length: int) -> dict[str, Any]:
-    from bench import celery_client
+    from benchmarks import celery_client
 
     sent_at, pairs = await celery_client.run_chain(celery.queue, length, 60 + length * 0.1)
     tuples = [(float(s), float(e)) for s, e in pairs]

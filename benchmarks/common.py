@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 from oban import Oban
 
-from bench import stats
-from bench.procs import CeleryWorker, Worker, start_workers, stop_all
+from benchmarks import stats
+from benchmarks.procs import CeleryWorker, Worker, start_workers, stop_all
 
 INSERT_QUEUE = "bench_insert"  # no worker runs it: inserted jobs stay put
 POLL = 0.02
@@ -125,7 +125,7 @@ async def start_celery(b: Bench) -> list[CeleryWorker]:
     if not b.celery_pools:
         return []
     try:
-        from bench import celery_client
+        from benchmarks import celery_client
     except ImportError as error:
         b.notes.append(f"Celery baselines skipped: {error} (pip install -e '.[bench]')")
         return []
@@ -160,7 +160,7 @@ async def with_peers(b: Bench, label: str) -> AsyncIterator[tuple[Worker, list[C
 async def stop_celery(workers: list[CeleryWorker]) -> None:
     await stop_all(workers)
     if workers:
-        from bench import celery_client
+        from benchmarks import celery_client
 
         celery_client.close()
 
