@@ -196,6 +196,24 @@ class SweptStep:
 
 
 @dataclass(frozen=True, slots=True)
+class StuckStep:
+    """A suspended step whose deps have all settled; ``doomed`` when it must be cancelled."""
+
+    workflow_id: str
+    name: str
+    job_id: int
+    doomed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActivatedJob:
+    """A job the sweep made available (or scheduled)."""
+
+    job_id: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class Edge:
     """One dependency: ``downstream`` waits for ``upstream``."""
 

@@ -6,7 +6,7 @@ from oban import Oban
 
 from .. import _oban
 from . import _execute as db
-from ._rows import SweptStep
+from ._rows import ActivatedJob, StuckStep, SweptStep
 
 
 async def settle_unseen(oban: Oban, limit: int) -> list[SweptStep]:
@@ -17,8 +17,25 @@ async def settle_unseen(oban: Oban, limit: int) -> list[SweptStep]:
 
 
 async def activate_stuck(oban: Oban, limit: int) -> list[SweptStep]:
-    """Activate (or cancel) up to ``limit`` suspended steps whose deps have all settled."""
+    """Activate up to ``limit`` suspended steps whose deps have all settled.
+
+    The plain Oban workers among them whose deps did not complete are cancelled instead,
+    by the settlement's own ``baton_cancel_blocked``.
+    """
     prefix = _oban.prefix(oban)
-    params = {"limit": limit, "channel": _oban.insert_channel(prefix)}
     async with _oban.pooled(oban) as conn, conn.transaction():
-        return await db.rows(conn, "sweep_activate.sql", prefix, params, SweptStep)
+        stuck = await db.rows(conn, "sweep_stuck.sql", prefix, {"limit": limit}, StuckStep)
+        doomed = [step.job_id for step in stuck if step.doomed]
+        if doomed:
+            await db.run(conn, "sweep_cancel.sql", prefix, {"job_ids": doomed})
+        params = {
+            "job_ids": [step.job_id for step in stuck if not step.doomed],
+            "channel": _oban.insert_channel(prefix),
+        }
+        moved = await db.rows(conn, "sweep_activate.sql", prefix, params, ActivatedJob)
+    states = {job.job_id: job.state for job in moved} | dict.fromkeys(doomed, "cancelled")
+    return [
+        SweptStep(step.workflow_id, step.name, states[step.job_id])
+        for step in stuck
+        if step.job_id in states
+    ]

@@ -13,7 +13,7 @@ from oban.testing import drain_queue
 import baton
 from baton import Workflow
 from tests.support.db import wait_until
-from tests.support.steps import Echo, PlainOban
+from tests.support.steps import Echo, Outcome, PlainOban
 
 
 async def drain(oban: Oban) -> None:
@@ -141,6 +141,38 @@ async def test_a_suspended_step_whose_deps_settled_is_activated(
     assert report.activated == ((wf.id, "b", "available"),)
     await drain(client)
     assert (await baton.status(wf.id)).state == "completed"
+
+
+async def test_a_stuck_plain_worker_whose_dep_failed_is_cancelled_naming_the_dep(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    # The sweep cancels it as the settlement does (baton_cancel_blocked): a plain Oban worker
+    # cannot check its deps itself.
+    wf = (
+        Workflow(name="stuck-plain")
+        .add("a", Outcome.new({"outcome": "discard"}))
+        .add("b", PlainOban.new(), deps=["a"])
+    )
+    await wf.insert()
+    await drain(client)  # a is discarded; the settlement cancels b
+    await conn.execute("UPDATE baton_steps SET outcome = NULL WHERE name = 'b'")
+    await conn.execute(
+        "UPDATE baton_workflows SET unsettled = 1, finished_at = NULL, outcome = NULL"
+    )
+    await without_triggers(
+        conn,
+        "UPDATE oban_jobs SET state = 'suspended', errors = '[]' WHERE id = %s",
+        wf.steps["b"].job.id,
+    )
+
+    report = await baton.sweep()
+
+    assert report.activated == ((wf.id, "b", "cancelled"),)
+    status = await baton.status(wf.id)
+    assert status.state == "failed"
+    assert status.step("b").error == (
+        "cancelled by Baton: dependencies did not complete: a (discarded)"
+    )
 
 
 async def test_a_healthy_workflow_is_left_alone_and_a_second_sweep_finds_nothing(

@@ -1,0 +1,1 @@
+SELECT {prefix}.baton_cancel_blocked(%(job_ids)s::bigint[])

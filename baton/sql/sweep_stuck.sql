@@ -1,0 +1,14 @@
+-- Suspended steps of unfinished workflows whose deps have all settled, locked: the sweep
+-- activates them, or cancels (through the settlement's own cancel function) the plain
+-- Oban workers among them whose deps did not complete.
+SELECT s.workflow_id, s.name, j.id AS job_id, s.blocked > 0 AND NOT s.gated AS doomed
+  FROM {prefix}.baton_workflows w
+  JOIN {prefix}.baton_steps s ON s.workflow_id = w.id
+  JOIN {prefix}.oban_jobs j ON j.id = s.job_id
+ WHERE w.finished_at IS NULL
+   AND s.outcome IS NULL
+   AND s.pending = 0
+   AND j.state = 'suspended'
+ ORDER BY j.id
+ LIMIT %(limit)s
+   FOR UPDATE OF j
