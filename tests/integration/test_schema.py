@@ -314,3 +314,27 @@ async def test_a_trigger_is_recreated_only_when_its_file_changed(
     assert (truncated, deleted) == (first[0], first[1])
     assert settled[:2] == first[2][:2]
     assert settled[2] != first[2][2]  # dropped and created again
+
+
+async def test_install_repairs_a_disabled_trigger_and_a_dropped_function(
+    scratch: psycopg.AsyncConnection[Any], installed: str, oban_pool: Any
+) -> None:
+    """The install verifies what is there, not its version table: a disabled trigger is
+    created again, and a function dropped (with the triggers that used it) comes back."""
+    state = (
+        "SELECT tgname, tgenabled, obj_description(oid, 'pg_trigger') FROM pg_trigger "
+        "WHERE tgrelid = 'baton_alt.oban_jobs'::regclass AND tgname LIKE 'baton%' ORDER BY 1"
+    )
+    await baton.install(installed, prefix=ALT)
+    healthy = await (await scratch.execute(state)).fetchall()
+    assert healthy == [(name, "O", _install.trigger_digest(name)) for name in sorted(_install.TRIGGERS)]
+
+    await scratch.execute("ALTER TABLE baton_alt.oban_jobs DISABLE TRIGGER baton_jobs_truncated")
+    await scratch.execute("DROP FUNCTION baton_alt.baton_job_changed() CASCADE")
+    assert [name for name, *_rest in await (await scratch.execute(state)).fetchall()] == [
+        "baton_jobs_truncated"
+    ]
+    await baton.install(installed, prefix=ALT)
+
+    assert await (await scratch.execute(state)).fetchall() == healthy
+    await run_alt_workflow(scratch, oban_pool)
