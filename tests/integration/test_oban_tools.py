@@ -74,9 +74,7 @@ async def finished(events: baton.Subscription, ids: set[str]) -> list[baton.Work
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, cwd=REPO, capture_output=True, text=True, timeout=60, check=False
-    )
+    return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
 
 
 async def baton_triggers(conn: psycopg.AsyncConnection[Any]) -> list[str]:
@@ -175,7 +173,7 @@ async def test_process_job_runs_a_baton_worker_outside_a_workflow() -> None:
     assert await process_job(Echo.new({"value": "plain"})) is None  # Oban's "completed"
     assert await process_job(Outcome.new({"outcome": "snooze"})) == oban.Snooze(60)
     assert await process_job(Outcome.new({"outcome": "cancel"})) == oban.Cancel("not needed")
-    with pytest.raises(Exception, match="^bad input$"):  # Oban records it as the error
+    with pytest.raises(Exception, match=r"^bad input$"):  # Oban records it as the error
         await process_job(Outcome.new({"outcome": "discard"}))
 
 

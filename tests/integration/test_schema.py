@@ -327,7 +327,9 @@ async def test_install_repairs_a_disabled_trigger_and_a_dropped_function(
     )
     await baton.install(installed, prefix=ALT)
     healthy = await (await scratch.execute(state)).fetchall()
-    assert healthy == [(name, "O", _install.trigger_digest(name)) for name in sorted(_install.TRIGGERS)]
+    assert healthy == [
+        (name, "O", _install.trigger_digest(name)) for name in sorted(_install.TRIGGERS)
+    ]
 
     await scratch.execute("ALTER TABLE baton_alt.oban_jobs DISABLE TRIGGER baton_jobs_truncated")
     await scratch.execute("DROP FUNCTION baton_alt.baton_job_changed() CASCADE")
