@@ -60,17 +60,17 @@ async def outcomes(conn: psycopg.AsyncConnection[Any], wf: Workflow) -> dict[str
     return dict(rows)
 
 
-async def finished(events: baton.Subscription, ids: set[str]) -> list[baton.WorkflowFinished]:
-    """The finished events of ``ids``, waiting until each came, and failing on a second one."""
+async def finished_until(events: baton.Subscription, marker: str) -> list[baton.WorkflowFinished]:
+    """Every finished event up to and including ``marker``'s. Events come in commit order,
+    so a workflow finished a second time before the marker's would show here twice."""
     got: list[baton.WorkflowFinished] = []
     async with asyncio.timeout(10):
         async for event in events:
-            if isinstance(event, baton.WorkflowFinished) and event.workflow_id in ids:
+            if isinstance(event, baton.WorkflowFinished):
                 got.append(event)
-                if {e.workflow_id for e in got} == ids:
-                    break
-    assert len(got) == len(ids), got
-    return got
+                if event.workflow_id == marker:
+                    return got
+    raise AssertionError("the subscription ended")
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -95,17 +95,18 @@ async def test_reset_oban_settles_what_it_truncated_and_the_next_insert_works(
 ) -> None:
     old = chain("before-reset")
     await old.insert(oban=client)
+    new = chain("after-reset", value=2)
     async with baton.subscribe(oban=client) as events:
         await reset_oban(client)  # TRUNCATE ... RESTART IDENTITY
-        [event] = await finished(events, {old.id})
-    assert event.outcome == "failed"
-    assert await outcomes(conn, old) == {"a": "deleted", "b": "deleted", "c": "deleted"}
-
-    new = chain("after-reset", value=2)
-    await new.insert(oban=client)  # its job ids are old's again
-    assert [new.steps[n].job.id for n in "abc"] == [old.steps[n].job.id for n in "abc"]
-    await drain(client)
-
+        assert await outcomes(conn, old) == {"a": "deleted", "b": "deleted", "c": "deleted"}
+        await new.insert(oban=client)  # its job ids are old's again
+        assert [new.steps[n].job.id for n in "abc"] == [old.steps[n].job.id for n in "abc"]
+        await drain(client)
+        got = await finished_until(events, new.id)
+    assert [(e.workflow_id, e.outcome) for e in got] == [
+        (old.id, "failed"),  # once, at the reset
+        (new.id, "completed"),
+    ]
     assert await outcomes(conn, new) == {"a": "completed", "b": "completed", "c": "completed"}
     assert (await baton.status(new.id, oban=client)).state == "completed"
     assert (await baton.status(old.id, oban=client)).state == "failed"  # untouched by new
@@ -196,11 +197,17 @@ async def test_cancel_many_jobs_settles_each_step_once(
 ) -> None:
     wf = chain("cancel-many")
     await wf.insert(oban=client)
+    marker = Workflow(name="marker").add("only", Echo.new({"value": 0}))
     async with baton.subscribe(oban=client) as events:
         count = await client.cancel_many_jobs([wf.steps[n].job.id for n in "abc"])
-        [event] = await finished(events, {wf.id})
+        await marker.insert(oban=client)
+        await drain(client)
+        got = await finished_until(events, marker.id)
     assert count == 3
-    assert event.outcome == "failed"
+    assert [(e.workflow_id, e.outcome) for e in got] == [
+        (wf.id, "failed"),
+        (marker.id, "completed"),
+    ]
     assert await outcomes(conn, wf) == {"a": "cancelled", "b": "cancelled", "c": "cancelled"}
 
 
@@ -233,7 +240,7 @@ async def test_retry_many_jobs_leaves_the_finished_workflow_finished_once(
         other = chain("after-retry")  # a marker: its event comes after any from wf
         await other.insert(oban=client)
         await drain(client)
-        got = await finished(events, {other.id})
+        got = await finished_until(events, other.id)
     assert [e.workflow_id for e in got] == [other.id]  # wf finished no second time
     assert await outcomes(conn, wf) == {"a": "completed", "b": "completed", "c": "completed"}
     assert (await step_values(conn, wf.id))["a"] == 1
@@ -376,7 +383,7 @@ async def test_oban_uninstall_and_install_then_baton_install_restores_the_trigge
     assert new.steps["a"].job.id == old.steps["a"].job.id  # the new table restarted its ids
     plain = Oban(pool=oban_pool, queues={"default": 5}, stager={"interval": 0.05})
     async with baton.subscribe(oban=client) as events, plain:
-        [event] = await finished(events, {new.id})
+        [event] = await finished_until(events, new.id)
     assert event.outcome == "completed"
     assert (await step_values(conn, new.id))["c"] == {"b": {"a": "again"}}
     # The old workflow lost its jobs with the table: the sweep settles it, never as new's.
