@@ -20,9 +20,9 @@ from .errors import NotADependency, NotAWorkflowStep, ResultUnavailable
 async def _read(
     job: Job, names: list[str] | None, oban: Oban | str | None
 ) -> tuple[Oban, str, tuple[str, ...], list[store.StepRow]]:
-    workflow_id, step, job_id = step_of(job, "results")
+    workflow_id, step, _job_id = step_of(job, "results")
     instance = _oban.instance_for_job(job, oban)
-    found = await store.dep_rows(instance, job_id, names)
+    found = await store.dep_rows(instance, job, names)
     if found is None:
         raise NotAWorkflowStep(
             f"job {job.id} names step {step!r} of workflow {workflow_id!r}, but Baton has "

@@ -13,5 +13,5 @@ SELECT me.workflow_id,
     ON d.workflow_id = me.workflow_id
    AND (d.name = ANY(coalesce(%(names)s::text[], me.deps))
         OR d.group_name = ANY(coalesce(%(names)s::text[], me.deps)))
- WHERE me.job_id = %(job_id)s
+ WHERE me.workflow_id = %(workflow_id)s AND me.name = %(step)s AND me.job_id = %(job_id)s
  ORDER BY d.group_name NULLS FIRST, d.group_index, d.name

@@ -2,5 +2,5 @@ SELECT s.workflow_id, s.name, s.outcome, w.cancelled_at IS NOT NULL AS workflow_
        w.context
   FROM {prefix}.baton_steps s
   JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
- WHERE s.job_id = %(job_id)s
+ WHERE s.workflow_id = %(workflow_id)s AND s.name = %(step)s AND s.job_id = %(job_id)s
    FOR UPDATE OF w

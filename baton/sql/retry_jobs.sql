@@ -13,6 +13,8 @@ WITH retried AS (
      WHERE s.workflow_id = %(workflow_id)s
        AND s.name = ANY(%(names)s)
        AND j.id = s.job_id
+       AND j.meta->>'workflow_id' = s.workflow_id
+       AND j.meta->>'workflow_step' = s.name
     RETURNING j.queue, j.state
 )
 SELECT count(pg_notify(%(channel)s, json_build_object('queue', q.queue)::text))

@@ -17,14 +17,16 @@ WITH me AS (
                  FROM {prefix}.baton_edges e
                  JOIN {prefix}.baton_steps d
                    ON d.workflow_id = e.workflow_id AND d.name = e.upstream
-                 LEFT JOIN {prefix}.oban_jobs j ON j.id = d.job_id
+                 LEFT JOIN {prefix}.oban_jobs j
+                   ON j.id = d.job_id AND j.meta->>'workflow_id' = d.workflow_id
+                  AND j.meta->>'workflow_step' = d.name
                 WHERE e.workflow_id = s.workflow_id AND e.downstream = s.name
            ) END AS upstream,
            w.name AS workflow_name,
            s.job_id
       FROM {prefix}.baton_steps s
       JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
-     WHERE s.job_id = %(job_id)s
+     WHERE s.workflow_id = %(workflow_id)s AND s.name = %(step)s AND s.job_id = %(job_id)s
 ),
 sent AS (
     SELECT count({prefix}.baton_notify_step(

@@ -3,5 +3,5 @@ UPDATE {prefix}.baton_steps
        performed_attempt = %(attempt)s,
        result = %(result)s::jsonb,
        usage = %(usage)s::jsonb
- WHERE job_id = %(job_id)s
+ WHERE workflow_id = %(workflow_id)s AND name = %(step)s AND job_id = %(job_id)s
    AND performed_at IS NULL

@@ -4,7 +4,10 @@
 SELECT s.workflow_id, s.name, j.id AS job_id, s.blocked > 0 AND NOT s.gated AS doomed
   FROM {prefix}.baton_workflows w
   JOIN {prefix}.baton_steps s ON s.workflow_id = w.id
-  JOIN {prefix}.oban_jobs j ON j.id = s.job_id
+  JOIN {prefix}.oban_jobs j
+    ON j.id = s.job_id
+   AND j.meta->>'workflow_id' = s.workflow_id
+   AND j.meta->>'workflow_step' = s.name
  WHERE w.finished_at IS NULL
    AND s.outcome IS NULL
    AND s.pending = 0

@@ -14,6 +14,8 @@ SELECT s.name,
        s.model,
        coalesce(j.queue, '') AS queue
   FROM {prefix}.baton_steps s
-  LEFT JOIN {prefix}.oban_jobs j ON j.id = s.job_id
+  LEFT JOIN {prefix}.oban_jobs j
+    ON j.id = s.job_id AND j.meta->>'workflow_id' = s.workflow_id
+     AND j.meta->>'workflow_step' = s.name
  WHERE s.workflow_id = %(workflow_id)s
  ORDER BY s.job_id

@@ -34,11 +34,12 @@ FUNCTIONS = (
     "baton_cancel_blocked",
     "baton_finish_workflow",
     "baton_settle_step",  # calls the four above
-    "baton_job_changed",  # the triggers' function: calls baton_settle_step
+    "baton_job_changed",  # the row triggers' function: calls baton_settle_step
+    "baton_jobs_truncated",  # the TRUNCATE trigger's function: calls baton_settle_step
 )
 
 #: The triggers on ``oban_jobs``, created after the functions.
-TRIGGERS = ("baton_step_settled", "baton_step_deleted")
+TRIGGERS = ("baton_step_settled", "baton_step_deleted", "baton_jobs_truncated")
 
 MIGRATIONS = _sql.migrations()
 

@@ -43,7 +43,8 @@ async def insert_workflow(
     inserted id, state, queue and timestamps.
 
     Raises:
-        WorkflowError: a workflow with that id already exists.
+        WorkflowError: a workflow with that id already exists, or another unique index
+            refused a row (the message names the index, the table and the value).
     """
     prefix = _oban.prefix(oban)
     params = {**record, "steps": steps, "edges": edges, "channel": _oban.insert_channel(prefix)}
@@ -52,7 +53,7 @@ async def insert_workflow(
         try:
             return await db.rows(connection, "insert_workflow.sql", prefix, params, InsertedJob)
         except errors.UniqueViolation as error:
-            raise WorkflowError(f"a workflow with id {record['id']!r} already exists") from error
+            raise _collision(record["id"], error) from error
 
     if conn is not None:
         inserted = await insert(await _oban.caller_connection(conn))
@@ -68,12 +69,42 @@ async def insert_workflow(
         job.scheduled_at = row.scheduled_at
 
 
+#: The primary keys that lead with the workflow id. The insert's one statement may hit a
+#: step's or an edge's before the workflow's own; either way the id is taken, since the
+#: builder gives each step and edge of a workflow its own key.
+_WORKFLOW_KEYS = frozenset({"baton_workflows_pkey", "baton_steps_pkey", "baton_edges_pkey"})
+
+
+def _collision(workflow_id: str, error: errors.UniqueViolation) -> WorkflowError:
+    """What a unique violation on insert means: only a workflow key says the id is taken."""
+    diag = error.diag
+    if diag.constraint_name in _WORKFLOW_KEYS:
+        return WorkflowError(f"a workflow with id {workflow_id!r} already exists")
+    detail = diag.message_detail or diag.message_primary or "no detail"
+    return WorkflowError(
+        f"inserting workflow {workflow_id!r} hit the unique index {diag.constraint_name!r} "
+        f"on table {diag.schema_name}.{diag.table_name}: {detail}"
+    )
+
+
+def _key(job: Job) -> dict[str, Any]:
+    """What finds a job's step: the primary key its meta names, and the id the step recorded.
+
+    Job ids alone are no identity: Oban's restart after a truncation while Baton's rows remain.
+    """
+    return {
+        "workflow_id": job.meta.get("workflow_id"),
+        "step": job.meta.get("workflow_step"),
+        "job_id": job.id,
+    }
+
+
 async def step_context(oban: Oban, job: Job) -> StepContext | None:
     """The step row for ``job``, or None when Baton has no record of it.
 
     The same statement broadcasts the step's ``executing`` event.
     """
-    params = {"job_id": job.id, "worker": job.worker, "attempt": job.attempt}
+    params = {**_key(job), "worker": job.worker, "attempt": job.attempt}
     async with _oban.single(oban) as conn:
         return await db.row(conn, "step_context.sql", _oban.prefix(oban), params, StepContext)
 
@@ -83,7 +114,7 @@ async def store_result(oban: Oban, job: Job, encoded: str | None, usage: str | N
 
     Returns False when an earlier attempt already recorded them (nothing is overwritten).
     """
-    params = {"job_id": job.id, "attempt": job.attempt, "result": encoded, "usage": usage}
+    params = {**_key(job), "attempt": job.attempt, "result": encoded, "usage": usage}
     async with _oban.single(oban) as conn:
         return await db.run(conn, "store_result.sql", _oban.prefix(oban), params) == 1
 
@@ -133,7 +164,7 @@ async def complete(
     returns the merged context as JSON; an exception it raises rolls everything back.
     """
     prefix = _oban.prefix(oban)
-    ids = {"job_id": job.id}
+    ids = _key(job)
     skipped = None
     try:
         async with _oban.pooled(oban) as conn, conn.transaction():
@@ -167,13 +198,13 @@ async def complete(
 
 
 async def dep_rows(
-    oban: Oban, job_id: int, names: list[str] | None
+    oban: Oban, job: Job, names: list[str] | None
 ) -> tuple[tuple[str, ...], list[StepRow]] | None:
     """The asking step's declared deps and the rows of ``names`` (default: its deps).
 
     None when Baton has no step for the job.
     """
-    params = {"job_id": job_id, "names": names}
+    params = {**_key(job), "names": names}
     async with _oban.single(oban) as conn:
         found = await db.rows(conn, "dep_results.sql", _oban.prefix(oban), params, DepLookup)
     if not found:

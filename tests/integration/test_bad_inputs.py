@@ -657,10 +657,12 @@ TAMPERED = [
 
 
 @pytest.mark.parametrize("tamper", TAMPERED)
-async def test_tampered_meta_does_not_change_which_step_a_job_is(
+async def test_a_job_whose_meta_no_longer_names_its_step_is_not_that_step_s_job(
     conn: psycopg.AsyncConnection[Any], client: Oban, keeper: Workflow, tamper: str
 ) -> None:
-    """Baton finds a job's step by its job id, never by the names in its meta."""
+    """Baton matches a job to a step only when the job's id and its meta both name the step:
+    the worker refuses the tampered job, it settles no step (not even the sibling it now
+    names), and the sweep settles the step it lost as ``deleted``."""
     kept = await stored(conn, keeper.id)
     wf = (
         Workflow(name="tampered")
@@ -673,31 +675,33 @@ async def test_tampered_meta_does_not_change_which_step_a_job_is(
     await conn.execute(update, (wf.steps["b"].job.id,))
     await drain(client)
 
+    states = await step_states(conn, wf.id)
+    assert states["a"] == ("completed", "completed", 1)
+    assert states["b"][:2] == ("discarded", None)  # refused, and no step settled by it
+    assert states["c"] == ("suspended", None, 0)
+    report = await baton.sweep(oban=client)
+    assert report.settled == ((wf.id, "b", "deleted"),)
+    await drain(client)
+
     assert {
         name: outcome for name, (_s, outcome, _a) in (await step_states(conn, wf.id)).items()
-    } == {
-        "a": "completed",
-        "b": "completed",
-        "c": "completed",
-    }
+    } == {"a": "completed", "b": "deleted", "c": "cancelled"}
     assert await stored_result(client, wf.id, "a") == (True, "A")
-    assert await stored_result(client, wf.id, "b") == (True, "B")
-    assert await stored_result(client, wf.id, "c") == (
-        True,
-        {"a": "A", "b": "B"},
-    )
+    assert await stored_result(client, wf.id, "b") == (False, None)
+    assert await stored_result(client, wf.id, "c") == (False, None)
     await keeper_intact(conn, client, keeper, kept)
 
 
-async def test_meta_without_a_workflow_id_runs_as_a_plain_job_until_the_sweep_settles_it(
+async def test_meta_without_a_workflow_id_runs_as_a_plain_job_and_its_step_is_deleted(
     conn: psycopg.AsyncConnection[Any],
     client: Oban,
     keeper: Workflow,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Without ``workflow_id`` in its meta a job is not a step to the worker or the trigger:
-    it runs without a dep check and stores no result, and its step stays unsettled until
-    ``baton.sweep()`` (``baton.Sweeper`` on the leader) settles it from the job's state."""
+    """Without ``workflow_id`` in its meta a job is not a step's to the worker, the trigger or
+    the sweep: it runs without a dep check and stores no result, and its step stays
+    unsettled until ``baton.sweep()`` (``baton.Sweeper`` on the leader) settles it as
+    ``deleted``: the step no longer has a job."""
     kept = await stored(conn, keeper.id)
     wf = (
         Workflow(name="untagged", id="untagged\nCRITICAL forged log line")
@@ -718,21 +722,21 @@ async def test_meta_without_a_workflow_id_runs_as_a_plain_job_until_the_sweep_se
 
     with caplog.at_level(logging.WARNING, logger="baton"):
         report = await baton.sweep(oban=client)
-    assert report.settled == ((wf.id, "a", "completed"),)
+    assert report.settled == ((wf.id, "a", "deleted"),)
     [logged] = [r.getMessage() for r in caplog.records if "sweep settled" in r.getMessage()]
     assert logged == (
         "Baton sweep settled 1 step(s) and activated 0: "  # settling 'a' activated 'b'
-        "'untagged\\nCRITICAL forged log line'/a→completed"
+        "'untagged\\nCRITICAL forged log line'/a→deleted"
     )  # the id's newline is shown escaped: one log line
     await drain(client)
 
     assert await step_states(conn, wf.id) == {
-        "a": ("completed", "completed", 1),
-        "b": ("completed", "completed", 1),
+        "a": ("completed", "deleted", 1),
+        "b": ("cancelled", "cancelled", 1),
     }
     assert await stored_result(client, wf.id, "a") == (False, None)  # "A" was not kept
-    assert await stored_result(client, wf.id, "b") == (True, {})
-    assert (await baton.status(wf.id, oban=client)).state == "completed"
+    assert await stored_result(client, wf.id, "b") == (False, None)
+    assert (await baton.status(wf.id, oban=client)).state == "failed"
     await keeper_intact(conn, client, keeper, kept)
 
 

@@ -208,3 +208,26 @@ async def test_job_options_are_kept(conn: psycopg.AsyncConnection[Any], client: 
         ("default", "tests.support.steps.Echo", {"value": 1}, ["x", "y"], 2, 7, 0),
         ("other", "tests.support.steps.Echo", {"value": 2}, [], 0, 3, 0),
     ]
+
+
+async def test_a_collision_on_another_unique_index_names_the_index_table_and_value(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    """Only the workflow id's keys say "already exists": here a user's own unique index on
+    oban_jobs refuses a step's job, and the error says so (nothing of the workflow is kept)."""
+    await conn.execute("CREATE UNIQUE INDEX test_one_order_index ON oban_jobs ((args->>'order'))")
+    try:
+        await client.enqueue(Echo.new({"order": "o-1"}))
+        wf = Workflow(name="dup-order").add("a", Echo.new({"order": "o-1"}))
+        with pytest.raises(WorkflowError) as raised:
+            await wf.insert(oban=client)
+    finally:
+        await conn.execute("DROP INDEX test_one_order_index")
+    assert str(raised.value) == (
+        f"inserting workflow {wf.id!r} hit the unique index 'test_one_order_index' on table "
+        "public.oban_jobs: Key ((args ->> 'order'::text))=(o-1) already exists."
+    )
+    found = await (
+        await conn.execute("SELECT count(*) FROM baton_workflows WHERE id = %s", (wf.id,))
+    ).fetchone()
+    assert found == (0,)

@@ -25,6 +25,11 @@ BARE = "baton_bare"
 MISSING = "baton_missing"
 FRESH = "baton_fresh"
 V5_FIXTURE = Path(__file__).parents[1] / "fixtures" / "schema_v5.sql"
+# the baseline's versions, then each migration's (numbers may skip while branches merge)
+ALL_VERSIONS = [
+    *range(1, _install.BASELINE_VERSION + 1),
+    *(version for version, _file in _install.MIGRATIONS),
+]
 
 # What two installs must agree on: tables and columns (in order, with types, defaults and
 # nullability), constraints, indexes, functions with their whole definition, and triggers.
@@ -142,14 +147,14 @@ async def test_install_is_idempotent_and_records_its_version(
     assert await baton.install(oban_pool) == baton.SCHEMA_VERSION
     assert await baton.install(client) == baton.SCHEMA_VERSION
 
-    assert await versions(conn, "public") == list(range(1, baton.SCHEMA_VERSION + 1))
+    assert await versions(conn, "public") == ALL_VERSIONS
     triggers = await (
         await conn.execute(
             "SELECT tgname FROM pg_trigger WHERE tgrelid = 'public.oban_jobs'::regclass "
             "AND tgname LIKE 'baton%' ORDER BY tgname"
         )
     ).fetchall()
-    assert triggers == [("baton_step_deleted",), ("baton_step_settled",)]
+    assert triggers == [("baton_jobs_truncated",), ("baton_step_deleted",), ("baton_step_settled",)]
 
     # The tables still work after the repeated installs.
     wf = await Workflow().add("a", Echo.new({"value": 1})).insert()
@@ -166,14 +171,14 @@ async def test_concurrent_installs_take_turns(
     results = await asyncio.gather(*(baton.install(installed, prefix=ALT) for _ in range(3)))
 
     assert results == [baton.SCHEMA_VERSION] * 3
-    assert await versions(scratch, ALT) == list(range(1, baton.SCHEMA_VERSION + 1))
+    assert await versions(scratch, ALT) == ALL_VERSIONS
 
 
 async def test_workflow_in_a_custom_prefix(
     scratch: psycopg.AsyncConnection[Any], installed: str, oban_pool: Any
 ) -> None:
     assert await baton.install(installed, prefix=ALT) == baton.SCHEMA_VERSION
-    assert await versions(scratch, ALT) == list(range(1, baton.SCHEMA_VERSION + 1))
+    assert await versions(scratch, ALT) == ALL_VERSIONS
 
     await run_alt_workflow(scratch, oban_pool)
     public = await (
@@ -234,7 +239,7 @@ async def test_install_upgrades_today_s_v5_schema_to_a_fresh_install_s_catalog(
         name for kind, name, *_rest in upgraded if kind == "function" and name.startswith("baton")
     )
     assert functions == sorted(_install.FUNCTIONS)  # v5's baton_settle and old trigger gone
-    assert await versions(scratch, ALT) == list(range(1, baton.SCHEMA_VERSION + 1))
+    assert await versions(scratch, ALT) == ALL_VERSIONS
     await run_alt_workflow(scratch, oban_pool)
 
 
@@ -265,8 +270,8 @@ async def test_baseline_then_each_migration_in_turn_matches_a_fresh_install(
     assert await _install.install(scratch, ALT, migrations=migrations) == latest  # idempotent
     assert await _install.install(scratch, FRESH, migrations=migrations) == latest
 
-    assert await versions(scratch, ALT) == list(range(1, latest + 1))
-    assert await versions(scratch, FRESH) == list(range(1, latest + 1))
+    assert await versions(scratch, ALT) == [*ALL_VERSIONS, latest - 1, latest]
+    assert await versions(scratch, FRESH) == [*ALL_VERSIONS, latest - 1, latest]
     stepwise = await catalog(scratch, ALT)
     assert stepwise == await catalog(scratch, FRESH)
     assert ("column", "baton_probe", "2 note", "text NOT NULL DEFAULT ''::text") in stepwise
@@ -305,7 +310,33 @@ async def test_a_trigger_is_recreated_only_when_its_file_changed(
     # As if baton_step_settled.sql had changed since the trigger was created.
     await scratch.execute("COMMENT ON TRIGGER baton_step_settled ON baton_alt.oban_jobs IS 'old'")
     await baton.install(installed, prefix=ALT)
-    (deleted, settled) = await (await scratch.execute(comments)).fetchall()
-    assert deleted == first[0]
-    assert settled[:2] == first[1][:2]
-    assert settled[2] != first[1][2]  # dropped and created again
+    (truncated, deleted, settled) = await (await scratch.execute(comments)).fetchall()
+    assert (truncated, deleted) == (first[0], first[1])
+    assert settled[:2] == first[2][:2]
+    assert settled[2] != first[2][2]  # dropped and created again
+
+
+async def test_install_repairs_a_disabled_trigger_and_a_dropped_function(
+    scratch: psycopg.AsyncConnection[Any], installed: str, oban_pool: Any
+) -> None:
+    """The install verifies what is there, not its version table: a disabled trigger is
+    created again, and a function dropped (with the triggers that used it) comes back."""
+    state = (
+        "SELECT tgname, tgenabled, obj_description(oid, 'pg_trigger') FROM pg_trigger "
+        "WHERE tgrelid = 'baton_alt.oban_jobs'::regclass AND tgname LIKE 'baton%' ORDER BY 1"
+    )
+    await baton.install(installed, prefix=ALT)
+    healthy = await (await scratch.execute(state)).fetchall()
+    assert healthy == [
+        (name, "O", _install.trigger_digest(name)) for name in sorted(_install.TRIGGERS)
+    ]
+
+    await scratch.execute("ALTER TABLE baton_alt.oban_jobs DISABLE TRIGGER baton_jobs_truncated")
+    await scratch.execute("DROP FUNCTION baton_alt.baton_job_changed() CASCADE")
+    assert [name for name, *_rest in await (await scratch.execute(state)).fetchall()] == [
+        "baton_jobs_truncated"
+    ]
+    await baton.install(installed, prefix=ALT)
+
+    assert await (await scratch.execute(state)).fetchall() == healthy
+    await run_alt_workflow(scratch, oban_pool)

@@ -20,9 +20,16 @@ BEGIN
                        ON e.workflow_id = me.workflow_id AND e.downstream = me.name
                      JOIN {prefix}.baton_steps d
                        ON d.workflow_id = e.workflow_id AND d.name = e.upstream
-                    WHERE me.job_id = j.id AND d.outcome <> 'completed'
+                    WHERE me.workflow_id = j.meta->>'workflow_id'
+                      AND me.name = j.meta->>'workflow_step'
+                      AND d.outcome <> 'completed'
                )
            ))
-     WHERE j.id = ANY(p_job_ids) AND j.state::text = 'suspended';
+     WHERE j.id = ANY(p_job_ids) AND j.state::text = 'suspended'
+       -- only a job whose meta names the step that recorded its id (ids restart)
+       AND EXISTS (SELECT 1 FROM {prefix}.baton_steps me
+                    WHERE me.workflow_id = j.meta->>'workflow_id'
+                      AND me.name = j.meta->>'workflow_step'
+                      AND me.job_id = j.id);
 END;
 $$;

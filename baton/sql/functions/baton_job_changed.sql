@@ -8,14 +8,14 @@ LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
         PERFORM {prefix}.baton_settle_step(
-            OLD.id,
+            OLD.id, OLD.meta->>'workflow_id', OLD.meta->>'workflow_step',
             CASE WHEN OLD.state IN ('completed', 'cancelled', 'discarded') THEN OLD.state::text
                  ELSE 'deleted' END,
             OLD.worker, OLD.queue, OLD.attempt, OLD.errors,
             p_job_deleted => true);
     ELSE
         PERFORM {prefix}.baton_settle_step(
-            NEW.id,
+            NEW.id, NEW.meta->>'workflow_id', NEW.meta->>'workflow_step',
             CASE WHEN NEW.state = 'scheduled' THEN 'snoozed' ELSE NEW.state::text END,
             NEW.worker, NEW.queue, NEW.attempt, NEW.errors,
             p_wake => OLD.state <> 'executing');

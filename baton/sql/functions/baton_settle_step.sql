@@ -4,6 +4,11 @@
 -- this was the step's first settlement. Events are broadcast here. The trigger
 -- (baton_job_changed) and the sweep (sweep_settle.sql) both settle through this function.
 --
+-- The step is named by the job's meta (p_workflow_id, p_step: Baton writes them once, at
+-- insert) and found by its primary key; it is this job's only when it also recorded
+-- p_job_id. Job ids alone do not identify a step: they restart (TRUNCATE ... RESTART
+-- IDENTITY, oban_jobs dropped and created again) while Baton's rows remain.
+--
 -- Call it with the last two parameters by name:
 --   p_wake => false       when the producer that acked the job fetches from its queue right
 --                         after (the trigger, for a job that was executing): one successor
@@ -29,6 +34,8 @@
 -- promoted through oban_jobs' primary key only.
 CREATE OR REPLACE FUNCTION {prefix}.baton_settle_step(
     p_job_id bigint,
+    p_workflow_id text,
+    p_step text,
     p_state text,
     p_worker text,
     p_queue text,
@@ -43,6 +50,7 @@ DECLARE
     v_step record;
     v_first boolean;
     v_ready bigint[] := ARRAY[]::bigint[];
+    v_ready_names text[] := ARRAY[]::text[];
     v_doomed bigint[] := ARRAY[]::bigint[];
     v_dependents text[];
     v_name text;
@@ -56,7 +64,7 @@ BEGIN
       INTO v_step
       FROM {prefix}.baton_steps s
       JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
-     WHERE s.job_id = p_job_id;
+     WHERE s.workflow_id = p_workflow_id AND s.name = p_step AND s.job_id = p_job_id;
 
     IF NOT FOUND THEN
         RETURN false;
@@ -81,7 +89,7 @@ BEGIN
     -- First settlement wins: a completed job retried and completed again counts once.
     UPDATE {prefix}.baton_steps
        SET outcome = v_state, settled_at = v_now
-     WHERE job_id = p_job_id AND outcome IS NULL;
+     WHERE workflow_id = p_workflow_id AND name = p_step AND outcome IS NULL;
     v_first := FOUND;
 
     PERFORM {prefix}.baton_notify_step(
@@ -122,6 +130,7 @@ BEGIN
         IF FOUND AND v_dep.pending = 0 THEN
             IF v_dep.blocked = 0 OR v_dep.gated THEN
                 v_ready := v_ready || v_dep.job_id;
+                v_ready_names := v_ready_names || v_name;
             ELSE
                 v_doomed := v_doomed || v_dep.job_id;
             END IF;
@@ -131,15 +140,19 @@ BEGIN
     IF cardinality(v_ready) > 0 THEN
         -- state::text, not state: the state index must not be used. Through it, the
         -- generic plan read every suspended job in the table and filtered each by the
-        -- array (0.7 s for one 10,000-wide fan-out); by the primary key it reads these.
+        -- array (0.7 s for one 10,000-wide fan-out); by the primary key it reads these. A
+        -- job is promoted only when its meta names the step that recorded its id.
         WITH promoted AS (
-            UPDATE {prefix}.oban_jobs
+            UPDATE {prefix}.oban_jobs j
                SET state = CASE
-                   WHEN scheduled_at > v_now THEN 'scheduled'::{prefix}.oban_job_state
+                   WHEN j.scheduled_at > v_now THEN 'scheduled'::{prefix}.oban_job_state
                    ELSE 'available'::{prefix}.oban_job_state
                END
-             WHERE id = ANY(v_ready) AND state::text = 'suspended'
-            RETURNING queue, state
+              FROM unnest(v_ready, v_ready_names) AS r(id, name)
+             WHERE j.id = r.id AND j.state::text = 'suspended'
+               AND j.meta->>'workflow_id' = v_step.workflow_id
+               AND j.meta->>'workflow_step' = r.name
+            RETURNING j.queue, j.state
         )
         SELECT count(*), array_agg(DISTINCT queue) FILTER (WHERE state = 'available')
           INTO v_promoted, v_queues
