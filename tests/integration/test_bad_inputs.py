@@ -318,8 +318,8 @@ REJECTED = [
         UnknownDependency,
         [
             re.escape(
-                "step 'summarize' depends on 'fetc', which is not in workflow 'bad' "
-                "(steps: fetch, summarize)"
+                "step 'summarize' depends on 'fetc', which is not in workflow 'bad'; "
+                "did you mean 'fetch'? (steps: fetch, summarize)"
             )
         ],
         id="unknown-dep",

@@ -383,6 +383,7 @@
     return el("tr", { "data-step": step.name },
       el("td", {}, stepName(step.name),
         el("div", { class: "sub" }, step.worker),
+        el("div", { class: "sub queue" }, `queue ${step.queue || "—"}`),
         step.model ? el("div", { class: "sub model" }, `model ${step.model}`) : "",
         step.group !== null ? el("div", { class: "sub" }, `group ${step.group}`) : ""),
       el("td", {}, badge(step.state)),
@@ -417,6 +418,11 @@
       const total = current.usage;
       document.getElementById("wf-usage").textContent =
         total.cost_usd !== null ? usageText({ ...total, model: null }) : "";
+      document.getElementById("wf-unserved").replaceChildren(
+        ...Object.entries(current.unserved_queues).map(([queue, names]) =>
+          el("p", { class: "unserved", role: "alert" }, "No running node serves queue ",
+            el("code", {}, queue), `, which steps ${names.join(", ")} wait for: start one with `,
+            el("code", {}, `baton start --queues ${queue}:10`), " (or unpause it).")));
       cancelButton.disabled = current.state !== "running";
       retryButton.disabled = !current.steps.some((s) => FAILED.has(s.state));
       body.dataset.state = current.state;
