@@ -363,7 +363,12 @@ async def test_watch_timeout(
     wf = await Workflow(name="stuck").add("a", es.Quick.new()).insert(oban=client)
     code, out, err = await cli("watch", wf.id, "--dsn", installed, "--timeout", "0.5")
     assert code == 124
-    assert err == f"Error: workflow {wf.id!r} did not finish within 0.5 s\n"
+    assert err.splitlines() == [
+        f"Error: workflow {wf.id!r} did not finish within 0.5 s",
+        # no node runs any queue in this test
+        "Hint: no running node serves queue 'default', which steps a wait for: start one "
+        "with `baton start --queues default:10` (or unpause it)",
+    ]
     assert "running · 0/1 steps completed" in out
 
 
