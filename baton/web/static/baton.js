@@ -446,6 +446,7 @@
       if (!step) return;
       step.state = event.state === "snoozed" ? "scheduled" : event.state;
       step.attempt = event.attempt;
+      if (event.state === "executing") delete current.unserved_queues[step.queue]; // served now
       if (event.error) step.error = event.error;
       if (event.state === "completed") {
         step.result_stored = event.result_stored;
@@ -514,6 +515,7 @@
         if (!current) return;
         current.state = event.outcome;
         current.finished_at = event.at;
+        current.unserved_queues = {}; // nothing waits any more
         current.duration_ms = event.duration_ms;
         header();
       },
