@@ -42,7 +42,7 @@ from ._events import (
 from ._graph import graph
 from ._llm import llm_backoff, llm_worker
 from ._outcomes import Cancel, Complete, Discard, Error, Snooze
-from ._results import get_all_results, get_own_result, get_result
+from ._results import get_all_results, get_own_result, get_result, results
 from ._schema import SCHEMA_VERSION, install
 from ._sweep import Sweeper, SweepReport, sweep
 from ._usage import DEFAULT_PRICING, LLMUsage, PriceTable, Pricing, Rates
@@ -87,6 +87,7 @@ __all__ = [
     "llm_backoff",
     "llm_worker",
     "model",
+    "results",
     "retry",
     "status",
     "subscribe",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,6 +24,9 @@ class StepStatus:
     error, truncated to 2,000 characters. ``name`` is a path for the steps of a
     sub-workflow (``research/fetch``) and for steps added at run time
     (``plan/summary[0]``); ``model`` is the model the workflow maps the step to.
+    ``queue`` is the Oban queue its job waits in; ``scheduled_at`` is when the job is due
+    to run (for a ``retryable`` or ``scheduled`` step, when its next attempt runs);
+    ``errored_at`` is when its last error was recorded.
     """
 
     name: str
@@ -41,6 +44,8 @@ class StepStatus:
     cost_usd: Decimal | None
     model: str | None = None
     queue: str = ""
+    scheduled_at: datetime | None = None
+    errored_at: datetime | None = None
 
     @property
     def parent(self) -> str | None:
@@ -50,7 +55,13 @@ class StepStatus:
 
 @dataclass(frozen=True, slots=True)
 class WorkflowStatus:
-    """A workflow's state: ``running``, ``completed``, ``failed`` or ``cancelled``."""
+    """A workflow's state: ``running``, ``completed``, ``failed`` or ``cancelled``.
+
+    ``cancelled_at`` is when ``baton.cancel`` was called on it. ``unserved_queues`` maps
+    each queue that waiting steps need but no running node serves (none runs it, or it is
+    paused) to those steps' names: they will not run until a node starts that queue
+    (``baton start --queues emails:5``). Empty once the workflow is no longer running.
+    """
 
     id: str
     name: str | None
@@ -61,6 +72,8 @@ class WorkflowStatus:
     finished_at: datetime | None
     duration_ms: float
     cost_usd: Decimal | None
+    cancelled_at: datetime | None = None
+    unserved_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def step(self, name: str) -> StepStatus:
         """The status of one step by name."""
@@ -195,7 +208,8 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
         UnknownWorkflow: no workflow has that id.
     """
     workflow_id = check_id(workflow_id)
-    workflow, rows = await store.workflow_steps(_oban.instance(oban), workflow_id)
+    instance = _oban.instance(oban)
+    workflow, rows = await store.workflow_steps(instance, workflow_id)
     steps = tuple(
         StepStatus(
             name=row.name,
@@ -213,6 +227,8 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
             cost_usd=_cost(row.usage),
             model=row.model,
             queue=row.queue,
+            scheduled_at=_utc(row.scheduled_at),
+            errored_at=_utc(row.errored_at),
         )
         for row in rows
     )
@@ -223,6 +239,7 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
     ended = _utc(workflow.finished_at) or datetime.now(UTC)
     costs = [s.cost_usd for s in steps if s.cost_usd is not None]
     state = "cancelled" if workflow.cancelled_at else (workflow.outcome or "running")
+    unserved = await _unserved(instance, steps) if state == "running" else {}
     return WorkflowStatus(
         id=workflow.id,
         name=workflow.name,
@@ -233,7 +250,22 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
         finished_at=_utc(workflow.finished_at),
         duration_ms=(ended - started).total_seconds() * 1000,
         cost_usd=sum(costs, Decimal(0)) if costs else None,
+        cancelled_at=_utc(workflow.cancelled_at),
+        unserved_queues=unserved,
     )
+
+
+WAITING = frozenset(("suspended", "available", "scheduled", "snoozed", "retryable"))
+
+
+async def _unserved(oban: Oban, steps: tuple[StepStatus, ...]) -> dict[str, tuple[str, ...]]:
+    """The queues waiting steps need that no running node serves, with those steps."""
+    waiting: dict[str, list[str]] = {}
+    for step in steps:
+        if step.state in WAITING and step.queue:
+            waiting.setdefault(step.queue, []).append(step.name)
+    served = await store.served_queues(oban, waiting)
+    return {queue: tuple(names) for queue, names in waiting.items() if queue not in served}
 
 
 async def usage(workflow_id: str, *, oban: Oban | str | None = None) -> WorkflowUsage:

@@ -8,12 +8,19 @@ to its own place: inside ``research``, ``fetch`` means ``research/fetch``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Collection, Iterator
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
 MEMBER_PATTERN = re.compile(r"(?P<group>.+)\[(?P<index>0|[1-9][0-9]*)\]")
 SEPARATOR = "/"
+
+
+def suggestion(word: str, choices: Collection[str]) -> str:
+    """``"; did you mean 'deps'?"`` for the closest of ``choices``, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def is_segment(text: str) -> bool:

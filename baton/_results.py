@@ -13,6 +13,7 @@ from typing import Any
 from oban import Job, Oban
 
 from . import _names, _oban, store
+from ._control import check_id
 from ._jobs import step_of
 from .errors import NotADependency, NotAWorkflowStep, ResultUnavailable
 
@@ -53,6 +54,39 @@ def group_values(rows: list[store.StepRow], read: Any) -> list[Any] | dict[str, 
     if all(row.by_model for row in rows):
         return {str(row.model): read(row) for row in rows}
     return [read(row) for row in rows]
+
+
+def completed_values(rows: list[store.StepRow]) -> dict[str, Any]:
+    """The value of each completed step by path (None when it returned none), and of each
+    group whose members all completed under the group's name; other steps are left out."""
+    done = [row for row in rows if row.outcome == "completed"]
+    values: dict[str, Any] = {row.name: stored_value(row) for row in done}
+    groups: dict[str, list[store.StepRow]] = {}
+    for row in rows:
+        if row.group is not None:
+            groups.setdefault(row.group, []).append(row)
+    for group, members in groups.items():
+        if all(member.outcome == "completed" for member in members):
+            values[group] = group_values(members, stored_value)
+    return values
+
+
+async def results(workflow_id: str, *, oban: Oban | str | None = None) -> dict[str, Any]:
+    """What a workflow's steps returned, read from outside any step.
+
+    Returns:
+        The value of each step that completed, by step name or path (None when it
+        returned none), and for each group whose members all completed a list of their
+        values under the group's name (a dict keyed by model for ``add_models``). Steps
+        that have not completed (waiting, running, failed, cancelled) are left out. For a
+        workflow that completed this is what ``baton.testing.run_workflow`` returns.
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+    """
+    workflow_id = check_id(workflow_id)
+    _workflow, rows = await store.workflow_results(_oban.instance(oban), workflow_id)
+    return completed_values(rows)
 
 
 def _nested(path: str, rows: list[store.StepRow]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from . import _oban, store
+from . import _oban, _pool, store
 from .errors import SchemaError
 
 MAX_CHANNEL_BYTES = 63
@@ -33,11 +33,15 @@ async def install(target: str | AsyncConnectionPool[Any] | Any, *, prefix: str =
 
     Returns:
         The schema version now installed.
+
+    Raises:
+        psycopg.OperationalError: a DSN's database cannot be reached (within 10 s, with
+            the server's reason).
     """
     if isinstance(target, str | AsyncConnectionPool):
         _check_prefix(prefix)
     if isinstance(target, str):
-        async with await AsyncConnection.connect(target) as conn:
+        async with await _pool.connect(target) as conn:
             return await store.install_schema(conn, prefix)
     if isinstance(target, AsyncConnectionPool):
         async with target.connection() as conn:

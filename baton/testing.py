@@ -14,9 +14,9 @@ from typing import Any
 from oban import Oban
 from oban.testing import drain_queue
 
-from . import _oban, store
+from . import _oban
 from ._control import status
-from ._results import group_values, stored_value
+from ._results import results
 from .errors import WorkflowFailed
 from .workflow import Workflow
 
@@ -65,12 +65,4 @@ async def run_workflow(workflow: Workflow, *, oban: Oban | str | None = None) ->
     if failures:
         listed = "; ".join(f"{name}: {state}" for name, (state, _error) in failures.items())
         raise WorkflowFailed(f"workflow {workflow.id!r} did not complete ({listed})", failures)
-    rows = await store.step_rows(instance, workflow.id)
-    results: dict[str, Any] = {row.name: stored_value(row) for row in rows}
-    groups: dict[str, list[store.StepRow]] = {}
-    for row in rows:
-        if row.group is not None:
-            groups.setdefault(row.group, []).append(row)
-    for group, member_rows in groups.items():
-        results[group] = group_values(member_rows, stored_value)
-    return results
+    return await results(workflow.id, oban=instance)

@@ -6,6 +6,7 @@ import click
 
 from ._demo import demo
 from ._install import install
+from ._result import result
 from ._run import run_command
 from ._start import start
 from ._web import web
@@ -18,6 +19,7 @@ COMMANDS = (
     run_command,
     list_command,
     status,
+    result,
     watch,
     graph,
     cancel,

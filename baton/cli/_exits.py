@@ -16,7 +16,7 @@ import psycopg
 
 from .._control import WorkflowStatus
 from ..errors import BatonError
-from ._terminal import finished
+from ._terminal import finished, unserved_hint
 
 EXIT_TIMEOUT = 124
 EXIT_INTERRUPTED = 130
@@ -42,8 +42,13 @@ def run_or_exit[T](coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 def exit_as_watched(workflow_id: str, final: WorkflowStatus, timeout: float | None) -> NoReturn:
-    """Exit 0 if the workflow completed, 1 if it failed or was cancelled, 124 if unfinished."""
+    """Exit 0 if the workflow completed, 1 if it failed or was cancelled, 124 if unfinished.
+
+    Unfinished, it also says which queues its waiting steps need that no node serves.
+    """
     if not finished(final):
         click.echo(f"Error: workflow {workflow_id!r} did not finish within {timeout:g} s", err=True)
+        for queue, steps in final.unserved_queues.items():
+            click.echo(f"Hint: {unserved_hint(queue, steps)}", err=True)
         sys.exit(EXIT_TIMEOUT)
     sys.exit(0 if final.state == "completed" else 1)

@@ -103,14 +103,30 @@ def error_excerpt(error: str | None, limit: int = ERROR_CHARS) -> str:
 
 
 def step_duration(step: StepStatus, now: datetime) -> float | None:
-    """How long the step's last attempt ran (so far, while executing)."""
-    if step.attempted_at is None:
+    """How long the step's last attempt ran (so far, while executing).
+
+    An attempt that failed ended with its error; a step cancelled or discarded later
+    (while waiting to retry) still shows how long that attempt ran, not the wait after it.
+    """
+    start = step.attempted_at
+    if start is None:
         return None
-    if step.settled_at is not None and step.settled_at >= step.attempted_at:
-        return (step.settled_at - step.attempted_at).total_seconds() * 1000
     if step.state == "executing":
-        return (now - step.attempted_at).total_seconds() * 1000
+        return (now - start).total_seconds() * 1000
+    if step.state != "completed" and step.errored_at is not None and step.errored_at >= start:
+        return (step.errored_at - start).total_seconds() * 1000
+    if step.state == "completed" and step.settled_at is not None and step.settled_at >= start:
+        return (step.settled_at - start).total_seconds() * 1000
     return None
+
+
+def next_run(step: StepStatus, now: datetime) -> str:
+    """When a retryable or scheduled step runs next: ``in 14.2 s``, ``due`` once past."""
+    if step.state not in ("retryable", "scheduled") or step.scheduled_at is None:
+        return ""
+    wait = (step.scheduled_at - now).total_seconds() * 1000
+    at = step.scheduled_at.strftime("%H:%M:%S")
+    return f"in {duration(wait)} ({at} UTC)" if wait > 0 else f"due ({at} UTC)"
 
 
 def workflows_table(summaries: Iterable[WorkflowSummary]) -> Table:
@@ -135,7 +151,7 @@ def workflows_table(summaries: Iterable[WorkflowSummary]) -> Table:
 
 
 def _elapsed(current: WorkflowStatus, now: datetime) -> float:
-    end = current.finished_at or now
+    end = current.cancelled_at or current.finished_at or now
     return (end - current.inserted_at).total_seconds() * 1000
 
 
@@ -147,7 +163,10 @@ def header(current: WorkflowStatus, now: datetime) -> Text:
     text.append_text(_state(current.state))
     completed = current.counts.get("completed", 0)
     text.append(f" · {completed}/{len(current.steps)} steps completed")
-    verb = "took" if current.finished_at else "running for"
+    if current.state == "cancelled":
+        verb = "cancelled after"
+    else:
+        verb = "took" if current.finished_at else "running for"
     text.append(f" · {verb} {duration(_elapsed(current, now))}")
     text.append(f" · cost {cost(current.cost_usd)}")
     return text
@@ -172,29 +191,41 @@ def nested(steps: Iterable[StepStatus]) -> list[StepStatus]:
 def steps_table(current: WorkflowStatus, now: datetime) -> Table:
     """``baton status``: one row per step, nested steps under their namespace.
 
-    A MODEL column appears when any step has a model, COST when any step's cost is
-    known, ERROR when any step has an error.
+    A MODEL column appears when any step has a model, NEXT RUN when a step waits to
+    retry or is scheduled, COST when any step's cost is known, ERROR when any step has an
+    error. A queue no running node serves is shown in red.
     """
     with_model = any(step.model is not None for step in current.steps)
     with_cost = any(step.cost_usd is not None for step in current.steps)
     with_error = any(step.error for step in current.steps)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    with_next = any(next_run(step, now) for step in current.steps)
     table.add_column("STEP", no_wrap=True)
     table.add_column("STATE", no_wrap=True)
+    table.add_column("QUEUE", no_wrap=True)
     if with_model:
         table.add_column("MODEL", no_wrap=True)
     table.add_column("ATTEMPT", justify="right", no_wrap=True)
     table.add_column("DURATION", justify="right", no_wrap=True)
+    if with_next:
+        table.add_column("NEXT RUN", no_wrap=True)
     if with_cost:
         table.add_column("COST", justify="right", no_wrap=True)
     if with_error:
         table.add_column("ERROR")  # shrinks first: its cells are cut, not wrapped
     for step in nested(current.steps):
         attempt = f"{step.attempt}/{step.max_attempts}" if step.max_attempts else "—"
-        row: list[Any] = [step_name(step.name), _state(step.state)]
+        unserved = step.queue in current.unserved_queues and step.state in UNSETTLED
+        row: list[Any] = [
+            step_name(step.name),
+            _state(step.state),
+            _cut(step.queue or "—", "bold red" if unserved else ""),
+        ]
         if with_model:
             row.append(_cut(step.model or "—"))
         row += [attempt, duration(step_duration(step, now))]
+        if with_next:
+            row.append(next_run(step, now))
         if with_cost:
             row.append(cost(step.cost_usd))
         if with_error:  # a completed step's error is from an earlier attempt
@@ -207,7 +238,24 @@ def steps_table(current: WorkflowStatus, now: datetime) -> Table:
 def status_view(current: WorkflowStatus) -> Group:
     """``baton status``: the header and the steps table."""
     now = datetime.now(UTC)
-    return Group(header(current, now), steps_table(current, now))
+    return Group(header(current, now), steps_table(current, now), *unserved_lines(current))
+
+
+def unserved_hint(queue: str, steps: Iterable[str]) -> str:
+    """The line saying that no running node serves ``queue``, and how to fix it."""
+    names = ", ".join(steps)
+    return (
+        f"no running node serves queue {queue!r}, which steps {names} wait for: "
+        f"start one with `baton start --queues {queue}:10` (or unpause it)"
+    )
+
+
+def unserved_lines(current: WorkflowStatus) -> list[Text]:
+    """One warning per queue that waiting steps need and no running node serves."""
+    return [
+        Text(unserved_hint(queue, steps), style="bold red")
+        for queue, steps in current.unserved_queues.items()
+    ]
 
 
 def progress(current: WorkflowStatus) -> Table:
@@ -239,7 +287,12 @@ class _View:
     def render(self) -> RenderableType:
         now = datetime.now(UTC)
         current = self.current
-        return Group(header(current, now), steps_table(current, now), progress(current))
+        return Group(
+            header(current, now),
+            steps_table(current, now),
+            *unserved_lines(current),
+            progress(current),
+        )
 
 
 def _settled(current: WorkflowStatus) -> int:
@@ -291,6 +344,8 @@ async def watch(
         interactive = out.is_terminal
         if not interactive:
             out.print(_opening_line(view.current), markup=False)
+            for line in unserved_lines(view.current):
+                out.print(line)
 
         async def read() -> None:
             async for event in events:

@@ -16,7 +16,7 @@ from typing import Any
 import click
 from oban import Oban
 
-from .. import _control, _graph
+from .. import _control, _graph, _results
 from . import _terminal
 from ._connection import call, settings
 from ._exits import exit_as_watched
@@ -69,12 +69,18 @@ def list_command(
 def status(
     workflow_id: str, config: str | None, dsn: str | None, prefix: str | None, as_json: bool
 ) -> None:
-    """A workflow's steps: state, attempts, duration and last error."""
-    current = call(
-        settings(config, dsn, prefix), lambda oban: _control.status(workflow_id, oban=oban)
-    )
+    """A workflow's steps: state, queue, attempts, duration and last error.
+
+    With ``--json``, the status and, under ``results``, what the completed steps returned.
+    """
+
+    async def action(oban: Oban) -> tuple[_control.WorkflowStatus, dict[str, Any]]:
+        current = await _control.status(workflow_id, oban=oban)
+        return current, await _results.results(workflow_id, oban=oban) if as_json else {}
+
+    current, values = call(settings(config, dsn, prefix), action)
     if as_json:
-        click.echo(_to_json(dataclasses.asdict(current)))
+        click.echo(_to_json({**dataclasses.asdict(current), "results": values}))
     else:
         _terminal.console().print(_terminal.status_view(current))
 

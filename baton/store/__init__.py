@@ -11,6 +11,7 @@ from ._databases import answers, create_database, drop_database
 from ._install import SCHEMA_VERSION, installed_version
 from ._install import install as install_schema
 from ._listen import listen, ping
+from ._nodes import PRODUCER_MAX_AGE, served_queues
 from ._rows import (
     Edge,
     GraphRow,
@@ -45,11 +46,13 @@ from ._workflows import (
     retry,
     workflow_exists,
     workflow_graph,
+    workflow_results,
     workflow_steps,
     workflow_usage,
 )
 
 __all__ = [
+    "PRODUCER_MAX_AGE",
     "SCHEMA_VERSION",
     "Addition",
     "Completion",
@@ -80,6 +83,7 @@ __all__ = [
     "listen",
     "ping",
     "retry",
+    "served_queues",
     "settle_unseen",
     "step_context",
     "step_result",
@@ -88,6 +92,7 @@ __all__ = [
     "workflow_context",
     "workflow_exists",
     "workflow_graph",
+    "workflow_results",
     "workflow_steps",
     "workflow_usage",
 ]

@@ -136,8 +136,10 @@ class StepStatusRow:
     group: str | None
     inserted_at: datetime | None
     attempted_at: datetime | None
+    scheduled_at: datetime | None
     settled_at: datetime | None
     error: str | None
+    errored_at: datetime | None
     result_stored: bool
     usage: dict[str, Any] | None
     model: str | None

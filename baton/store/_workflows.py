@@ -14,6 +14,7 @@ from ._rows import (
     GraphRow,
     ResetStep,
     ResultPreview,
+    StepRow,
     StepStatusRow,
     SummaryRow,
     UsageRow,
@@ -22,7 +23,7 @@ from ._rows import (
 
 
 async def _read[T](
-    oban: Oban, workflow_id: str, name: str, shape: type[T]
+    oban: Oban, workflow_id: str, name: str, shape: type[T], **extra: Any
 ) -> tuple[WorkflowRow, list[T]]:
     """The workflow's row and the rows of ``name``, read in one transaction.
 
@@ -30,7 +31,7 @@ async def _read[T](
         UnknownWorkflow: no workflow has that id.
     """
     prefix = _oban.prefix(oban)
-    params = {"workflow_id": workflow_id}
+    params = {"workflow_id": workflow_id, **extra}
     async with _oban.pooled(oban) as conn, conn.transaction():
         workflow = await db.row(conn, "workflow_row.sql", prefix, params, WorkflowRow)
         if workflow is None:
@@ -41,6 +42,11 @@ async def _read[T](
 async def workflow_steps(oban: Oban, workflow_id: str) -> tuple[WorkflowRow, list[StepStatusRow]]:
     """The workflow and each of its steps with its job's state, in insert order."""
     return await _read(oban, workflow_id, "workflow_steps.sql", StepStatusRow)
+
+
+async def workflow_results(oban: Oban, workflow_id: str) -> tuple[WorkflowRow, list[StepRow]]:
+    """The workflow and each of its steps with its stored result, in insert order."""
+    return await _read(oban, workflow_id, "step_rows.sql", StepRow, path=None)
 
 
 async def workflow_usage(oban: Oban, workflow_id: str) -> tuple[WorkflowRow, list[UsageRow]]:

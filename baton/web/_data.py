@@ -20,6 +20,7 @@ from .._control import StepStatus, StepUsage, WorkflowStatus, WorkflowUsage, sta
 from .._control import list_workflows as summarise
 from .._graph import nesting_order
 from .._names import namespaces
+from .._pool import open_pool
 from ..errors import UnknownWorkflow
 
 PREVIEW_CHARS = 500
@@ -52,7 +53,7 @@ class Source:
             return _oban.instance(self._oban)
         async with self._lock:
             if self._own is None:
-                self._pool = await Oban.create_pool(self._dsn, min_size=1, max_size=5)
+                self._pool = await open_pool(self._dsn, min_size=1, max_size=5)
                 self._own = Oban(
                     pool=self._pool,
                     name=f"baton-web-{id(self):x}",
@@ -172,6 +173,8 @@ def _step(
         "deps": list(step.deps),
         "group": step.group,
         "model": step.model,
+        "queue": step.queue,
+        "scheduled_at": _iso(step.scheduled_at),
         "parent": step.parent,
         "layer": layer,
         "inserted_at": _iso(step.inserted_at),
@@ -246,6 +249,7 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
         "duration_ms": round(report.duration_ms, 1),
         "cost_usd": _money(report.cost_usd),
         "usage": _totals(spent),
+        "unserved_queues": {queue: list(names) for queue, names in report.unserved_queues.items()},
         "steps": [
             _step(step, depth[step.name], previews.get(step.name), by_step.get(step.name))
             for step in ordered

@@ -180,7 +180,8 @@ def step_row(step: dict[str, Any]) -> str:
     return (
         f'<tr data-step="{escape(step["name"])}">'
         f"<td>{step_name(step['name'])}"
-        f'<div class="sub">{escape(step["worker"])}</div>{model}{group}</td>'
+        f'<div class="sub">{escape(step["worker"])}</div>'
+        f'<div class="sub queue">queue {escape(step["queue"] or "—")}</div>{model}{group}</td>'
         f'<td><span class="badge state-{state_class(step["state"])}">'
         f"{escape(step['state'])}</span></td>"
         f'<td class="num">{escape(_attempt(step))}</td>'
@@ -189,6 +190,17 @@ def step_row(step: dict[str, Any]) -> str:
         f"<td>{escape(usage_text(step['usage']))}</td>"
         f"<td>{_result(step)}</td>"
         f"<td>{_error(step)}</td></tr>"
+    )
+
+
+def unserved_banner(unserved: dict[str, list[str]]) -> str:
+    """One alert per queue that waiting steps need and no running node serves."""
+    return "".join(
+        f'<p class="unserved" role="alert">No running node serves queue '
+        f"<code>{escape(queue)}</code>, which steps {escape(', '.join(names))} wait for: "
+        f"start one with <code>baton start --queues {escape(queue)}:10</code> "
+        "(or unpause it).</p>"
+        for queue, names in unserved.items()
     )
 
 
@@ -213,6 +225,7 @@ def workflow_content(base: str, detail: dict[str, Any]) -> str:
         progress=f"{settled} / {len(detail['steps'])} steps settled",
         duration=escape(duration(detail["duration_ms"])),
         usage=escape(spent),
+        unserved=unserved_banner(detail["unserved_queues"]),
         legend=legend,
         rows="".join(step_row(step) for step in detail["steps"]),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from graphlib import CycleError, TopologicalSorter
 
+from .._names import suggestion
 from ..errors import DependencyCycle, EmptyWorkflow, SelfDependency, UnknownDependency
 from ._step import Step, StepGraph, label
 
@@ -37,10 +38,11 @@ def expand_deps(
         elif dep in subs:
             expanded.update(dict.fromkeys(subs[dep]))
         else:
-            known = ", ".join([*steps, *groups, *subs])
+            known = [*steps, *groups, *subs]
+            hint = suggestion(dep, [*known, *external])
             raise UnknownDependency(
                 f"step {step.name!r} depends on {dep!r}, which is not in workflow "
-                f"{label(workflow)} (steps: {known})"
+                f"{label(workflow)}{hint} (steps: {', '.join(known)})"
             )
         if step.name in expanded:
             raise SelfDependency(

@@ -7,15 +7,15 @@ source (a file path, or ``template``) and the entry, such as
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from oban.worker import WorkerResolutionError, resolve_worker
 
+from .._names import suggestion
 from ..errors import TemplateError
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -72,12 +72,6 @@ def describe(value: object) -> str:
 def shorten(text: str) -> str:
     """``text`` cut to a length that fits in one line of an error message."""
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
-
-
-def suggestion(word: str, choices: Collection[str]) -> str:
-    """``"; did you mean 'deps'?"`` for the closest of ``choices``, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def table(value: object, where: Where, what: str = "a table") -> Mapping[str, Any]:

@@ -2,13 +2,16 @@
 
 ``POST /briefs`` starts a research-brief workflow (fetch → three analyses in parallel →
 compile) and redirects the browser to its page under ``/baton``, where the graph fills in
-as the steps run, streamed over Server-Sent Events. Run from this folder::
+as the steps run, streamed over Server-Sent Events. Run from this folder, in a virtual
+environment of its own::
 
+    python -m venv .venv && . .venv/bin/activate
     pip install -e '../..[example]'
-    uvicorn app:app
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres uvicorn app:app
 
-``DATABASE_URL`` names the database; without it, an embedded PostgreSQL is started (the
-fallback ``baton demo`` uses) and deleted on exit.
+This app runs the workflow's queues in-process, which suits a demo. In production the
+web app inserts only (an Oban instance with no queues and ``leadership=False``) and
+``baton start`` runs the workers: see docs/deployment.md.
 """
 
 from __future__ import annotations
@@ -77,12 +80,13 @@ def research_brief(topic: str) -> baton.Workflow:
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    dsn = os.environ.get("DATABASE_URL")
+    if not dsn:
+        raise SystemExit(
+            "set DATABASE_URL to a PostgreSQL database, for example "
+            "DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres uvicorn app:app"
+        )
     async with AsyncExitStack() as stack:
-        dsn = os.environ.get("DATABASE_URL")
-        if not dsn:
-            from baton._database import embedded_postgres
-
-            dsn = stack.enter_context(embedded_postgres("baton-example"))
         pool = await Oban.create_pool(dsn)
         stack.push_async_callback(pool.close)
         await baton.install(pool)  # idempotent

@@ -318,8 +318,8 @@ REJECTED = [
         UnknownDependency,
         [
             re.escape(
-                "step 'summarize' depends on 'fetc', which is not in workflow 'bad' "
-                "(steps: fetch, summarize)"
+                "step 'summarize' depends on 'fetc', which is not in workflow 'bad'; "
+                "did you mean 'fetch'? (steps: fetch, summarize)"
             )
         ],
         id="unknown-dep",
@@ -780,7 +780,7 @@ UNKNOWN_IDS = [
 ]
 
 
-@pytest.mark.parametrize("entry", ["status", "usage", "cancel", "retry"])
+@pytest.mark.parametrize("entry", ["status", "results", "usage", "cancel", "retry"])
 @pytest.mark.parametrize(("workflow_id", "shown"), UNKNOWN_IDS)
 async def test_unknown_workflow_ids_raise_unknown_workflow_and_change_nothing(
     conn: psycopg.AsyncConnection[Any],
@@ -815,7 +815,7 @@ async def test_subscribing_to_an_unknown_workflow_receives_nothing_but_its_own_t
     assert seen[0].workflow_id == "no-such-workflow"
 
 
-@pytest.mark.parametrize("command", ["status", "watch", "graph", "cancel", "retry"])
+@pytest.mark.parametrize("command", ["status", "result", "watch", "graph", "cancel", "retry"])
 def test_the_cli_reports_an_unknown_workflow_id_in_one_line(installed: str, command: str) -> None:
     done = baton_cli(command, "no-such-workflow", "--dsn", installed)
     assert done.returncode == 1

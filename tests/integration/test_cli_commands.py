@@ -147,7 +147,7 @@ async def test_list_shows_recent_workflows(
 
     code, out, err = await cli("status", priced.id, "--dsn", installed)
     assert code == 0, err
-    assert out.splitlines()[2].split() == ["STEP", "STATE", "ATTEMPT", "DURATION", "COST"]
+    assert out.splitlines()[2].split() == ["STEP", "STATE", "QUEUE", "ATTEMPT", "DURATION", "COST"]
     assert out.splitlines()[4].split()[-1] == cost(priced_cost)
     assert f"cost {cost(priced_cost)}" in out.splitlines()[1]
 
@@ -191,10 +191,10 @@ async def test_status_table(
     lines = out.splitlines()
     assert lines[0].split() == ["mixed", wf.id]
     assert lines[1].startswith("failed · 1/3 steps completed · took ")
-    assert lines[2].split() == ["STEP", "STATE", "ATTEMPT", "DURATION", "ERROR"]
+    assert lines[2].split() == ["STEP", "STATE", "QUEUE", "ATTEMPT", "DURATION", "ERROR"]
     rows = {line.split()[0]: line for line in lines[4:]}
-    assert rows["fetch"].split()[1:3] == ["completed", "1/3"]
-    assert rows["boom"].split()[1:3] == ["discarded", "2/2"]
+    assert rows["fetch"].split()[1:4] == ["completed", "default", "1/3"]
+    assert rows["boom"].split()[1:4] == ["discarded", "default", "2/2"]
     assert rows["boom"].rstrip().endswith("RuntimeError: upstream said no")
     assert rows["after"].split()[1] == "cancelled"
 
@@ -363,7 +363,12 @@ async def test_watch_timeout(
     wf = await Workflow(name="stuck").add("a", es.Quick.new()).insert(oban=client)
     code, out, err = await cli("watch", wf.id, "--dsn", installed, "--timeout", "0.5")
     assert code == 124
-    assert err == f"Error: workflow {wf.id!r} did not finish within 0.5 s\n"
+    assert err.splitlines() == [
+        f"Error: workflow {wf.id!r} did not finish within 0.5 s",
+        # no node runs any queue in this test
+        "Hint: no running node serves queue 'default', which steps a wait for: start one "
+        "with `baton start --queues default:10` (or unpause it)",
+    ]
     assert "running · 0/1 steps completed" in out
 
 

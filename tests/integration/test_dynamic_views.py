@@ -211,10 +211,10 @@ async def test_status_shows_paths_in_nesting_order_and_models(
     out.print(status_view(await baton.status(wf.id, oban=client)))
     lines = out.export_text().splitlines()
     assert lines[1].startswith("completed · 9/9 steps completed · took ")
-    assert lines[2].split() == ["STEP", "STATE", "MODEL", "ATTEMPT", "DURATION", "COST"]
+    assert lines[2].split() == ["STEP", "STATE", "QUEUE", "MODEL", "ATTEMPT", "DURATION", "COST"]
     rows = [line.split() for line in lines[4:] if line.strip()]
     assert [row[0] for row in rows] == NESTED
-    assert {row[0]: row[2] for row in rows if row[2] != "—"} == {
+    assert {row[0]: row[3] for row in rows if row[3] != "—"} == {
         "draft[0]": "gpt-4o",
         "draft[1]": "claude",
         "compile": "gpt-4o-mini",

@@ -279,3 +279,25 @@ async def test_sub_workflows_added_steps_and_models_are_drawn(
         assert box["x"] < node["x"] and node["x"] + node["width"] < box["x"] + box["width"]
         assert box["y"] < node["y"] and node["y"] + node["height"] < box["y"] + box["height"]
     assert (await baton.status(wf.id)).state == "completed"
+
+
+async def test_a_queue_no_node_serves_is_shown_until_one_does(
+    conn: psycopg.AsyncConnection[Any], running: Oban, oban_pool: Any, browser: Any
+) -> None:
+    wf = Workflow(name="mail").add("send", es.Quick.new({"value": 1}, queue="emails"))
+    await wf.insert(oban=running)  # `running` serves "default" and "other", not "emails"
+    async with live_server(create_app(oban=running)) as url:
+        await browser.goto(f"{url}/workflows/{wf.id}")
+        await browser.wait_for_function("() => window.batonView && window.batonView.snapshots > 0")
+        banner = await browser.text_content("#wf-unserved")
+        assert banner == (
+            "No running node serves queue emails, which steps send wait for: start one with "
+            "baton start --queues emails:10 (or unpause it)."
+        )
+        assert "queue emails" in (await browser.text_content('#steps tr[data-step="send"]') or "")
+        async with Oban(pool=oban_pool, name="emails-node", queues={"emails": 1}):
+            await browser.wait_for_function(
+                "() => document.querySelector('#wf-state').textContent === 'completed'"
+                " && document.querySelector('#wf-unserved').textContent === ''",
+                timeout=15_000,
+            )

@@ -45,6 +45,7 @@ EXPECTED = [
     "llm_backoff",
     "llm_worker",
     "model",
+    "results",
     "retry",
     "status",
     "subscribe",

@@ -133,6 +133,7 @@ def nested_step(
         result_stored=state == "completed",
         cost_usd=None,
         model=model,
+        queue="default",
     )
 
 
@@ -174,9 +175,9 @@ def rendered(renderable: Any, width: int = 100) -> list[str]:
 
 def test_status_lists_nested_steps_by_path_with_a_model_column() -> None:
     lines = rendered(steps_table(nested_workflow(*ADDED), NOW))
-    assert lines[0].split() == ["STEP", "STATE", "MODEL", "ATTEMPT", "DURATION"]
+    assert lines[0].split() == ["STEP", "STATE", "QUEUE", "MODEL", "ATTEMPT", "DURATION"]
     rows = [line.split() for line in lines[2:]]
-    assert [row[:3] for row in rows] == [
+    assert [[row[0], row[1], row[3]] for row in rows] == [
         ["plan", "completed", "—"],
         # added at run time: listed right after the step that added them
         ["plan/summary[0]", "available", "—"],
@@ -187,6 +188,7 @@ def test_status_lists_nested_steps_by_path_with_a_model_column() -> None:
         ["draft[1]", "executing", "claude-sonnet-4"],
         ["compile", "suspended", "—"],
     ]
+    assert {row[2] for row in rows} == {"default"}
     # the columns stay aligned whatever the depth of a path
     starts = {line.index(row[1]) for line, row in zip(lines[2:], rows, strict=True)}
     assert len(starts) == 1
@@ -195,7 +197,8 @@ def test_status_lists_nested_steps_by_path_with_a_model_column() -> None:
 def test_no_model_column_without_models() -> None:
     status = nested_workflow()
     plain = replace(status, steps=tuple(replace(step, model=None) for step in status.steps))
-    assert rendered(steps_table(plain, NOW))[0].split() == ["STEP", "STATE", "ATTEMPT", "DURATION"]
+    columns = rendered(steps_table(plain, NOW))[0].split()
+    assert columns == ["STEP", "STATE", "QUEUE", "ATTEMPT", "DURATION"]
 
 
 def test_a_namespace_is_dimmed_and_the_last_segment_is_not() -> None:

@@ -148,6 +148,7 @@ def test_step_row_shows_the_model() -> None:
         "worker": "Draft",
         "group": "draft",
         "model": "gpt-4o <mini>",
+        "queue": "llm<1>",
         "parent": None,
         "state": "completed",
         "attempt": 1,
@@ -163,3 +164,4 @@ def test_step_row_shows_the_model() -> None:
     row = step_row(step)
     assert '<div class="sub model">model gpt-4o &lt;mini&gt;</div>' in row
     assert "model" not in step_row({**step, "model": None})
+    assert '<div class="sub queue">queue llm&lt;1&gt;</div>' in row

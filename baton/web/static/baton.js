@@ -383,6 +383,7 @@
     return el("tr", { "data-step": step.name },
       el("td", {}, stepName(step.name),
         el("div", { class: "sub" }, step.worker),
+        el("div", { class: "sub queue" }, `queue ${step.queue || "—"}`),
         step.model ? el("div", { class: "sub model" }, `model ${step.model}`) : "",
         step.group !== null ? el("div", { class: "sub" }, `group ${step.group}`) : ""),
       el("td", {}, badge(step.state)),
@@ -417,6 +418,11 @@
       const total = current.usage;
       document.getElementById("wf-usage").textContent =
         total.cost_usd !== null ? usageText({ ...total, model: null }) : "";
+      document.getElementById("wf-unserved").replaceChildren(
+        ...Object.entries(current.unserved_queues).map(([queue, names]) =>
+          el("p", { class: "unserved", role: "alert" }, "No running node serves queue ",
+            el("code", {}, queue), `, which steps ${names.join(", ")} wait for: start one with `,
+            el("code", {}, `baton start --queues ${queue}:10`), " (or unpause it).")));
       cancelButton.disabled = current.state !== "running";
       retryButton.disabled = !current.steps.some((s) => FAILED.has(s.state));
       body.dataset.state = current.state;
@@ -440,6 +446,7 @@
       if (!step) return;
       step.state = event.state === "snoozed" ? "scheduled" : event.state;
       step.attempt = event.attempt;
+      if (event.state === "executing") delete current.unserved_queues[step.queue]; // served now
       if (event.error) step.error = event.error;
       if (event.state === "completed") {
         step.result_stored = event.result_stored;
@@ -508,6 +515,7 @@
         if (!current) return;
         current.state = event.outcome;
         current.finished_at = event.at;
+        current.unserved_queues = {}; // nothing waits any more
         current.duration_ms = event.duration_ms;
         header();
       },
