@@ -12,7 +12,7 @@ from oban import Job, Oban
 from . import _oban, store
 from ._names import namespace
 from ._usage import TOKEN_FIELDS
-from .errors import UnknownWorkflow
+from .errors import InvalidOption, UnknownWorkflow
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +163,9 @@ async def list_workflows(
         oban: the Oban instance (or its name) whose database to read; default ``"Oban"``.
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        raise InvalidOption(f"limit must be a positive integer, got {limit!r}")
     if state is not None and state not in WORKFLOW_STATES:
-        raise ValueError(f"state must be one of {', '.join(WORKFLOW_STATES)}, got {state!r}")
+        raise InvalidOption(f"state must be one of {', '.join(WORKFLOW_STATES)}, got {state!r}")
     now = datetime.now(UTC)
     summaries = []
     for row in await store.list_workflows(_oban.instance(oban), limit, state):

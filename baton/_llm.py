@@ -22,6 +22,7 @@ from oban import Job
 
 from ._usage import DEFAULT_PRICING, Pricing
 from ._worker import DEFAULT_RESULT_LIMIT, DEFAULT_SNOOZE, DEFAULT_STORE_RETRY, worker
+from .errors import InvalidOption
 
 DEFAULT_QUEUE = "llm"
 DEFAULT_TIMEOUT = 120.0
@@ -48,7 +49,7 @@ def _positive(name: str, value: object, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        raise InvalidOption(f"{name} must be a positive number of seconds, got {value!r}")
 
 
 @overload

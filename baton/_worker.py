@@ -28,7 +28,13 @@ from psycopg import InterfaceError, OperationalError
 from . import _context, _expansion, _json, _oban, store
 from ._outcomes import Complete, Discard, Error, StepFailed
 from ._usage import DEFAULT_PRICING, Pricing, split_usage, usage_record
-from .errors import ContextConflict, InvalidContext, InvalidExpansion, UnstorableResult
+from .errors import (
+    ContextConflict,
+    InvalidContext,
+    InvalidExpansion,
+    InvalidOption,
+    UnstorableResult,
+)
 
 logger = logging.getLogger("baton")
 
@@ -163,11 +169,13 @@ def worker(
         ...         return {"text": "..."}
     """
     if not isinstance(result_limit, int) or isinstance(result_limit, bool) or result_limit < 1:
-        raise ValueError(f"result_limit must be a positive number of bytes, got {result_limit!r}")
+        raise InvalidOption(
+            f"result_limit must be a positive number of bytes, got {result_limit!r}"
+        )
     if not isinstance(snooze, int) or isinstance(snooze, bool) or snooze < 1:
-        raise ValueError(f"snooze must be a positive number of seconds, got {snooze!r}")
+        raise InvalidOption(f"snooze must be a positive number of seconds, got {snooze!r}")
     if isinstance(store_retry, bool) or not isinstance(store_retry, int | float) or store_retry < 0:
-        raise ValueError(f"store_retry must be a number of seconds >= 0, got {store_retry!r}")
+        raise InvalidOption(f"store_retry must be a number of seconds >= 0, got {store_retry!r}")
     settings = WorkerOptions(
         result_limit=result_limit, snooze=snooze, pricing=pricing, store_retry=store_retry
     )

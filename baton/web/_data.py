@@ -20,7 +20,7 @@ from .._control import StepStatus, StepUsage, WorkflowStatus, WorkflowUsage, sta
 from .._control import list_workflows as summarise
 from .._graph import nesting_order
 from .._names import namespaces
-from ..errors import UnknownWorkflow
+from ..errors import InvalidOption, UnknownWorkflow
 
 PREVIEW_CHARS = 500
 DEFAULT_LIMIT = 50
@@ -38,7 +38,7 @@ class Source:
 
     def __init__(self, oban: Oban | str | None, dsn: str | None, prefix: str) -> None:
         if oban is not None and dsn is not None:
-            raise ValueError("pass either oban= or dsn=, not both")
+            raise InvalidOption("pass either oban= or dsn=, not both")
         self._oban = oban
         self._dsn = dsn
         self._prefix = prefix

@@ -197,16 +197,28 @@ def test_non_class_targets_are_rejected_by_the_configured_decorator_too() -> Non
 
 @pytest.mark.parametrize("limit", [0, -1, True, False, 1.5, "1000", None])
 def test_a_bad_result_limit_is_rejected(limit: Any) -> None:
-    with pytest.raises(ValueError) as excinfo:
+    with pytest.raises(baton.errors.InvalidOption) as excinfo:
         baton.worker(result_limit=limit)
     assert f"result_limit must be a positive number of bytes, got {limit!r}" == str(excinfo.value)
 
 
 @pytest.mark.parametrize("snooze", [0, -5, True, 0.5, "1", None])
 def test_a_bad_snooze_is_rejected(snooze: Any) -> None:
-    with pytest.raises(ValueError) as excinfo:
+    with pytest.raises(baton.errors.InvalidOption) as excinfo:
         baton.worker(snooze=snooze)
     assert f"snooze must be a positive number of seconds, got {snooze!r}" == str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"result_limit": 0}, {"snooze": 0}, {"store_retry": -1}, {"store_retry": "1"}],
+)
+def test_bad_options_raise_batons_own_error(options: dict[str, Any]) -> None:
+    for decorator in (baton.worker,):
+        with pytest.raises(baton.errors.BatonError) as excinfo:
+            decorator(**options)
+        assert isinstance(excinfo.value, baton.errors.InvalidOption)
+        assert str(excinfo.value).startswith(next(iter(options)))
 
 
 def test_a_bad_option_is_rejected_before_the_class_is_touched() -> None:
@@ -214,7 +226,7 @@ def test_a_bad_option_is_rejected_before_the_class_is_touched() -> None:
         async def perform_workflow(self, job: Any) -> None:
             return None
 
-    with pytest.raises(ValueError):
+    with pytest.raises(baton.errors.InvalidOption):
         baton.worker(Untouched, snooze=0)  # type: ignore[call-overload]
     assert not hasattr(Untouched, "_baton")
     assert not hasattr(Untouched, "new")
