@@ -101,6 +101,13 @@ def llm_worker(
     _positive("backoff_max", backoff_max)
     options.setdefault("queue", DEFAULT_QUEUE)
     options.setdefault("max_attempts", DEFAULT_MAX_ATTEMPTS)
+    step = worker(
+        result_limit=result_limit,
+        snooze=snooze,
+        pricing=pricing,
+        store_retry=store_retry,
+        **options,
+    )
 
     def decorate(target: type) -> type[oban.Worker]:
         if "timeout" not in vars(target):
@@ -115,6 +122,6 @@ def llm_worker(
                 return llm_backoff(job.attempt, backoff_base, backoff_max)
 
             target.backoff = backoff  # type: ignore[attr-defined]
-        return worker(result_limit=result_limit, snooze=snooze, pricing=pricing, **options)(target)
+        return step(target)
 
     return decorate(cls) if cls is not None else decorate

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -214,11 +216,35 @@ def test_a_bad_snooze_is_rejected(snooze: Any) -> None:
     [{"result_limit": 0}, {"snooze": 0}, {"store_retry": -1}, {"store_retry": "1"}],
 )
 def test_bad_options_raise_batons_own_error(options: dict[str, Any]) -> None:
-    for decorator in (baton.worker,):
+    for decorator in (baton.worker, baton.llm_worker):
         with pytest.raises(baton.errors.BatonError) as excinfo:
             decorator(**options)
         assert isinstance(excinfo.value, baton.errors.InvalidOption)
         assert str(excinfo.value).startswith(next(iter(options)))
+
+
+@pytest.mark.parametrize("decorator", [baton.worker, baton.llm_worker])
+def test_every_baton_option_of_a_decorator_takes_effect(decorator: Any) -> None:
+    """Each of Baton's worker options given to either decorator reaches the class.
+
+    ``llm_worker`` once accepted ``store_retry`` and dropped it; the options compared are
+    every field of the settings the worker reads, so a new one cannot be forgotten.
+    """
+    given = {
+        "result_limit": 64,
+        "snooze": 7,
+        "pricing": baton.PriceTable({"m": baton.Rates(input=Decimal(1), output=Decimal(2))}),
+        "store_retry": 3.5,
+    }
+    assert set(given) == {field.name for field in dataclasses.fields(WorkerOptions)}
+    assert set(given) <= set(inspect.signature(decorator).parameters)
+
+    class Step:
+        async def perform_workflow(self, job: Any) -> None:
+            return None
+
+    decorated = decorator(**given)(Step)
+    assert {name: getattr(decorated._baton, name) for name in given} == given
 
 
 def test_a_bad_option_is_rejected_before_the_class_is_touched() -> None:
