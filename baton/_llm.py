@@ -112,13 +112,13 @@ def llm_worker(
     def decorate(target: type) -> type[oban.Worker]:
         if "timeout" not in vars(target):
 
-            def timeout_for(self: Any, job: Job) -> float | None:
+            def timeout_for(_self: Any, _job: Job) -> float | None:
                 return timeout
 
             target.timeout = timeout_for  # type: ignore[attr-defined]
         if "backoff" not in vars(target):
 
-            def backoff(self: Any, job: Job) -> int:
+            def backoff(_self: Any, job: Job) -> int:
                 return llm_backoff(job.attempt, backoff_base, backoff_max)
 
             target.backoff = backoff  # type: ignore[attr-defined]
