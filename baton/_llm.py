@@ -66,6 +66,7 @@ def llm_worker(
     snooze: int = ...,
     pricing: Pricing = ...,
     store_retry: float = ...,
+    interruptible: bool = ...,
     **options: Any,
 ) -> Callable[[type], type[oban.Worker]]: ...
 def llm_worker(
@@ -79,6 +80,7 @@ def llm_worker(
     snooze: int = DEFAULT_SNOOZE,
     pricing: Pricing = DEFAULT_PRICING,
     store_retry: float = DEFAULT_STORE_RETRY,
+    interruptible: bool = True,
     **options: Any,
 ) -> type[oban.Worker] | Callable[[type], type[oban.Worker]]:
     """Make a class with ``perform_workflow`` an LLM step.
@@ -92,6 +94,8 @@ def llm_worker(
         result_limit: as for ``baton.worker``.
         snooze: as for ``baton.worker``.
         store_retry: as for ``baton.worker``.
+        interruptible: as for ``baton.worker``: a cancel interrupts the call to the model
+            (False: the step runs to the end and keeps its result).
         pricing: prices the ``llm_usage`` each step reports.
         **options: any ``oban.worker`` option; ``queue`` defaults to ``"llm"`` and
             ``max_attempts`` to 5. A class's own ``backoff(self, job)`` wins.
@@ -106,6 +110,7 @@ def llm_worker(
         snooze=snooze,
         pricing=pricing,
         store_retry=store_retry,
+        interruptible=interruptible,
         **options,
     )
 

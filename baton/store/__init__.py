@@ -28,6 +28,7 @@ from ._step_input import StepInput
 from ._steps import (
     Addition,
     Completion,
+    Stored,
     complete,
     dep_rows,
     insert_workflow,
@@ -60,6 +61,7 @@ __all__ = [
     "StepInput",
     "StepRow",
     "StepStatusRow",
+    "Stored",
     "StoredResult",
     "SummaryRow",
     "SweptStep",

@@ -213,7 +213,14 @@ def test_a_bad_snooze_is_rejected(snooze: Any) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"result_limit": 0}, {"snooze": 0}, {"store_retry": -1}, {"store_retry": "1"}],
+    [
+        {"result_limit": 0},
+        {"snooze": 0},
+        {"store_retry": -1},
+        {"store_retry": "1"},
+        {"interruptible": 0},
+        {"interruptible": None},
+    ],
 )
 def test_bad_options_raise_batons_own_error(options: dict[str, Any]) -> None:
     for decorator in (baton.worker, baton.llm_worker):
@@ -235,6 +242,7 @@ def test_every_baton_option_of_a_decorator_takes_effect(decorator: Any) -> None:
         "snooze": 7,
         "pricing": baton.PriceTable({"m": baton.Rates(input=Decimal(1), output=Decimal(2))}),
         "store_retry": 3.5,
+        "interruptible": False,
     }
     assert set(given) == {field.name for field in dataclasses.fields(WorkerOptions)}
     assert set(given) <= set(inspect.signature(decorator).parameters)
