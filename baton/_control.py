@@ -267,7 +267,9 @@ async def cancel(workflow_id: str, *, oban: Oban | str | None = None) -> int:
     """Cancel every unfinished step of a workflow.
 
     Steps that are available, scheduled or retryable are cancelled at once; executing
-    ones get Oban's cancellation signal (``job.cancelled()`` turns true). Steps still
+    ones get Oban's cancellation signal, on whichever node runs them, which interrupts
+    their ``perform_workflow`` (unless the worker is ``interruptible=False``; then
+    ``job.cancelled()`` turns true) and stores nothing it returns. Steps still
     waiting for deps are activated as their deps settle, and cancel themselves, calling
     ``on_dep_cancelled``. Cancelling a finished workflow changes nothing.
 
