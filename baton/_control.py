@@ -12,7 +12,7 @@ from oban import Job, Oban
 from . import _oban, store
 from ._names import namespace
 from ._usage import TOKEN_FIELDS
-from .errors import UnknownWorkflow
+from .errors import InvalidOption, UnknownWorkflow
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +176,9 @@ async def list_workflows(
         oban: the Oban instance (or its name) whose database to read; default ``"Oban"``.
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        raise InvalidOption(f"limit must be a positive integer, got {limit!r}")
     if state is not None and state not in WORKFLOW_STATES:
-        raise ValueError(f"state must be one of {', '.join(WORKFLOW_STATES)}, got {state!r}")
+        raise InvalidOption(f"state must be one of {', '.join(WORKFLOW_STATES)}, got {state!r}")
     now = datetime.now(UTC)
     summaries = []
     for row in await store.list_workflows(_oban.instance(oban), limit, state):
@@ -299,7 +299,9 @@ async def cancel(workflow_id: str, *, oban: Oban | str | None = None) -> int:
     """Cancel every unfinished step of a workflow.
 
     Steps that are available, scheduled or retryable are cancelled at once; executing
-    ones get Oban's cancellation signal (``job.cancelled()`` turns true). Steps still
+    ones get Oban's cancellation signal, on whichever node runs them, which interrupts
+    their ``perform_workflow`` (unless the worker is ``interruptible=False``; then
+    ``job.cancelled()`` turns true) and stores nothing it returns. Steps still
     waiting for deps are activated as their deps settle, and cancel themselves, calling
     ``on_dep_cancelled``. Cancelling a finished workflow changes nothing.
 

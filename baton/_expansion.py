@@ -70,14 +70,18 @@ async def complete(
     usage: str | None,
     addition: store.Addition | None,
     context: Mapping[str, Any],
-) -> bool:
+    *,
+    unless_cancelled: bool = False,
+) -> store.Stored:
     """Store the result, add ``context`` and the ``addition``'s steps, in one transaction.
 
     Nothing is added when the workflow was cancelled or the step already settled (a
-    warning is logged); the result is stored all the same.
+    warning is logged); the result is stored all the same, unless ``unless_cancelled``
+    (an interruptible step) and the workflow was cancelled.
 
     Returns:
-        False when an earlier attempt already stored the result: nothing is written.
+        ``stored``; or ``already`` (an earlier attempt stored the result) or ``refused``
+        (the workflow was cancelled), and then nothing is written.
 
     Raises:
         ContextConflict: ``context`` would change a value already set; nothing is written.
@@ -86,7 +90,15 @@ async def complete(
     def merged(current: dict[str, Any], step: str) -> str:
         return _json.encode(_context.merge_for_step(current, context, step))
 
-    done = await store.complete(oban, job, encoded, usage, addition, merged if context else None)
+    done = await store.complete(
+        oban,
+        job,
+        encoded,
+        usage,
+        addition,
+        merged if context else None,
+        unless_cancelled=unless_cancelled,
+    )
     if addition is not None and done.skipped is not None:
         logger.warning(
             "step %r of workflow %r: not adding %d steps, the %s",

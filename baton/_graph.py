@@ -25,6 +25,7 @@ from oban import Oban
 from . import _oban, store
 from ._control import check_id
 from ._names import SEPARATOR, namespace, namespaces, prefixes
+from .errors import InvalidOption
 
 type GraphFormat = Literal["mermaid", "dot"]
 
@@ -147,7 +148,7 @@ def _layout(steps: Iterable[tuple[str, str | None]], edges: Iterable[tuple[str, 
     for pair in pairs:
         for name in pair:
             if name not in ids:
-                raise ValueError(f"edge {pair[0]!r} -> {pair[1]!r} names no step {name!r}")
+                raise InvalidOption(f"edge {pair[0]!r} -> {pair[1]!r} names no step {name!r}")
     ordered = sorted(pairs, key=lambda pair: (order[pair[0]], order[pair[1]]))
     return _Layout(ids, _tree(steps), [(ids[up], ids[down]) for up, down in ordered])
 
@@ -311,7 +312,7 @@ def render(
             return to_mermaid(steps, edges, states)
         case "dot":
             return to_dot(steps, edges, states)
-    raise ValueError(f"graph format must be 'mermaid' or 'dot', got {format!r}")
+    raise InvalidOption(f"graph format must be 'mermaid' or 'dot', got {format!r}")
 
 
 async def graph(
@@ -326,13 +327,13 @@ async def graph(
 
     Raises:
         UnknownWorkflow: no workflow has that id.
-        ValueError: ``format`` is neither ``"mermaid"`` nor ``"dot"``.
+        InvalidOption: ``format`` is neither ``"mermaid"`` nor ``"dot"``.
 
     Example:
         >>> print(await baton.graph(wf.id, format="dot"))
     """
     if format not in FORMATS:
-        raise ValueError(f"graph format must be 'mermaid' or 'dot', got {format!r}")
+        raise InvalidOption(f"graph format must be 'mermaid' or 'dot', got {format!r}")
     workflow_id = check_id(workflow_id)
     _workflow, rows = await store.workflow_graph(_oban.instance(oban), workflow_id)
     steps = [(row.name, row.group) for row in rows]

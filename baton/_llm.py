@@ -22,6 +22,7 @@ from oban import Job
 
 from ._usage import DEFAULT_PRICING, Pricing
 from ._worker import DEFAULT_RESULT_LIMIT, DEFAULT_SNOOZE, DEFAULT_STORE_RETRY, worker
+from .errors import InvalidOption
 
 DEFAULT_QUEUE = "llm"
 DEFAULT_TIMEOUT = 120.0
@@ -48,7 +49,7 @@ def _positive(name: str, value: object, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        raise InvalidOption(f"{name} must be a positive number of seconds, got {value!r}")
 
 
 @overload
@@ -65,6 +66,7 @@ def llm_worker(
     snooze: int = ...,
     pricing: Pricing = ...,
     store_retry: float = ...,
+    interruptible: bool = ...,
     **options: Any,
 ) -> Callable[[type], type[oban.Worker]]: ...
 def llm_worker(
@@ -78,6 +80,7 @@ def llm_worker(
     snooze: int = DEFAULT_SNOOZE,
     pricing: Pricing = DEFAULT_PRICING,
     store_retry: float = DEFAULT_STORE_RETRY,
+    interruptible: bool = True,
     **options: Any,
 ) -> type[oban.Worker] | Callable[[type], type[oban.Worker]]:
     """Make a class with ``perform_workflow`` an LLM step.
@@ -91,6 +94,8 @@ def llm_worker(
         result_limit: as for ``baton.worker``.
         snooze: as for ``baton.worker``.
         store_retry: as for ``baton.worker``.
+        interruptible: as for ``baton.worker``: a cancel interrupts the call to the model
+            (False: the step runs to the end and keeps its result).
         pricing: prices the ``llm_usage`` each step reports.
         **options: any ``oban.worker`` option; ``queue`` defaults to ``"llm"`` and
             ``max_attempts`` to 5. A class's own ``backoff(self, job)`` wins.
@@ -100,20 +105,28 @@ def llm_worker(
     _positive("backoff_max", backoff_max)
     options.setdefault("queue", DEFAULT_QUEUE)
     options.setdefault("max_attempts", DEFAULT_MAX_ATTEMPTS)
+    step = worker(
+        result_limit=result_limit,
+        snooze=snooze,
+        pricing=pricing,
+        store_retry=store_retry,
+        interruptible=interruptible,
+        **options,
+    )
 
     def decorate(target: type) -> type[oban.Worker]:
         if "timeout" not in vars(target):
 
-            def timeout_for(self: Any, job: Job) -> float | None:
+            def timeout_for(_self: Any, _job: Job) -> float | None:
                 return timeout
 
             target.timeout = timeout_for  # type: ignore[attr-defined]
         if "backoff" not in vars(target):
 
-            def backoff(self: Any, job: Job) -> int:
+            def backoff(_self: Any, job: Job) -> int:
                 return llm_backoff(job.attempt, backoff_base, backoff_max)
 
             target.backoff = backoff  # type: ignore[attr-defined]
-        return worker(result_limit=result_limit, snooze=snooze, pricing=pricing, **options)(target)
+        return step(target)
 
     return decorate(cls) if cls is not None else decorate

@@ -63,6 +63,17 @@ async def cancel_jobs(oban: Oban, job_ids: list[Job | int]) -> int:
     return int(await oban.cancel_many_jobs(job_ids)) if job_ids else 0
 
 
+def cancellation(job: Job) -> asyncio.Event | None:
+    """The event Oban sets when the executing ``job`` is cancelled; None outside a queue.
+
+    Oban's producer makes it before running the job and sets it on the ``pkill`` signal
+    that ``cancel_job(s)`` sends to every node (``job.cancelled()`` reads it). Waiting on
+    it, rather than polling ``job.cancelled()``, sees a cancel as soon as the signal lands.
+    """
+    event = job._cancellation
+    return event if isinstance(event, asyncio.Event) else None
+
+
 def insert_channel(schema: str) -> str:
     """The Postgres channel on which Oban's stagers listen for newly available jobs."""
     return f"{schema}.oban_insert"

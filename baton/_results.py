@@ -33,7 +33,7 @@ async def _read(
     return instance, workflow_id, deps, rows
 
 
-def _value(row: store.StepRow, dep: str, step: str) -> Any:
+def _value(row: store.StepRow, step: str) -> Any:
     if not row.performed:
         state = row.outcome or "not finished"
         raise ResultUnavailable(f"step {step!r}: dep {row.name!r} has no result ({state})")
@@ -131,10 +131,10 @@ async def get_result(job: Job, step: str, *, oban: Oban | str | None = None) -> 
     name = next((name for name in readable if name in present), readable[0])
     exact = next((row for row in rows if row.name == name), None)
     if exact is not None:
-        return _value(exact, name, me)
+        return _value(exact, me)
     members = [row for row in rows if row.group == name]
     if members:
-        return group_values(members, lambda row: _value(row, name, me))
+        return group_values(members, lambda row: _value(row, me))
     nested = await store.step_rows(instance, workflow_id, name)
     if not nested:
         raise ResultUnavailable(f"step {me!r}: {name!r} holds no steps")

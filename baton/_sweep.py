@@ -30,6 +30,7 @@ from typing import Self
 from oban import Oban, telemetry
 
 from . import _oban, store
+from .errors import InvalidOption
 
 logger = logging.getLogger("baton")
 
@@ -92,7 +93,7 @@ class Sweeper:
         self, oban: Oban | str | None = None, *, interval: float = DEFAULT_INTERVAL
     ) -> None:
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
-            raise ValueError(f"interval must be a positive number of seconds, got {interval!r}")
+            raise InvalidOption(f"interval must be a positive number of seconds, got {interval!r}")
         self._oban = _oban.instance(oban)
         self._interval = float(interval)
         self._task: asyncio.Task[None] | None = None

@@ -25,10 +25,16 @@ import oban
 from oban import Cancel, Job, Snooze
 from psycopg import InterfaceError, OperationalError
 
-from . import _context, _expansion, _json, _oban, store
+from . import _context, _expansion, _interrupt, _json, _oban, store
 from ._outcomes import Complete, Discard, Error, StepFailed
 from ._usage import DEFAULT_PRICING, Pricing, split_usage, usage_record
-from .errors import ContextConflict, InvalidContext, InvalidExpansion, UnstorableResult
+from .errors import (
+    ContextConflict,
+    InvalidContext,
+    InvalidExpansion,
+    InvalidOption,
+    UnstorableResult,
+)
 
 logger = logging.getLogger("baton")
 
@@ -49,6 +55,7 @@ class WorkerOptions:
     snooze: int = DEFAULT_SNOOZE
     pricing: Pricing = DEFAULT_PRICING
     store_retry: float = DEFAULT_STORE_RETRY
+    interruptible: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +128,13 @@ def gate(context: store.StepContext) -> Ready | Wait | Blocked | Cancelled:
     return Ready()
 
 
+def check_interruptible(interruptible: object) -> bool:
+    """``interruptible``, refused unless it is a bool."""
+    if not isinstance(interruptible, bool):
+        raise InvalidOption(f"interruptible must be True or False, got {interruptible!r}")
+    return interruptible
+
+
 @overload
 def worker(cls: type, /) -> type[oban.Worker]: ...
 @overload
@@ -132,6 +146,7 @@ def worker(
     snooze: int = ...,
     pricing: Pricing = ...,
     store_retry: float = ...,
+    interruptible: bool = ...,
     **options: Any,
 ) -> Callable[[type], type[oban.Worker]]: ...
 def worker(
@@ -142,6 +157,7 @@ def worker(
     snooze: int = DEFAULT_SNOOZE,
     pricing: Pricing = DEFAULT_PRICING,
     store_retry: float = DEFAULT_STORE_RETRY,
+    interruptible: bool = True,
     **options: Any,
 ) -> type[oban.Worker] | Callable[[type], type[oban.Worker]]:
     """Make a class with ``perform_workflow`` a workflow step; a drop-in for ``oban.worker``.
@@ -153,6 +169,10 @@ def worker(
         pricing: prices the ``llm_usage`` a step reports (see ``baton.PriceTable``).
         store_retry: seconds to keep retrying to store a result while the database is
             unreachable before giving up (the step is then retried, repeating its work).
+        interruptible: cancelling the job (``baton.cancel`` of its workflow, Oban's
+            ``cancel_job``) interrupts a running ``perform_workflow`` at its current
+            ``await``, and its result is not stored. False: the step runs to the end and
+            keeps its result, and may check ``job.cancelled()`` itself.
         **options: any ``oban.worker`` option: ``queue``, ``max_attempts``, ``priority``,
             ``tags``, ``oban``, ``cron``, …
 
@@ -163,13 +183,19 @@ def worker(
         ...         return {"text": "..."}
     """
     if not isinstance(result_limit, int) or isinstance(result_limit, bool) or result_limit < 1:
-        raise ValueError(f"result_limit must be a positive number of bytes, got {result_limit!r}")
+        raise InvalidOption(
+            f"result_limit must be a positive number of bytes, got {result_limit!r}"
+        )
     if not isinstance(snooze, int) or isinstance(snooze, bool) or snooze < 1:
-        raise ValueError(f"snooze must be a positive number of seconds, got {snooze!r}")
+        raise InvalidOption(f"snooze must be a positive number of seconds, got {snooze!r}")
     if isinstance(store_retry, bool) or not isinstance(store_retry, int | float) or store_retry < 0:
-        raise ValueError(f"store_retry must be a number of seconds >= 0, got {store_retry!r}")
+        raise InvalidOption(f"store_retry must be a number of seconds >= 0, got {store_retry!r}")
     settings = WorkerOptions(
-        result_limit=result_limit, snooze=snooze, pricing=pricing, store_retry=store_retry
+        result_limit=result_limit,
+        snooze=snooze,
+        pricing=pricing,
+        store_retry=store_retry,
+        interruptible=check_interruptible(interruptible),
     )
 
     def decorate(target: type) -> type[oban.Worker]:
@@ -195,7 +221,7 @@ def worker(
 
 async def _process(self: Any, job: Job) -> Any:
     if "workflow_id" not in job.meta:
-        return await _finish(self, job, None, await self.perform_workflow(job))
+        return await _finish(self, job, None, await _perform(self, job))
 
     instance = _oban.instance_for_job(job)
     context = await store.step_context(instance, job)
@@ -225,8 +251,14 @@ async def _process(self: Any, job: Job) -> Any:
         case Ready():
             pass
 
-    outcome = await self.perform_workflow(job)
+    outcome = await _perform(self, job)
     return await _finish(self, job, (instance, context), outcome)
+
+
+async def _perform(self: Any, job: Job) -> Any:
+    """``perform_workflow(job)``, interrupted by a cancel unless the worker opted out."""
+    call = functools.partial(self.perform_workflow, job)
+    return await (_interrupt.perform(call, job) if self._baton.interruptible else call())
 
 
 async def _finish(
@@ -246,7 +278,7 @@ async def _finish(
         case _:
             value, usage = split_usage(outcome.value if isinstance(outcome, Complete) else outcome)
             try:
-                encoded = encode_result(value, self._baton.result_limit)
+                encoded = _json.encode_result(value, self._baton.result_limit)
             except UnstorableResult as error:
                 _oban.discard_now(job)
                 where = f"step {step[1].name!r}" if step else f"job {job.id}"
@@ -272,11 +304,17 @@ async def _finish(
         if usage.model is None and _context.model(job) is not None:
             usage = replace(usage, model=_context.model(job))
         recorded = _json.encode(usage_record(usage, self._baton.pricing))
+    unless = self._baton.interruptible
     if extras is not None:
-        write = _completion(instance, job, context, encoded, recorded, extras)
+        write = _completion(instance, job, context, encoded, recorded, extras, unless)
     else:
-        write = functools.partial(store.store_result, instance, job, encoded, recorded)
-    if not await _store(job, write, self._baton.store_retry):
+        write = functools.partial(
+            store.store_result, instance, job, encoded, recorded, unless_cancelled=unless
+        )
+    stored = await _store(job, write, self._baton.store_retry)
+    if stored == "refused":
+        return Cancel(Cancelled(context.workflow_id).reason() + ": the result was not stored")
+    if stored == "already":
         logger.info(
             "step %r of workflow %r: a result was already stored by another attempt",
             context.name,
@@ -292,7 +330,8 @@ def _completion(
     encoded: str | None,
     usage: str | None,
     outcome: Complete,
-) -> Callable[[], Awaitable[bool]]:
+    unless_cancelled: bool,
+) -> Callable[[], Awaitable[store.Stored]]:
     """The write of a ``Complete`` with steps or context to add, checked before it runs.
 
     A definition that cannot be stored discards the step: the same work would build it
@@ -309,9 +348,11 @@ def _completion(
         _oban.discard_now(job)
         raise
 
-    async def write() -> bool:
+    async def write() -> store.Stored:
         try:
-            return await _expansion.complete(instance, job, encoded, usage, expansion, values)
+            return await _expansion.complete(
+                instance, job, encoded, usage, expansion, values, unless_cancelled=unless_cancelled
+            )
         except ContextConflict:
             _oban.discard_now(job)
             raise
@@ -319,7 +360,9 @@ def _completion(
     return write
 
 
-async def _store(job: Job, write: Callable[[], Awaitable[bool]], patience: float) -> bool:
+async def _store(
+    job: Job, write: Callable[[], Awaitable[store.Stored]], patience: float
+) -> store.Stored:
     """Store the result, retrying through a database outage for up to ``patience`` s."""
     deadline = time.monotonic() + patience
     delay = 0.1
@@ -337,33 +380,6 @@ async def _store(job: Job, write: Callable[[], Awaitable[bool]], patience: float
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
-
-
-def encode_result(value: Any, limit: int) -> str:
-    """The stored JSON for a result, wrapped so scalars and lists round-trip.
-
-    Raises:
-        UnstorableResult: the value is not JSON, contains a NUL character, or encodes to
-            more than ``limit`` bytes.
-    """
-    try:
-        encoded = _json.encode({"value": value})
-    except (TypeError, ValueError) as error:
-        raise UnstorableResult(
-            f"result of type {type(value).__name__} is not JSON-serialisable ({error}); "
-            "return dicts, lists, strings, numbers, booleans or None"
-        ) from error
-    if _json.contains_nul(encoded):
-        raise UnstorableResult(
-            "result contains a NUL character (\\u0000), which PostgreSQL cannot store in jsonb"
-        )
-    size = len(encoded.encode())
-    if size > limit:
-        raise UnstorableResult(
-            f"result is {size:,} bytes of JSON, over the limit of {limit:,}; store large "
-            "data elsewhere and return a reference, or raise result_limit= on the worker"
-        )
-    return encoded
 
 
 async def _callback(self: Any, name: str, reason: str, job: Job) -> None:

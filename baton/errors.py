@@ -13,6 +13,7 @@ Every error derives from :class:`BatonError`::
     │   ├── InvalidStep             a step's job, args or options cannot be stored
     │   ├── InvalidContext          workflow context that is not a JSON object, or too big
     │   └── TemplateError           a workflow template (JSON/TOML) is invalid; names the entry
+    ├── InvalidOption               an option or argument has a value Baton does not accept
     ├── SchemaError                 Baton's tables are missing or older than this code
     ├── EmbeddedPostgresMissing     an embedded PostgreSQL is wanted, the extra is not installed
     ├── UnknownWorkflow             no workflow has the id given
@@ -39,6 +40,7 @@ __all__ = [
     "EmptyWorkflow",
     "InvalidContext",
     "InvalidExpansion",
+    "InvalidOption",
     "InvalidStep",
     "InvalidStepName",
     "NotADependency",
@@ -125,6 +127,14 @@ class EmbeddedPostgresMissing(BatonError):
 
 class UnknownWorkflow(BatonError, LookupError):
     """No workflow has the id given."""
+
+
+class InvalidOption(BatonError, ValueError):
+    """An option or argument has a value Baton does not accept (checked when it is given).
+
+    Raised by ``@baton.worker``, ``@baton.llm_worker``, ``Sweeper``, ``list_workflows``,
+    ``graph`` and the web view's ``create_app``; it is also a ``ValueError``.
+    """
 
 
 class WorkflowFailed(BatonError):

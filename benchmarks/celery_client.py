@@ -29,7 +29,7 @@ META = "celery-task-meta-"
 # collected. This client reads the result keys instead, so it does not subscribe: no
 # pub/sub traffic to a client that never reads it, and no unsubscribing from __del__
 # while the interpreter shuts down.
-app.backend.on_task_call = lambda producer, task_id: None
+app.backend.on_task_call = lambda *_: None
 
 
 class CeleryTaskFailed(RuntimeError):

@@ -83,7 +83,7 @@ class _Child:
 
 
 async def _spawn(
-    name: str, argv: list[str], log: Path, env: dict[str, str] | None = None, stdin: bool = True
+    argv: list[str], log: Path, env: dict[str, str] | None = None, stdin: bool = True
 ) -> tuple[asyncio.subprocess.Process, Path]:
     handle = log.open("w")
     try:
@@ -120,7 +120,7 @@ class Worker(_Child):
         argv += ["--limit", str(limit), "--pool-size", str(pool_size)]
         if paused:
             argv.append("--paused")
-        proc, log = await _spawn(node, argv, logs / f"{node}.log")
+        proc, log = await _spawn(argv, logs / f"{node}.log")
         worker = cls(node, proc, log)
         line = await worker._readline(READY_TIMEOUT)
         if not line.startswith("READY"):
@@ -176,7 +176,7 @@ class Subscriber(_Child):
     async def start(cls, dsn: str, workflows: list[str], logs: Path) -> Subscriber:
         argv = [sys.executable, "-m", "benchmarks.subscriber", "--dsn", dsn]
         argv += ["--workflows", ",".join(workflows)]
-        proc, log = await _spawn("subscriber", argv, logs / "subscriber.log", stdin=False)
+        proc, log = await _spawn(argv, logs / "subscriber.log", stdin=False)
         subscriber = cls("subscriber", proc, log)
         line = await subscriber._readline(READY_TIMEOUT)
         if line != "READY":
@@ -225,7 +225,6 @@ class CeleryWorker(_Child):
             "--loglevel=WARNING",
         ]
         proc, log = await _spawn(
-            f"celery-{pool}",
             argv,
             logs / f"celery-{pool}.log",
             env={"BENCH_REDIS_URL": redis_url},

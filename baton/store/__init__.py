@@ -29,6 +29,7 @@ from ._step_input import StepInput
 from ._steps import (
     Addition,
     Completion,
+    Stored,
     complete,
     dep_rows,
     insert_workflow,
@@ -63,6 +64,7 @@ __all__ = [
     "StepInput",
     "StepRow",
     "StepStatusRow",
+    "Stored",
     "StoredResult",
     "SummaryRow",
     "SweptStep",

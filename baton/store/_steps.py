@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
 from oban import Job, Oban
 from oban.job import JobState
@@ -109,14 +109,40 @@ async def step_context(oban: Oban, job: Job) -> StepContext | None:
         return await db.row(conn, "step_context.sql", _oban.prefix(oban), params, StepContext)
 
 
-async def store_result(oban: Oban, job: Job, encoded: str | None, usage: str | None = None) -> bool:
+#: What a result's write did: ``stored`` it; found it ``already`` stored by an earlier
+#: attempt (nothing is overwritten); or ``refused`` it because the workflow was cancelled
+#: and the step is interruptible. Only ``stored`` wrote anything.
+type Stored = Literal["stored", "already", "refused"]
+
+
+async def store_result(
+    oban: Oban,
+    job: Job,
+    encoded: str | None,
+    usage: str | None = None,
+    *,
+    unless_cancelled: bool = False,
+) -> Stored:
     """Record that the step performed, with its JSON result and LLM usage.
 
-    Returns False when an earlier attempt already recorded them (nothing is overwritten).
+    With ``unless_cancelled``, nothing is written once the workflow's cancel is committed.
     """
-    params = {**_key(job), "attempt": job.attempt, "result": encoded, "usage": usage}
+    params = _result_params(job, encoded, usage, unless_cancelled)
     async with _oban.single(oban) as conn:
-        return await db.run(conn, "store_result.sql", _oban.prefix(oban), params) == 1
+        [stored] = await db.values(conn, "store_result.sql", _oban.prefix(oban), params)
+        return cast(Stored, stored)
+
+
+def _result_params(
+    job: Job, encoded: str | None, usage: str | None, unless_cancelled: bool
+) -> dict[str, Any]:
+    return {
+        **_key(job),
+        "attempt": job.attempt,
+        "result": encoded,
+        "usage": usage,
+        "unless_cancelled": unless_cancelled,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,19 +160,24 @@ class Completion:
     """What ``complete`` wrote.
 
     Attributes:
-        stored: False when an earlier attempt had already stored the result; then
-            nothing was written.
+        stored: ``already`` when an earlier attempt had stored the result, ``refused``
+            when the workflow was cancelled (and the step is interruptible); then nothing
+            was written.
         skipped: why the addition was not made although the result was stored (the
             workflow was cancelled, or the step already settled); None when it was made
             or there was none.
     """
 
-    stored: bool
+    stored: Stored
     skipped: str | None = None
 
 
-class _AlreadyStored(Exception):
-    """An earlier attempt stored the result; roll back what this one wrote."""
+class _NotStored(Exception):
+    """The result was not stored (see ``Stored``); roll back what this one wrote."""
+
+    def __init__(self, stored: Stored) -> None:
+        super().__init__(stored)
+        self.stored = stored
 
 
 async def complete(
@@ -156,6 +187,8 @@ async def complete(
     usage: str | None,
     addition: Addition | None,
     context: Callable[[dict[str, Any], str], str] | None,
+    *,
+    unless_cancelled: bool = False,
 ) -> Completion:
     """Store the result, the new context and the ``addition``'s steps in one transaction.
 
@@ -169,9 +202,10 @@ async def complete(
     try:
         async with _oban.pooled(oban) as conn, conn.transaction():
             step = await db.row(conn, "lock_step_workflow.sql", prefix, ids, LockedStep)
-            result = {**ids, "attempt": job.attempt, "result": encoded, "usage": usage}
-            if await db.run(conn, "store_result.sql", prefix, result) != 1 or step is None:
-                raise _AlreadyStored
+            result = _result_params(job, encoded, usage, unless_cancelled)
+            [stored] = await db.values(conn, "store_result.sql", prefix, result)
+            if stored != "stored" or step is None:
+                raise _NotStored("already" if step is None else stored)
             if context is not None:
                 merged = {
                     "workflow_id": step.workflow_id,
@@ -192,9 +226,9 @@ async def complete(
                     "events": _oban.events_channel(prefix),
                 }
                 await db.run(conn, "expand_workflow.sql", prefix, added)
-    except _AlreadyStored:
-        return Completion(stored=False)
-    return Completion(stored=True, skipped=skipped)
+    except _NotStored as refused:
+        return Completion(stored=refused.stored)
+    return Completion(stored="stored", skipped=skipped)
 
 
 async def dep_rows(

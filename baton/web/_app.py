@@ -338,7 +338,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return response
 
 
-async def _no_tables(request: Request, error: Exception) -> Response:
+async def _no_tables(request: Request, _error: Exception) -> Response:
     return _failure(
         request, 503, "Baton's tables are missing from this database: run `baton install`"
     )

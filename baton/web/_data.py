@@ -21,7 +21,7 @@ from .._control import list_workflows as summarise
 from .._graph import nesting_order
 from .._names import namespaces
 from .._pool import open_pool
-from ..errors import UnknownWorkflow
+from ..errors import InvalidOption, UnknownWorkflow
 
 PREVIEW_CHARS = 500
 DEFAULT_LIMIT = 50
@@ -39,7 +39,7 @@ class Source:
 
     def __init__(self, oban: Oban | str | None, dsn: str | None, prefix: str) -> None:
         if oban is not None and dsn is not None:
-            raise ValueError("pass either oban= or dsn=, not both")
+            raise InvalidOption("pass either oban= or dsn=, not both")
         self._oban = oban
         self._dsn = dsn
         self._prefix = prefix

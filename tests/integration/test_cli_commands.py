@@ -167,9 +167,9 @@ async def test_list_when_there_is_none(installed: str, conn: psycopg.AsyncConnec
 
 
 async def test_list_workflows_checks_its_arguments(client: Oban) -> None:
-    with pytest.raises(ValueError, match="limit must be a positive integer"):
+    with pytest.raises(baton.errors.InvalidOption, match="limit must be a positive integer"):
         await baton.list_workflows(limit=0, oban=client)
-    with pytest.raises(ValueError, match="state must be one of running, completed"):
+    with pytest.raises(baton.errors.InvalidOption, match="state must be one of running, completed"):
         await baton.list_workflows(state="done", oban=client)
 
 
@@ -237,7 +237,7 @@ async def test_graph_of_a_stored_workflow(
     assert '    n0 [label="fetch", class="completed", fillcolor="#d1fae5"' in out
     assert "    subgraph cluster_g0 {" in out
 
-    with pytest.raises(ValueError, match="'mermaid' or 'dot', got 'png'"):
+    with pytest.raises(baton.errors.InvalidOption, match="'mermaid' or 'dot', got 'png'"):
         await baton.graph(wf.id, format="png", oban=client)  # type: ignore[arg-type]
     with pytest.raises(baton.errors.UnknownWorkflow, match="no workflow with id 'nope'"):
         await baton.graph("nope", oban=client)

@@ -238,6 +238,8 @@ async def test_an_invalid_addition_discards_the_step_and_adds_nothing(
 async def test_nothing_is_added_to_a_workflow_cancelled_while_the_step_ran(
     conn: psycopg.AsyncConnection[Any], client: Oban
 ) -> None:
+    """An interruptible step's completion is refused whole; one that opted out of
+    interruption (``unless_cancelled=False``) keeps its result, and adds nothing."""
     wf = planned([1, 2])
     await wf.insert()
     job = await client.get_job(wf.steps["plan"].job.id)
@@ -245,7 +247,15 @@ async def test_nothing_is_added_to_a_workflow_cancelled_while_the_step_ran(
     job.attempt = 1
     await baton.cancel(wf.id)  # plan's job is cancelled; it finishes its work all the same
     expansion, _context = _expansion.plan({"item": [Item.new({})]}, "plan", wf.id)
-    assert await _expansion.complete(client, job, '{"value": 1}', None, expansion, {})
+    result = '{"value": 1}'
+    refused = await _expansion.complete(
+        client, job, result, None, expansion, {"k": 1}, unless_cancelled=True
+    )
+    assert refused == "refused"
+    assert (await steps_of(conn, wf.id))["plan"][2] is None
+    context = await conn.execute("SELECT context FROM baton_workflows WHERE id = %s", (wf.id,))
+    assert await context.fetchone() == ({},)  # the context it returned was not merged
+    assert await _expansion.complete(client, job, result, None, expansion, {}) == "stored"
     steps = await steps_of(conn, wf.id)
     assert list(steps) == ["plan", "join", "last"]
     assert steps["plan"][2] == {"value": 1}  # the result is kept all the same

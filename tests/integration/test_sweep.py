@@ -233,5 +233,7 @@ async def wait_for_outcome(conn: psycopg.AsyncConnection[Any], wf: Workflow) -> 
 
 
 async def test_the_sweeper_rejects_a_bad_interval(oban_pool: Any) -> None:
-    with pytest.raises(ValueError, match="interval must be a positive number of seconds"):
+    with pytest.raises(
+        baton.errors.InvalidOption, match="interval must be a positive number of seconds"
+    ):
         baton.Sweeper(Oban(pool=oban_pool, name="bad-interval"), interval=0)

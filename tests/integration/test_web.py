@@ -361,7 +361,7 @@ def test_csrf_token_is_per_app_unless_a_secret_is_shared() -> None:
     shared = [create_app(csrf_secret=SECRET).state.baton.csrf for _ in range(2)]
     assert shared[0] == shared[1]
     assert create_app(token=SECRET).state.baton.csrf == create_app(token=SECRET).state.baton.csrf
-    with pytest.raises(ValueError, match="either oban= or dsn="):
+    with pytest.raises(baton.errors.InvalidOption, match="either oban= or dsn="):
         create_app(oban="Oban", dsn="postgresql://x")
 
 

@@ -152,9 +152,10 @@ class Reads:
         )
 
 
-@baton.worker(queue="default")
+@baton.worker(queue="default", interruptible=False)
 class WaitsForCancel:
-    """Runs until Oban signals its cancellation, then returns ``Cancel``."""
+    """Runs until Oban signals its cancellation, then returns ``Cancel`` (cooperatively: it
+    opted out of being interrupted)."""
 
     async def perform_workflow(self, job: Any) -> Any:
         _count(job)

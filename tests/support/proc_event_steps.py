@@ -20,9 +20,10 @@ CANCEL_REASON = "cancelled by the test"
 logger = logging.getLogger("proc_event_steps")
 
 
-@baton.worker(queue="default", max_attempts=1)
+@baton.worker(queue="default", max_attempts=1, interruptible=False)
 class Sleeper:
-    """A stuck step: runs for ``seconds`` unless cancelled, checking ``job.cancelled()``.
+    """A stuck step: runs for ``seconds`` unless cancelled, checking ``job.cancelled()``
+    (it opted out of being interrupted, to test Oban's cooperative cancel).
 
     On Oban's cancellation signal it returns ``Cancel``, so its process acks it cancelled.
     Left alone it completes, which a test expecting a cancellation would notice.

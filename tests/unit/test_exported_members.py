@@ -64,6 +64,7 @@ EXPECTED_ERRORS = [
     "EmptyWorkflow",
     "InvalidContext",
     "InvalidExpansion",
+    "InvalidOption",
     "InvalidStep",
     "InvalidStepName",
     "NotADependency",
@@ -180,6 +181,7 @@ def test_the_error_tree() -> None:
     ):
         assert issubclass(getattr(errors, name), errors.ResultError), name
     assert issubclass(errors.WorkflowError, ValueError)
+    assert issubclass(errors.InvalidOption, ValueError)
     assert issubclass(errors.NotADependency, KeyError)
 
 

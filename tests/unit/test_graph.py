@@ -9,7 +9,7 @@ import pytest
 
 from baton import Workflow
 from baton._graph import nesting_order, render, to_dot, to_mermaid
-from baton.errors import UnknownDependency
+from baton.errors import InvalidOption, UnknownDependency
 from tests.support.steps import Echo
 
 
@@ -140,14 +140,14 @@ def test_newlines_in_names_do_not_break_lines() -> None:
 
 
 def test_an_edge_to_an_unknown_step_is_an_error() -> None:
-    with pytest.raises(ValueError, match="names no step 'x'"):
+    with pytest.raises(InvalidOption, match="names no step 'x'"):
         to_mermaid([("a", None)], [("a", "x")])
 
 
 def test_render_by_format_name() -> None:
     assert render("mermaid", STEPS, EDGES) == to_mermaid(STEPS, EDGES)
     assert render("dot", STEPS, EDGES, STATES) == to_dot(STEPS, EDGES, STATES)
-    with pytest.raises(ValueError, match="'mermaid' or 'dot', got 'png'"):
+    with pytest.raises(InvalidOption, match="'mermaid' or 'dot', got 'png'"):
         render("png", STEPS, EDGES)
 
 

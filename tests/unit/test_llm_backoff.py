@@ -144,7 +144,9 @@ def test_a_class_backoff_and_timeout_win() -> None:
 )
 def test_invalid_options_are_refused_at_decoration(options: dict[str, Any]) -> None:
     name = next(iter(options))
-    with pytest.raises(ValueError, match=f"{name} must be a positive number of seconds"):
+    with pytest.raises(
+        baton.errors.InvalidOption, match=f"{name} must be a positive number of seconds"
+    ):
         baton.llm_worker(**options)
 
 

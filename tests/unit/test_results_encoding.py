@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from baton._worker import DEFAULT_RESULT_LIMIT, encode_result
+from baton._json import encode_result
+from baton._worker import DEFAULT_RESULT_LIMIT
 from baton.errors import ResultError, UnstorableResult
 
 LIMIT = DEFAULT_RESULT_LIMIT

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -197,16 +199,60 @@ def test_non_class_targets_are_rejected_by_the_configured_decorator_too() -> Non
 
 @pytest.mark.parametrize("limit", [0, -1, True, False, 1.5, "1000", None])
 def test_a_bad_result_limit_is_rejected(limit: Any) -> None:
-    with pytest.raises(ValueError) as excinfo:
+    with pytest.raises(baton.errors.InvalidOption) as excinfo:
         baton.worker(result_limit=limit)
     assert f"result_limit must be a positive number of bytes, got {limit!r}" == str(excinfo.value)
 
 
 @pytest.mark.parametrize("snooze", [0, -5, True, 0.5, "1", None])
 def test_a_bad_snooze_is_rejected(snooze: Any) -> None:
-    with pytest.raises(ValueError) as excinfo:
+    with pytest.raises(baton.errors.InvalidOption) as excinfo:
         baton.worker(snooze=snooze)
     assert f"snooze must be a positive number of seconds, got {snooze!r}" == str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"result_limit": 0},
+        {"snooze": 0},
+        {"store_retry": -1},
+        {"store_retry": "1"},
+        {"interruptible": 0},
+        {"interruptible": None},
+    ],
+)
+def test_bad_options_raise_batons_own_error(options: dict[str, Any]) -> None:
+    for decorator in (baton.worker, baton.llm_worker):
+        with pytest.raises(baton.errors.BatonError) as excinfo:
+            decorator(**options)
+        assert isinstance(excinfo.value, baton.errors.InvalidOption)
+        assert str(excinfo.value).startswith(next(iter(options)))
+
+
+@pytest.mark.parametrize("decorator", [baton.worker, baton.llm_worker])
+def test_every_baton_option_of_a_decorator_takes_effect(decorator: Any) -> None:
+    """Each of Baton's worker options given to either decorator reaches the class.
+
+    ``llm_worker`` once accepted ``store_retry`` and dropped it; the options compared are
+    every field of the settings the worker reads, so a new one cannot be forgotten.
+    """
+    given = {
+        "result_limit": 64,
+        "snooze": 7,
+        "pricing": baton.PriceTable({"m": baton.Rates(input=Decimal(1), output=Decimal(2))}),
+        "store_retry": 3.5,
+        "interruptible": False,
+    }
+    assert set(given) == {field.name for field in dataclasses.fields(WorkerOptions)}
+    assert set(given) <= set(inspect.signature(decorator).parameters)
+
+    class Step:
+        async def perform_workflow(self, job: Any) -> None:
+            return None
+
+    decorated = decorator(**given)(Step)
+    assert {name: getattr(decorated._baton, name) for name in given} == given
 
 
 def test_a_bad_option_is_rejected_before_the_class_is_touched() -> None:
@@ -214,7 +260,7 @@ def test_a_bad_option_is_rejected_before_the_class_is_touched() -> None:
         async def perform_workflow(self, job: Any) -> None:
             return None
 
-    with pytest.raises(ValueError):
+    with pytest.raises(baton.errors.InvalidOption):
         baton.worker(Untouched, snooze=0)  # type: ignore[call-overload]
     assert not hasattr(Untouched, "_baton")
     assert not hasattr(Untouched, "new")
