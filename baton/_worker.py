@@ -33,6 +33,7 @@ from .errors import ContextConflict, InvalidContext, InvalidExpansion, Unstorabl
 logger = logging.getLogger("baton")
 
 _oban.order_acks()
+_oban.discard_unresolvable()
 
 DEFAULT_RESULT_LIMIT = 1_000_000
 DEFAULT_SNOOZE = 1

@@ -3,5 +3,5 @@ SELECT j.id
   JOIN {prefix}.oban_jobs j ON j.id = s.job_id
  WHERE s.workflow_id = %(workflow_id)s
    AND s.outcome IS NULL
-   AND (j.state <> 'suspended' OR NOT s.gated)
+   AND (j.state <> 'suspended' OR NOT (s.gated AND s.callbacks))
  ORDER BY j.id

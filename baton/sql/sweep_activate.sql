@@ -1,5 +1,5 @@
 WITH stuck AS (
-    SELECT s.workflow_id, s.name, j.id, s.blocked > 0 AND NOT s.gated AS doomed
+    SELECT s.workflow_id, s.name, j.id, s.blocked > 0 AND NOT (s.gated AND s.callbacks) AS doomed
       FROM {prefix}.baton_workflows w
       JOIN {prefix}.baton_steps s ON s.workflow_id = w.id
       JOIN {prefix}.oban_jobs j ON j.id = s.job_id

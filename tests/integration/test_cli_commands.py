@@ -404,6 +404,13 @@ async def test_start_rejects_malformed_queues(installed: str) -> None:
     assert "expected name:limit pairs such as default:10,llm:2, got 'default:ten'" in err
 
 
+async def test_start_says_a_zero_limit_is_the_problem(installed: str) -> None:
+    code, _out, err = await cli("start", "--dsn", installed, "--queues", "llm:2,default:0")
+    assert code == 2
+    assert "the limit of queue 'default' must be at least 1" in err
+    assert "name:limit pairs" not in err
+
+
 async def test_start_reports_a_module_it_cannot_import(installed: str) -> None:
     code, _out, err = await cli("start", "--dsn", installed, "--import", "no_such_module")
     one_line_error(code, err, "Error: cannot import 'no_such_module': No module named")

@@ -103,9 +103,11 @@ def test_step_duration() -> None:
 
 def test_parse_queues() -> None:
     assert parse_queues("default:10, llm:2,") == {"default": 10, "llm": 2}
-    for bad in ("default", "default:0", ":3", "llm:two"):
+    for bad in ("default", ":3", "llm:two"):
         with pytest.raises(click.BadParameter, match="name:limit pairs"):
             parse_queues(bad)
+    with pytest.raises(click.BadParameter, match="limit of queue 'default' must be at least 1"):
+        parse_queues("default:0")
 
 
 # --- nesting, added steps and models -------------------------------------------------------
