@@ -21,7 +21,9 @@ class StepStatus:
 
     ``state`` is the job's Oban state (``suspended`` while waiting for deps), or
     ``deleted`` once its job row is gone without having settled. ``error`` is its last
-    error, truncated to 2,000 characters. ``name`` is a path for the steps of a
+    error as the exception's type and message, whole (``"ValueError: bad input"``), or the
+    reason given to ``Cancel``, ``Discard`` or ``Error``; ``traceback`` is that error as
+    Oban stored it, with the traceback when there is one. ``name`` is a path for the steps of a
     sub-workflow (``research/fetch``) and for steps added at run time
     (``plan/summary[0]``); ``model`` is the model the workflow maps the step to.
     """
@@ -41,6 +43,7 @@ class StepStatus:
     cost_usd: Decimal | None
     model: str | None = None
     queue: str = ""
+    traceback: str | None = None
 
     @property
     def parent(self) -> str | None:
@@ -213,6 +216,7 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
             cost_usd=_cost(row.usage),
             model=row.model,
             queue=row.queue,
+            traceback=row.traceback,
         )
         for row in rows
     )

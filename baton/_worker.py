@@ -28,7 +28,13 @@ from psycopg import InterfaceError, OperationalError
 from . import _context, _expansion, _json, _oban, store
 from ._outcomes import Complete, Discard, Error, StepFailed
 from ._usage import DEFAULT_PRICING, Pricing, split_usage, usage_record
-from .errors import ContextConflict, InvalidContext, InvalidExpansion, UnstorableResult
+from .errors import (
+    ContextConflict,
+    InvalidContext,
+    InvalidExpansion,
+    NotADependency,
+    UnstorableResult,
+)
 
 logger = logging.getLogger("baton")
 
@@ -226,7 +232,11 @@ async def _process(self: Any, job: Job) -> Any:
         case Ready():
             pass
 
-    outcome = await self.perform_workflow(job)
+    try:
+        outcome = await self.perform_workflow(job)
+    except NotADependency:
+        _oban.discard_now(job)  # the same code asks for the same name on every attempt
+        raise
     return await _finish(self, job, (instance, context), outcome)
 
 

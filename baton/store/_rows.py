@@ -138,6 +138,7 @@ class StepStatusRow:
     attempted_at: datetime | None
     settled_at: datetime | None
     error: str | None
+    traceback: str | None
     result_stored: bool
     usage: dict[str, Any] | None
     model: str | None

@@ -22,7 +22,8 @@ from baton.cli._terminal import (
     _event_line,
     cost,
     duration,
-    error_excerpt,
+    error_message,
+    errors_view,
     header,
     nested,
     progress,
@@ -63,16 +64,10 @@ def test_cost(value: Decimal | None, text: str) -> None:
     assert cost(value) == text
 
 
-def test_error_excerpt_is_the_exception_line_of_a_traceback() -> None:
-    traceback = (
-        "Traceback (most recent call last):\n"
-        '  File "x.py", line 1, in <module>\n'
-        "    boom()\n"
-        "RuntimeError: upstream said no\n\n"
-    )
-    assert error_excerpt(traceback) == "RuntimeError: upstream said no"
-    assert error_excerpt(None) == ""
-    assert error_excerpt("x" * 100, limit=10) == "xxxxxxxxx…"
+def test_error_message_is_the_whole_message() -> None:
+    message = "baton.errors.NotADependency: " + "word " * 40 + "declare it with deps=[...]"
+    assert error_message(message + "\n") == message
+    assert error_message(None) == ""
 
 
 def step(state: str, attempted: datetime | None, settled: datetime | None) -> StepStatus:
@@ -172,6 +167,26 @@ def rendered(renderable: Any, width: int = 100) -> list[str]:
     out = Console(record=True, width=width, highlight=False, file=io.StringIO())
     out.print(renderable)
     return [line.rstrip() for line in out.export_text().splitlines()]
+
+
+def test_errors_are_listed_whole_under_the_table() -> None:
+    message = (
+        "baton.errors.NotADependency: step 'compile' asked for the result of 'draft', which "
+        "is not one of its deps ('plan'); declare it with deps=[...] to read it"
+    )
+    failed = replace(nested_step("report", "discarded"), error=message)
+    earlier = replace(nested_step("plan"), error="RuntimeError: 429 Too Many Requests")
+    current = replace(nested_workflow(failed), steps=(earlier, *nested_workflow(failed).steps[1:]))
+    assert rendered(steps_table(current, NOW))[0].split()[-1] == "DURATION"  # no ERROR column
+    for width in (80, 200):
+        lines = rendered(errors_view(current), width)
+        assert lines[0] == "errors:"
+        assert lines[1] == "plan (completed, attempt 1/3): RuntimeError: 429 Too Many Requests"
+        assert " ".join(" ".join(lines[2:]).split()) == (
+            f"report (discarded, attempt 1/3): {message}"
+        )
+        assert (len(lines) == 3) is (width == 200)
+    assert rendered(errors_view(nested_workflow())) == []
 
 
 def test_status_lists_nested_steps_by_path_with_a_model_column() -> None:
