@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -110,6 +111,21 @@ def start(
     if not conf.queues:
         conf = dataclasses.replace(conf, queues=parse_queues(DEFAULT_QUEUES))
     imported = import_project_modules(imports)
+    run_or_exit(run_workers(conf, schema, sweep_interval, imported))
+
+
+async def run_workers(
+    conf: Any, prefix: str, sweep_interval: float, imported: Sequence[str] = ()
+) -> None:
+    """Run ``conf``'s Oban instance until SIGTERM or SIGINT, then stop it gracefully.
+
+    Args:
+        conf: Oban's CLI configuration (``_oban.load_config``), with its queues set.
+        prefix: the schema of the tables.
+        sweep_interval: seconds between sweeps of ``baton.Sweeper`` (on the leader only).
+        imported: the modules imported for ``--import``, logged once the database answers.
+    """
+    await probe(conf.dsn, prefix)
     if imported:
         logger.info("imported %s", ", ".join(imported))
     else:
@@ -118,18 +134,6 @@ def start(
             "from %s and the installed packages",
             sys.path[0],
         )
-    run_or_exit(run_workers(conf, schema, sweep_interval))
-
-
-async def run_workers(conf: Any, prefix: str, sweep_interval: float) -> None:
-    """Run ``conf``'s Oban instance until SIGTERM or SIGINT, then stop it gracefully.
-
-    Args:
-        conf: Oban's CLI configuration (``_oban.load_config``), with its queues set.
-        prefix: the schema of the tables.
-        sweep_interval: seconds between sweeps of ``baton.Sweeper`` (on the leader only).
-    """
-    await probe(conf.dsn, prefix)
     pool = await conf.create_pool()
     stopping = asyncio.Event()
     interrupts = 0

@@ -17,7 +17,7 @@ CREATE OR REPLACE FUNCTION {prefix}.baton_notify_step(
 LANGUAGE plpgsql AS $$
 DECLARE
     v_payload text;
-    v_error text := left(p_error, 7000);
+    v_error text := p_error;
 BEGIN
     FOR v_try IN 1..3 LOOP
         v_payload := json_build_object(
