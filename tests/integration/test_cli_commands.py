@@ -37,9 +37,7 @@ def environment() -> dict[str, str]:
     return env
 
 
-async def cli(
-    *args: str, timeout: float = 60, columns: int | None = None
-) -> tuple[int, str, str]:
+async def cli(*args: str, timeout: float = 60, columns: int | None = None) -> tuple[int, str, str]:
     """Run ``python -m baton ARGS``; return its exit code, stdout and stderr.
 
     ``columns`` sets ``COLUMNS``, the width of a terminal.

@@ -22,7 +22,7 @@ import pytest
 BIN = Path(sys.executable).parent
 TIMEOUT = 90.0
 
-WORKERS = '''
+WORKERS = """
 import baton
 
 
@@ -37,10 +37,10 @@ class Shout:
     async def perform_workflow(self, job):
         fetched = await baton.get_result(job, "fetch")
         return fetched["text"].upper()
-'''
+"""
 
 # A worker only the inserting side has: deleted before the node starts.
-GONE = '''
+GONE = """
 import baton
 
 
@@ -48,9 +48,9 @@ import baton
 class Gone:
     async def perform_workflow(self, job):
         return "never"
-'''
+"""
 
-INSERT = '''
+INSERT = """
 import asyncio
 import os
 import sys
@@ -95,7 +95,7 @@ async def main():
 
 
 asyncio.run(main())
-'''
+"""
 
 
 @pytest.fixture
