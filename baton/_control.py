@@ -270,10 +270,12 @@ async def usage(workflow_id: str, *, oban: Oban | str | None = None) -> Workflow
 async def cancel(workflow_id: str, *, oban: Oban | str | None = None) -> int:
     """Cancel every unfinished step of a workflow.
 
-    Steps that are available, scheduled or retryable are cancelled at once; executing
-    ones get Oban's cancellation signal (``job.cancelled()`` turns true). Steps still
-    waiting for deps are activated as their deps settle, and cancel themselves, calling
-    ``on_dep_cancelled``. Cancelling a finished workflow changes nothing.
+    Steps that are available, scheduled or retryable are cancelled at once, and so are
+    steps still waiting for deps, without running; executing ones get Oban's cancellation
+    signal (``job.cancelled()`` turns true). A waiting step whose worker defines
+    ``on_dep_cancelled`` or ``on_dep_discarded`` is instead activated as its deps settle,
+    calls ``on_dep_cancelled`` and cancels itself. Cancelling a finished workflow changes
+    nothing.
 
     Returns:
         The number of jobs Oban cancelled or signalled now.
