@@ -648,6 +648,18 @@ async def test_a_worker_that_cannot_be_imported_at_run_time_is_discarded(
     await keeper_intact(conn, client, keeper, kept)
 
 
+async def test_a_plain_job_whose_worker_cannot_be_imported_keeps_oban_s_retries(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    """Only workflow steps are discarded at once; Oban's own jobs keep its behaviour."""
+    job = await client.enqueue(Job(worker="tests.nowhere.Gone", queue="default", max_attempts=3))
+    await drain(client)
+    row = await (
+        await conn.execute("SELECT state::text, attempt FROM oban_jobs WHERE id = %s", (job.id,))
+    ).fetchone()
+    assert row == ("discarded", 3)  # every attempt tried, as Oban does
+
+
 # --- 4. tampered job meta ------------------------------------------------------------------
 
 TAMPERED = [

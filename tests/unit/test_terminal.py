@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 
 from baton._control import StepStatus, WorkflowStatus
-from baton._events import StepsAdded
+from baton._events import StepEvent, StepsAdded
 from baton.cli._start import parse_queues
 from baton.cli._terminal import (
     _event_line,
@@ -248,3 +248,24 @@ def test_watch_prints_a_line_for_added_steps() -> None:
     )
     line = _event_line(event, time.monotonic())
     assert line.split()[1:] == ["plan", "added", "2", "step(s)", "under", "plan/"]
+
+
+def test_a_watch_line_shows_the_whole_error_with_its_type_first() -> None:
+    advice = "declare it with deps=[...] to read it"
+    event = StepEvent(
+        workflow_id="wf-1",
+        workflow_name="brief",
+        step="compile",
+        worker="w",
+        state="discarded",
+        job_id=7,
+        attempt=1,
+        result_stored=False,
+        cached=False,
+        error=f"baton.errors.NotADependency: {'x' * 200}; {advice}\nsecond line",
+        at=NOW,
+    )
+    first, second = _event_line(event, time.monotonic()).splitlines()
+    assert first.split()[1:5] == ["compile", "discarded", "attempt", "1"]
+    assert first.endswith(f"baton.errors.NotADependency: {'x' * 200}; {advice}")
+    assert second == " " * 12 + "second line"
