@@ -21,7 +21,9 @@ class StepStatus:
 
     ``state`` is the job's Oban state (``suspended`` while waiting for deps), or
     ``deleted`` once its job row is gone without having settled. ``error`` is its last
-    error, truncated to 2,000 characters. ``name`` is a path for the steps of a
+    error as the exception's type and message, whole (``"ValueError: bad input"``), or the
+    reason given to ``Cancel``, ``Discard`` or ``Error``; ``traceback`` is that error as
+    Oban stored it, with the traceback when there is one. ``name`` is a path for the steps of a
     sub-workflow (``research/fetch``) and for steps added at run time
     (``plan/summary[0]``); ``model`` is the model the workflow maps the step to.
     ``queue`` is the Oban queue its job waits in; ``scheduled_at`` is when the job is due
@@ -46,6 +48,7 @@ class StepStatus:
     queue: str = ""
     scheduled_at: datetime | None = None
     errored_at: datetime | None = None
+    traceback: str | None = None
 
     @property
     def parent(self) -> str | None:
@@ -229,6 +232,7 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
             queue=row.queue,
             scheduled_at=_utc(row.scheduled_at),
             errored_at=_utc(row.errored_at),
+            traceback=row.traceback,
         )
         for row in rows
     )
@@ -298,12 +302,14 @@ async def usage(workflow_id: str, *, oban: Oban | str | None = None) -> Workflow
 async def cancel(workflow_id: str, *, oban: Oban | str | None = None) -> int:
     """Cancel every unfinished step of a workflow.
 
-    Steps that are available, scheduled or retryable are cancelled at once; executing
-    ones get Oban's cancellation signal, on whichever node runs them, which interrupts
-    their ``perform_workflow`` (unless the worker is ``interruptible=False``; then
-    ``job.cancelled()`` turns true) and stores nothing it returns. Steps still
-    waiting for deps are activated as their deps settle, and cancel themselves, calling
-    ``on_dep_cancelled``. Cancelling a finished workflow changes nothing.
+    Steps that are available, scheduled or retryable are cancelled at once, and so are
+    steps still waiting for deps, without running; executing ones get Oban's cancellation
+    signal, on whichever node runs them, which interrupts their ``perform_workflow``
+    (unless the worker is ``interruptible=False``; then ``job.cancelled()`` turns true)
+    and stores nothing it returns. A waiting step whose worker defines
+    ``on_dep_cancelled`` or ``on_dep_discarded`` is instead activated as its deps settle,
+    calls ``on_dep_cancelled`` and cancels itself. Cancelling a finished workflow changes
+    nothing.
 
     Returns:
         The number of jobs Oban cancelled or signalled now.

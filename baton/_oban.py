@@ -125,6 +125,33 @@ def discard_now(job: Job) -> None:
     job.max_attempts = job.attempt
 
 
+def _unwrapped(_job: Job, result: Any) -> Any:
+    return result
+
+
+def discard_unresolvable() -> None:
+    """Have Oban discard a workflow step whose worker cannot be loaded at once; idempotent.
+
+    Oban's executor turns a worker it cannot resolve (module not found, class not in the
+    module) into an ordinary error, retried until the attempts run out: 20 by default, each
+    failing the same way. For a workflow step that only delays the end of the workflow by
+    the whole backoff, so the step is discarded at its first attempt; its error, Oban's own,
+    names the module and the worker. Other jobs keep Oban's behaviour.
+    """
+    current = get_ext("executor.wrap_result", _unwrapped)
+    if getattr(current, "_baton_unresolvable", False):
+        return
+
+    def wrap(job: Job, result: Any) -> Any:
+        result = current(job, result)
+        if isinstance(result, WorkerResolutionError) and "workflow_id" in job.meta:
+            discard_now(job)
+        return result
+
+    wrap._baton_unresolvable = True  # type: ignore[attr-defined]
+    put_ext("executor.wrap_result", wrap)
+
+
 def load_settings(
     config: str | None, dsn: str | None, prefix: str | None
 ) -> tuple[str | None, str]:

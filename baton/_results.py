@@ -111,7 +111,9 @@ async def get_result(job: Job, step: str, *, oban: Oban | str | None = None) -> 
 
     Raises:
         NotAWorkflowStep: ``job`` was not inserted as part of a workflow.
-        NotADependency: ``step`` is not one of the asking step's declared deps.
+        NotADependency: ``step`` is not one of the asking step's declared deps, or names
+            no step (a group member past its end). The step is discarded at once: asking
+            again cannot succeed.
         ResultUnavailable: the dep has not completed, or completed without a value.
     """
     _workflow_id, me, _job_id = step_of(job, "results")
@@ -137,7 +139,10 @@ async def get_result(job: Job, step: str, *, oban: Oban | str | None = None) -> 
         return group_values(members, lambda row: _value(row, me))
     nested = await store.step_rows(instance, workflow_id, name)
     if not nested:
-        raise ResultUnavailable(f"step {me!r}: {name!r} holds no steps")
+        raise NotADependency(
+            f"step {me!r} asked for the result of {name!r}, which names no step of the "
+            "workflow (a group member past the group's end, or a path holding no steps)"
+        )
     return _nested(name, nested)
 
 

@@ -26,6 +26,7 @@ from oban import Cancel, Job, Snooze
 from psycopg import InterfaceError, OperationalError
 
 from . import _context, _expansion, _interrupt, _json, _oban, store
+from ._gate import Blocked, Cancelled, Ready, Wait, gate
 from ._outcomes import Complete, Discard, Error, StepFailed
 from ._usage import DEFAULT_PRICING, Pricing, split_usage, usage_record
 from .errors import (
@@ -33,12 +34,14 @@ from .errors import (
     InvalidContext,
     InvalidExpansion,
     InvalidOption,
+    NotADependency,
     UnstorableResult,
 )
 
 logger = logging.getLogger("baton")
 
 _oban.order_acks()
+_oban.discard_unresolvable()
 
 DEFAULT_RESULT_LIMIT = 1_000_000
 DEFAULT_SNOOZE = 1
@@ -56,76 +59,6 @@ class WorkerOptions:
     pricing: Pricing = DEFAULT_PRICING
     store_retry: float = DEFAULT_STORE_RETRY
     interruptible: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Ready:
-    """Every dep completed, or settled in a way this step ignores."""
-
-
-@dataclass(frozen=True, slots=True)
-class Wait:
-    """Some deps have not finished yet."""
-
-    pending: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Blocked:
-    """Some deps failed in a way this step does not ignore."""
-
-    cancelled: tuple[str, ...]
-    discarded: tuple[str, ...]
-    deleted: tuple[str, ...]
-
-    def reason(self) -> str:
-        parts = [
-            f"{label}: {', '.join(repr(name) for name in names)}"
-            for label, names in (
-                ("discarded", self.discarded),
-                ("cancelled", self.cancelled),
-                ("deleted", self.deleted),
-            )
-            if names
-        ]
-        return "dependencies did not complete (" + "; ".join(parts) + ")"
-
-
-@dataclass(frozen=True, slots=True)
-class Cancelled:
-    """``baton.cancel`` was called on the workflow."""
-
-    workflow_id: str
-
-    def reason(self) -> str:
-        return f"workflow {self.workflow_id!r} was cancelled"
-
-
-def gate(context: store.StepContext) -> Ready | Wait | Blocked | Cancelled:
-    """Decide whether a step may run, from its workflow and the states of its deps."""
-    if context.workflow_cancelled:
-        return Cancelled(context.workflow_id)
-    if context.upstream is None:
-        return Ready()
-    failed: dict[str, list[str]] = {"cancelled": [], "discarded": [], "deleted": []}
-    ignored = {
-        "cancelled": context.ignore_cancelled,
-        "discarded": context.ignore_discarded,
-        "deleted": context.ignore_deleted,
-    }
-    pending = []
-    for name, state in context.upstream:
-        if state in failed and not ignored[state]:
-            failed[state].append(name)
-        elif state not in failed and state != "completed":
-            pending.append(name)
-    if any(failed.values()):
-        return Blocked(
-            tuple(failed["cancelled"]), tuple(failed["discarded"]), tuple(failed["deleted"])
-        )
-    if pending:
-        return Wait(tuple(pending))
-    return Ready()
 
 
 def check_interruptible(interruptible: object) -> bool:
@@ -251,7 +184,11 @@ async def _process(self: Any, job: Job) -> Any:
         case Ready():
             pass
 
-    outcome = await _perform(self, job)
+    try:
+        outcome = await _perform(self, job)
+    except NotADependency:
+        _oban.discard_now(job)  # the same code asks for the same name on every attempt
+        raise
     return await _finish(self, job, (instance, context), outcome)
 
 

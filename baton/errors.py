@@ -158,7 +158,11 @@ class ResultError(BatonError):
 
 
 class NotADependency(ResultError, KeyError):
-    """``get_result`` asked for a step that the calling step did not declare as a dep."""
+    """``get_result`` asked for a step that the calling step did not declare as a dep.
+
+    Or for a name under a dep that names no step (a group member past the group's end).
+    Raised in a step, it discards the step at once: no retry can succeed.
+    """
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -50,3 +52,23 @@ def import_modules(modules: Iterable[str]) -> None:
             importlib.import_module(module)
         except Exception as error:
             raise click.ClickException(f"cannot import {module!r}: {first_line(error)}") from None
+
+
+def import_project_modules(modules: Iterable[str]) -> list[str]:
+    """Put the current directory first on ``sys.path``, then import each module.
+
+    As ``python -m`` and the user's own scripts do, so ``myapp.workers`` resolves from the
+    project directory, for ``--import`` and for workers resolved by name later.
+
+    Returns:
+        The modules imported, in order.
+
+    Raises:
+        click.ClickException: a module cannot be imported (one line, exit code 1).
+    """
+    here = os.getcwd()
+    if not sys.path or sys.path[0] != here:
+        sys.path.insert(0, here)
+    modules = list(modules)
+    import_modules(modules)
+    return modules

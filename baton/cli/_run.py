@@ -7,8 +7,6 @@ builds the workflow with ``Workflow.from_file`` and inserts it.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,7 +20,7 @@ from ..workflow import Workflow
 from . import _terminal
 from ._connection import call, settings
 from ._exits import exit_as_watched, first_line
-from ._options import IMPORTS, TIMEOUT, connection, import_modules
+from ._options import IMPORTS, TIMEOUT, connection, import_project_modules
 
 
 @click.command("run")
@@ -126,10 +124,7 @@ def _load(path: str, params: dict[str, Any], imports: Sequence[str]) -> Workflow
         click.ClickException: a module cannot be imported, or the template is invalid;
             one line naming the file and the entry.
     """
-    here = os.getcwd()
-    if not sys.path or sys.path[0] != here:
-        sys.path.insert(0, here)
-    import_modules(imports)
+    import_project_modules(imports)
     try:
         return Workflow.from_file(path, params=params)
     except TemplateError as error:

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -22,7 +23,7 @@ from .. import _oban
 from .._sweep import Sweeper
 from ._connection import probe, settings
 from ._exits import EXIT_INTERRUPTED, run_or_exit
-from ._options import IMPORTS, connection, import_modules
+from ._options import IMPORTS, connection, import_project_modules
 
 logger = logging.getLogger("baton")
 
@@ -34,9 +35,15 @@ def parse_queues(text: str) -> dict[str, int]:
     queues: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, limit = item.partition(":")
-        if not name.strip() or not limit.strip().isdigit() or int(limit) < 1:
+        if not name.strip() or not limit.strip().isdigit():
             raise click.BadParameter(
                 f"expected name:limit pairs such as default:10,llm:2, got {item!r}",
+                param_hint="--queues",
+            )
+        if int(limit) < 1:
+            raise click.BadParameter(
+                f"the limit of queue {name.strip()!r} must be at least 1 (the most jobs it "
+                f"runs at once), got {item!r}; leave a queue out to not run it",
                 param_hint="--queues",
             )
         queues[name.strip()] = int(limit)
@@ -103,19 +110,30 @@ def start(
     )
     if not conf.queues:
         conf = dataclasses.replace(conf, queues=parse_queues(DEFAULT_QUEUES))
-    import_modules(imports)
-    run_or_exit(run_workers(conf, schema, sweep_interval))
+    imported = import_project_modules(imports)
+    run_or_exit(run_workers(conf, schema, sweep_interval, imported))
 
 
-async def run_workers(conf: Any, prefix: str, sweep_interval: float) -> None:
+async def run_workers(
+    conf: Any, prefix: str, sweep_interval: float, imported: Sequence[str] = ()
+) -> None:
     """Run ``conf``'s Oban instance until SIGTERM or SIGINT, then stop it gracefully.
 
     Args:
         conf: Oban's CLI configuration (``_oban.load_config``), with its queues set.
         prefix: the schema of the tables.
         sweep_interval: seconds between sweeps of ``baton.Sweeper`` (on the leader only).
+        imported: the modules imported for ``--import``, logged once the database answers.
     """
     await probe(conf.dsn, prefix)
+    if imported:
+        logger.info("imported %s", ", ".join(imported))
+    else:
+        logger.info(
+            "no --import given: workers are imported by name when a job needs them, "
+            "from %s and the installed packages",
+            sys.path[0],
+        )
     pool = await conf.create_pool()
     stopping = asyncio.Event()
     interrupts = 0

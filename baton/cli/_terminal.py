@@ -35,7 +35,6 @@ from .._names import SEPARATOR
 
 PIPED_WIDTH = 160
 UNSETTLED = frozenset(("suspended", "available", "scheduled", "snoozed", "executing", "retryable"))
-ERROR_CHARS = 60
 
 STATE_STYLES = {
     "suspended": "dim",
@@ -93,13 +92,9 @@ def _cut(text: str, style: str = "") -> Text:
     return Text(text, style=style, no_wrap=True, overflow="ellipsis")
 
 
-def error_excerpt(error: str | None, limit: int = ERROR_CHARS) -> str:
-    """The last non-blank line of an error (a traceback's exception), cut to ``limit``."""
-    if not error:
-        return ""
-    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
-    last = lines[-1] if lines else ""
-    return last if len(last) <= limit else last[: limit - 1] + "…"
+def error_message(error: str | None) -> str:
+    """A step's last error (its exception's type and message, or a reason), whole."""
+    return error.strip() if error else ""
 
 
 def step_duration(step: StepStatus, now: datetime) -> float | None:
@@ -192,12 +187,11 @@ def steps_table(current: WorkflowStatus, now: datetime) -> Table:
     """``baton status``: one row per step, nested steps under their namespace.
 
     A MODEL column appears when any step has a model, NEXT RUN when a step waits to
-    retry or is scheduled, COST when any step's cost is known, ERROR when any step has an
-    error. A queue no running node serves is shown in red.
+    retry or is scheduled, COST when any step's cost is known. A queue no running node
+    serves is shown in red. Errors are listed under the table (``errors_view``), whole.
     """
     with_model = any(step.model is not None for step in current.steps)
     with_cost = any(step.cost_usd is not None for step in current.steps)
-    with_error = any(step.error for step in current.steps)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     with_next = any(next_run(step, now) for step in current.steps)
     table.add_column("STEP", no_wrap=True)
@@ -211,8 +205,6 @@ def steps_table(current: WorkflowStatus, now: datetime) -> Table:
         table.add_column("NEXT RUN", no_wrap=True)
     if with_cost:
         table.add_column("COST", justify="right", no_wrap=True)
-    if with_error:
-        table.add_column("ERROR")  # shrinks first: its cells are cut, not wrapped
     for step in nested(current.steps):
         attempt = f"{step.attempt}/{step.max_attempts}" if step.max_attempts else "—"
         unserved = step.queue in current.unserved_queues and step.state in UNSETTLED
@@ -228,17 +220,39 @@ def steps_table(current: WorkflowStatus, now: datetime) -> Table:
             row.append(next_run(step, now))
         if with_cost:
             row.append(cost(step.cost_usd))
-        if with_error:  # a completed step's error is from an earlier attempt
-            style = "dim" if step.state == "completed" else "red"
-            row.append(_cut(error_excerpt(step.error), style))
         table.add_row(*row)
     return table
 
 
+def errors_view(current: WorkflowStatus) -> Group:
+    """Each step's last error, whole, under the table: ``step (state, attempt 2/3): …``.
+
+    A message wraps at the console's width, never cut; a completed step's error (from an
+    earlier attempt) is dimmed.
+    """
+    lines: list[RenderableType] = []
+    for step in nested(current.steps):
+        if not step.error:
+            continue
+        attempt = f", attempt {step.attempt}/{step.max_attempts}" if step.max_attempts else ""
+        style = "dim" if step.state == "completed" else "red"
+        line = Text.assemble(step_name(step.name), f" ({step.state}{attempt}): ")
+        line.append(error_message(step.error), style=style)
+        lines.append(line)
+    if lines:
+        lines.insert(0, Text("errors:", style="bold"))
+    return Group(*lines)
+
+
 def status_view(current: WorkflowStatus) -> Group:
-    """``baton status``: the header and the steps table."""
+    """``baton status``: the header, the steps table and the steps' errors."""
     now = datetime.now(UTC)
-    return Group(header(current, now), steps_table(current, now), *unserved_lines(current))
+    return Group(
+        header(current, now),
+        steps_table(current, now),
+        errors_view(current),
+        *unserved_lines(current),
+    )
 
 
 def unserved_hint(queue: str, steps: Iterable[str]) -> str:
@@ -290,6 +304,7 @@ class _View:
         return Group(
             header(current, now),
             steps_table(current, now),
+            errors_view(current),
             *unserved_lines(current),
             progress(current),
         )
@@ -310,7 +325,9 @@ def _event_line(event: Event, since: float) -> str:
     elapsed = f"{time.monotonic() - since:7.2f}s"
     if isinstance(event, StepEvent):
         line = f"{elapsed}  {event.step}  {event.state}  attempt {event.attempt}"
-        return f"{line}  {error_excerpt(event.error)}" if event.error else line
+        if not event.error:
+            return line
+        return f"{line}  " + error_message(event.error).replace("\n", "\n" + " " * 12)
     if isinstance(event, StepsAdded):
         return f"{elapsed}  {event.step}  added {event.count} step(s) under {event.step}/"
     if isinstance(event, WorkflowFinished):

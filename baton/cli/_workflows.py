@@ -156,7 +156,7 @@ def cancel(workflow_id: str, config: str | None, dsn: str | None, prefix: str | 
     jobs = "job" if count == 1 else "jobs"
     click.echo(
         f"Cancelled workflow {workflow_id!r}: {count} {jobs} cancelled or signalled now; "
-        "steps waiting for their deps cancel as those settle."
+        "waiting steps with on_dep_* callbacks cancel as their deps settle."
     )
 
 

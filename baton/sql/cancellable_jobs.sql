@@ -5,5 +5,5 @@ SELECT j.id
      AND j.meta->>'workflow_step' = s.name
  WHERE s.workflow_id = %(workflow_id)s
    AND s.outcome IS NULL
-   AND (j.state <> 'suspended' OR NOT s.gated)
+   AND (j.state <> 'suspended' OR NOT (s.gated AND s.callbacks))
  ORDER BY j.id

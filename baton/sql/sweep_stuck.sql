@@ -1,7 +1,10 @@
 -- Suspended steps of unfinished workflows whose deps have all settled, locked: the sweep
--- activates them, or cancels (through the settlement's own cancel function) the plain
--- Oban workers among them whose deps did not complete.
-SELECT s.workflow_id, s.name, j.id AS job_id, s.blocked > 0 AND NOT s.gated AS doomed
+-- activates them, or cancels (through the settlement's own cancel function) those whose
+-- deps did not complete and that have no on_dep_* callback to run.
+SELECT s.workflow_id,
+       s.name,
+       j.id AS job_id,
+       s.blocked > 0 AND NOT (s.gated AND s.callbacks) AS doomed
   FROM {prefix}.baton_workflows w
   JOIN {prefix}.baton_steps s ON s.workflow_id = w.id
   JOIN {prefix}.oban_jobs j

@@ -140,6 +140,7 @@ class StepStatusRow:
     settled_at: datetime | None
     error: str | None
     errored_at: datetime | None
+    traceback: str | None
     result_stored: bool
     usage: dict[str, Any] | None
     model: str | None

@@ -45,6 +45,8 @@ class StepInput:
         ignore_discarded: likewise.
         ignore_deleted: likewise.
         gated: the worker is a Baton worker (it checks its deps when it runs).
+        callbacks: the worker is a Baton worker defining ``on_dep_cancelled`` or
+            ``on_dep_discarded``: blocked, it is activated to call them; else cancelled.
         model: the step's resolved model, if any.
         by_model: a member of an ``add_models`` fan-out.
     """
@@ -66,6 +68,7 @@ class StepInput:
     ignore_discarded: bool = field(metadata=_BOOLEAN)
     ignore_deleted: bool = field(metadata=_BOOLEAN)
     gated: bool = field(metadata=_BOOLEAN)
+    callbacks: bool = field(metadata=_BOOLEAN)
     model: str | None = field(metadata=_TEXT)
     by_model: bool = field(metadata=_BOOLEAN)
 

@@ -19,8 +19,9 @@ async def settle_unseen(oban: Oban, limit: int) -> list[SweptStep]:
 async def activate_stuck(oban: Oban, limit: int) -> list[SweptStep]:
     """Activate up to ``limit`` suspended steps whose deps have all settled.
 
-    The plain Oban workers among them whose deps did not complete are cancelled instead,
-    by the settlement's own ``baton_cancel_blocked``.
+    Those whose deps did not complete and whose worker has no ``on_dep_*`` callback to
+    run (plain Oban workers, and Baton workers without one) are cancelled instead, by the
+    settlement's own ``baton_cancel_blocked``.
     """
     prefix = _oban.prefix(oban)
     async with _oban.pooled(oban) as conn, conn.transaction():

@@ -21,6 +21,9 @@ from ..store import StepInput
 from ._deps import expand_deps
 from ._step import Step, StepGraph, label, model_of, pick
 
+#: The methods a blocked Baton step runs for; a worker with neither is cancelled in SQL.
+CALLBACKS = ("on_dep_cancelled", "on_dep_discarded")
+
 
 def record(workflow: StepGraph) -> dict[str, Any]:
     """The workflow row's values."""
@@ -70,6 +73,8 @@ def _row(workflow: StepGraph, step: Step, pending: int) -> StepInput:
     meta = {**job.meta, "workflow_id": workflow.id, "workflow_step": step.name}
     if model is not None:
         meta["workflow_model"] = model
+    worker = _worker_class(job.worker, f"step {step.name!r} in workflow {label(workflow)}")
+    gated = hasattr(worker, "_baton")
     return StepInput(
         name=step.name,
         queue=job.queue,
@@ -89,15 +94,16 @@ def _row(workflow: StepGraph, step: Step, pending: int) -> StepInput:
         ignore_cancelled=pick(step.ignore_cancelled, workflow.ignore_cancelled),
         ignore_discarded=pick(step.ignore_discarded, workflow.ignore_discarded),
         ignore_deleted=pick(step.ignore_deleted, workflow.ignore_deleted),
-        gated=_is_baton_worker(job.worker, f"step {step.name!r} in workflow {label(workflow)}"),
+        gated=gated,
+        callbacks=gated and any(hasattr(worker, name) for name in CALLBACKS),
         model=model,
         by_model=step.by_model,
     )
 
 
-def _is_baton_worker(path: str, where: str) -> bool:
+def _worker_class(path: str, where: str) -> type:
     try:
-        return hasattr(resolve_worker(path), "_baton")
+        return resolve_worker(path)
     except WorkerResolutionError as error:
         raise InvalidStep(f"{where}: worker {path!r} cannot be imported: {error}") from error
 

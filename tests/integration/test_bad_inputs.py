@@ -555,7 +555,7 @@ async def test_unstorable_results_discard_the_step_on_its_first_attempt(
     assert job.max_attempts > 1
     assert await step_states(conn, wf.id) == {
         "a": ("discarded", "discarded", 1),  # not retried: the work is not paid for twice
-        "b": ("cancelled", "cancelled", 1),
+        "b": ("cancelled", "cancelled", 0),  # never run: cancelled by a's settlement
     }
     status = await baton.status(wf.id, oban=client)
     assert status.state == "failed"
@@ -572,7 +572,7 @@ async def listen_raw(dsn: str) -> psycopg.AsyncConnection[Any]:
     return raw
 
 
-async def test_a_100kb_error_message_is_kept_on_the_job_and_cut_everywhere_else(
+async def test_a_100kb_error_message_is_whole_on_the_job_and_in_status_and_cut_in_events(
     installed: str, conn: psycopg.AsyncConnection[Any], client: Oban, keeper: Workflow
 ) -> None:
     kept = await stored(conn, keeper.id)
@@ -602,16 +602,17 @@ async def test_a_100kb_error_message_is_kept_on_the_job_and_cut_everywhere_else(
     assert state == "discarded"
     assert len(errors) == 2
     assert all(message in entry["error"] for entry in errors)
-    # status cuts it to 2,000 characters, events to 1,000, and each payload fits a NOTIFY
+    # status has it whole, type first; events cut it to 1,000 characters, each payload fits
     status = await baton.status(wf.id, oban=client)
-    assert status.step("loud").error is not None
-    assert len(status.step("loud").error) == 2000
+    assert status.step("loud").error == "RuntimeError: " + message
     assert all(len(payload.encode()) < 8000 for payload in payloads)
     events = [json.loads(payload) for payload in payloads]
     failures = [e for e in events if e["type"] == "step" and e["state"] != "executing"]
     assert [e["state"] for e in failures] == ["retryable", "discarded"]
     for event in failures:
-        assert event["error"] == ("RuntimeError: " + message)[:1000]
+        assert event["error"] == (
+            ("RuntimeError: " + message)[:1000] + "… (cut; the whole error is in the job)"
+        )
     assert events[-1]["outcome"] == "failed"
     await keeper_intact(conn, client, keeper, kept)
 
@@ -634,16 +635,29 @@ async def test_a_worker_that_cannot_be_imported_at_run_time_is_discarded(
     await drain(client)
 
     assert await step_states(conn, wf.id) == {
-        "a": ("discarded", "discarded", 3),  # every attempt fails to resolve the worker
-        "b": ("cancelled", "cancelled", 1),
+        "a": ("discarded", "discarded", 1),  # at once: no attempt could resolve it
+        "b": ("cancelled", "cancelled", 0),  # never run: cancelled by a's settlement
     }
     status = await baton.status(wf.id, oban=client)
     assert status.state == "failed"
-    error = status.step("a").error
-    assert error is not None and "WorkerResolutionError" in error
-    assert "tests.nowhere.Gone" in error
+    assert status.step("a").error == (
+        "oban.worker.WorkerResolutionError: Module 'tests.nowhere' not found for worker "
+        "'tests.nowhere.Gone'"
+    )
     assert status.step("a").worker == "tests.support.steps.Echo"  # Baton's row is unchanged
     await keeper_intact(conn, client, keeper, kept)
+
+
+async def test_a_plain_job_whose_worker_cannot_be_imported_keeps_oban_s_retries(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    """Only workflow steps are discarded at once; Oban's own jobs keep its behaviour."""
+    job = await client.enqueue(Job(worker="tests.nowhere.Gone", queue="default", max_attempts=3))
+    await drain(client)
+    row = await (
+        await conn.execute("SELECT state::text, attempt FROM oban_jobs WHERE id = %s", (job.id,))
+    ).fetchone()
+    assert row == ("discarded", 3)  # every attempt tried, as Oban does
 
 
 # --- 4. tampered job meta ------------------------------------------------------------------
@@ -725,14 +739,14 @@ async def test_meta_without_a_workflow_id_runs_as_a_plain_job_and_its_step_is_de
     assert report.settled == ((wf.id, "a", "deleted"),)
     [logged] = [r.getMessage() for r in caplog.records if "sweep settled" in r.getMessage()]
     assert logged == (
-        "Baton sweep settled 1 step(s) and activated 0: "  # settling 'a' activated 'b'
+        "Baton sweep settled 1 step(s) and activated 0: "  # settling 'a' cancelled 'b'
         "'untagged\\nCRITICAL forged log line'/a→deleted"
     )  # the id's newline is shown escaped: one log line
     await drain(client)
 
     assert await step_states(conn, wf.id) == {
         "a": ("completed", "deleted", 1),
-        "b": ("cancelled", "cancelled", 1),
+        "b": ("cancelled", "cancelled", 0),  # cancelled by the settlement: it never ran
     }
     assert await stored_result(client, wf.id, "a") == (False, None)  # "A" was not kept
     assert await stored_result(client, wf.id, "b") == (False, None)
@@ -945,7 +959,8 @@ async def test_cancel_racing_insert_is_unknown_or_cancels_everything(
 
     # and the two orders that the race may or may not have produced, one after the other
     late = await diamond("cancelled-after").insert(oban=client)
-    assert await baton.cancel(late.id, oban=client) == 1  # only 'a' is not suspended
+    # all four at once: the suspended steps have no on_dep_* callback to run
+    assert await baton.cancel(late.id, oban=client) == 4
     await drain(client)
     assert (await baton.status(late.id, oban=client)).counts == {"cancelled": 4}
     await keeper_intact(conn, client, keeper, kept)

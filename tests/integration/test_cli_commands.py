@@ -37,8 +37,11 @@ def environment() -> dict[str, str]:
     return env
 
 
-async def cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
-    """Run ``python -m baton ARGS``; return its exit code, stdout and stderr."""
+async def cli(*args: str, timeout: float = 60, columns: int | None = None) -> tuple[int, str, str]:
+    """Run ``python -m baton ARGS``; return its exit code, stdout and stderr.
+
+    ``columns`` sets ``COLUMNS``, the width of a terminal.
+    """
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -47,7 +50,7 @@ async def cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
-        env=environment(),
+        env={**environment(), **({"COLUMNS": str(columns)} if columns else {})},
     )
     async with asyncio.timeout(timeout):
         out, err = await process.communicate()
@@ -191,12 +194,17 @@ async def test_status_table(
     lines = out.splitlines()
     assert lines[0].split() == ["mixed", wf.id]
     assert lines[1].startswith("failed · 1/3 steps completed · took ")
-    assert lines[2].split() == ["STEP", "STATE", "QUEUE", "ATTEMPT", "DURATION", "ERROR"]
-    rows = {line.split()[0]: line for line in lines[4:]}
+    assert lines[2].split() == ["STEP", "STATE", "QUEUE", "ATTEMPT", "DURATION"]
+    rows = {line.split()[0]: line for line in lines[4:7]}
     assert rows["fetch"].split()[1:4] == ["completed", "default", "1/3"]
     assert rows["boom"].split()[1:4] == ["discarded", "default", "2/2"]
-    assert rows["boom"].rstrip().endswith("RuntimeError: upstream said no")
-    assert rows["after"].split()[1] == "cancelled"
+    assert rows["after"].split()[1:4] == ["cancelled", "default", "0/3"]  # never ran
+    assert lines[7:] == [
+        "errors:",
+        "boom (discarded, attempt 2/2): RuntimeError: upstream said no",
+        "after (cancelled, attempt 0/3): cancelled by Baton: dependencies did not complete: "
+        "boom (discarded)",
+    ]
 
     code, out, err = await cli("status", wf.id, "--dsn", installed, "--json")
     assert code == 0, err
@@ -206,6 +214,51 @@ async def test_status_table(
         "failed",
         ["fetch", "boom", "after"],
     )
+
+
+async def test_status_shows_errors_whole_and_steps_that_cannot_succeed_fail_at_once(
+    installed: str, conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    wf = await run(
+        client,
+        Workflow(name="advice")
+        .add("fetch", es.Quick.new({"value": 1}))
+        .add_many("group", [es.Quick.new({"value": 2}), es.Quick.new({"value": 3})])
+        .add("compile", es.ReadsName.new({"name": "fetch"}))
+        .add("member", es.ReadsName.new({"name": "group[5]"}), deps=["group"])
+        .add("unstorable", es.Unstorable.new()),
+    )
+    advice = (
+        "baton.errors.NotADependency: step 'compile' asked for the result of 'fetch', which "
+        "is not one of its deps (none); declare it with deps=[...] to read it"
+    )
+    code, out, err = await cli("status", wf.id, "--dsn", installed, columns=200)
+    assert code == 0, err
+    lines = out.splitlines()
+    rows = {line.split()[0]: line.split()[1:4:2] for line in lines[4:10]}  # state, attempt
+    # each discarded at its first attempt, not retried for the default 20
+    assert rows["compile"] == rows["member"] == ["discarded", "1/20"]
+    assert rows["unstorable"] == ["discarded", "1/20"]
+    errors = lines[lines.index("errors:") + 1 :]
+    assert f"compile (discarded, attempt 1/20): {advice}" in errors  # one line, whole
+    text = " ".join(" ".join(errors).split())  # longer ones wrap at 200 columns
+    assert (
+        "member (discarded, attempt 1/20): baton.errors.NotADependency: step 'member' asked "
+        "for the result of 'group[5]', which names no step of the workflow (a group member "
+        "past the group's end, or a path holding no steps)"
+    ) in text
+    assert (
+        "unstorable (discarded, attempt 1/20): baton.errors.UnstorableResult: step "
+        "'unstorable': result of type dict is not JSON-serialisable (Object of type set is "
+        "not JSON serializable); return dicts, lists, strings, numbers, booleans or None"
+    ) in text
+
+    status = await baton.status(wf.id, oban=client)
+    [compile_step] = [step for step in status.steps if step.name == "compile"]
+    assert compile_step.error == advice
+    assert compile_step.traceback is not None
+    assert compile_step.traceback.startswith("Traceback (most recent call last):")
+    assert compile_step.traceback.rstrip().endswith(advice)
 
 
 # --- graph ---------------------------------------------------------------------------------
@@ -407,6 +460,13 @@ async def test_start_rejects_malformed_queues(installed: str) -> None:
     code, _out, err = await cli("start", "--dsn", installed, "--queues", "default:ten")
     assert code == 2
     assert "expected name:limit pairs such as default:10,llm:2, got 'default:ten'" in err
+
+
+async def test_start_says_a_zero_limit_is_the_problem(installed: str) -> None:
+    code, _out, err = await cli("start", "--dsn", installed, "--queues", "llm:2,default:0")
+    assert code == 2
+    assert "the limit of queue 'default' must be at least 1" in err
+    assert "name:limit pairs" not in err
 
 
 async def test_start_reports_a_module_it_cannot_import(installed: str) -> None:

@@ -260,15 +260,20 @@ async def raw_payloads(raw: psycopg.AsyncConnection[Any], finished: int) -> list
     raise AssertionError("unreachable")
 
 
+CUT = "… (cut; the whole error is in the job)"
+
+
 async def test_payloads_stay_under_8000_bytes_whatever_the_error(
     installed: str, conn: psycopg.AsyncConnection[Any], client: Oban
 ) -> None:
     big_ascii = "x" * 100_000
+    long_ascii = "y" * 5_000  # fits: goes whole
     big_wide = "é€😀" * 34_000  # ~300 kB of UTF-8
     big_escaped = "\x01" * 100_000  # 6 bytes each once JSON-escaped
     nasty_name = "\x02" * 500
     wfs = [
         Workflow(name="ascii").add("s", es.Failing.new({"message": big_ascii})),
+        Workflow(name="long").add("s", es.Failing.new({"message": long_ascii})),
         Workflow(name="wide").add("s", es.Returns.new({"outcome": "cancel", "reason": big_wide})),
         Workflow(name="escaped").add(
             "s", es.Returns.new({"outcome": "discard", "reason": big_escaped})
@@ -296,14 +301,16 @@ async def test_payloads_stay_under_8000_bytes_whatever_the_error(
     assert len(ascii_errors) == 2  # retryable, discarded
     for error in ascii_errors:
         assert error is not None
-        assert error.startswith("RuntimeError: xxx")
-        assert len(error) == 1000
+        assert error == ("RuntimeError: " + big_ascii)[:1000] + CUT
+
+    long_errors = [e.error for e in step_events(by_wf["long"]) if e.state != "executing"]
+    assert long_errors == ["RuntimeError: " + long_ascii] * 2
 
     [wide] = [e for e in step_events(by_wf["wide"]) if e.state == "cancelled"]
-    assert wide.error == big_wide[:1000]
+    assert wide.error == big_wide[:1000] + CUT
 
     [escaped] = [e for e in step_events(by_wf["escaped"]) if e.state == "discarded"]
-    assert escaped.error == ("baton._outcomes.StepFailed: " + big_escaped)[:1000]
+    assert escaped.error == ("baton._outcomes.StepFailed: " + big_escaped)[:1000] + CUT
 
     [worst] = [e for e in step_events(by_wf[nasty_name]) if e.state == "discarded"]
     assert worst.workflow_id == "\x03" * 128

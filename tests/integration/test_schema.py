@@ -25,7 +25,8 @@ BARE = "baton_bare"
 MISSING = "baton_missing"
 FRESH = "baton_fresh"
 V5_FIXTURE = Path(__file__).parents[1] / "fixtures" / "schema_v5.sql"
-# the baseline's versions, then each migration's (numbers may skip while branches merge)
+#: The versions an install records: the baseline's, then each migration's (numbers may be
+#: skipped while parallel branches each add one).
 ALL_VERSIONS = [
     *range(1, _install.BASELINE_VERSION + 1),
     *(version for version, _file in _install.MIGRATIONS),

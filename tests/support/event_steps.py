@@ -134,6 +134,15 @@ class Unstorable:
 
 
 @baton.worker(queue="default")
+class ReadsName:
+    """Returns the result of ``args["name"]`` (Oban's default 20 attempts)."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        _count(job)
+        return await baton.get_result(job, job.args["name"])
+
+
+@baton.worker(queue="default")
 class Reads:
     """Returns every dep's result; records dep callbacks."""
 

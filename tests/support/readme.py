@@ -17,7 +17,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 # The README's commands, in the order it gives them.
 INSTALL = "baton install"
-START = "PYTHONPATH=. baton start --queues default:10 --import steps &"
+START = "baton start --queues default:10 --import steps &"
 INSERT = "python brief.py"
 WATCH = "baton watch ID"
 TIMEOUT = 90.0
@@ -77,9 +77,9 @@ def run_user_path(
     run(baton, *INSTALL.split()[1:])
     log = (workdir / "baton-start.log").open("w")
     worker = subprocess.Popen(
-        [baton, *START.split()[2:-1]],
+        [baton, *START.split()[1:-1]],
         cwd=workdir,
-        env={**env, "PYTHONPATH": "."},
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -98,4 +98,6 @@ def run_user_path(
         f"baton watch exited {watched.returncode}\n{watched.stdout}\n{watched.stderr}\n"
         f"baton start's log:\n{(workdir / 'baton-start.log').read_text()}"
     )
+    # no PYTHONPATH: start imports from the project folder, and says what it imported
+    assert "imported steps" in (workdir / "baton-start.log").read_text()
     return workflow_id, watched

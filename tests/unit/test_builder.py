@@ -459,6 +459,31 @@ def test_a_plain_oban_job_is_a_step_but_not_gated() -> None:
     assert rows["baton"]["gated"] is True
 
 
+@baton.worker(queue="default")
+class Careful:
+    async def perform_workflow(self, job: Any) -> None:
+        return None
+
+    async def on_dep_discarded(self, reason: str, job: Any) -> None:
+        return None
+
+
+def test_a_step_records_whether_its_worker_has_dep_callbacks() -> None:
+    wf = (
+        brief()
+        .add("plain", Plain.new())
+        .add("baton", Task.new(), deps="plain")
+        .add("careful", Careful.new(), deps="plain")
+    )
+    rows = {row["name"]: row for row in json.loads(encode(wf)[0])}
+    # blocked, only "careful" is activated (to call its callback); the others are cancelled
+    assert {name: row["callbacks"] for name, row in rows.items()} == {
+        "plain": False,
+        "baton": False,
+        "careful": True,
+    }
+
+
 def test_a_worker_that_cannot_be_imported_is_rejected_naming_the_step() -> None:
     job = Job(worker="tests.unit.no_such_module.Missing")
     wf = brief().add("ok", Task.new()).add("ghost", job)

@@ -1,4 +1,4 @@
-"""``gate()``: whether a step may run, from the states of its deps."""
+"""``baton._gate.gate()``: whether a step may run, from the states of its deps."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from itertools import permutations
 
 import pytest
 
-from baton._worker import Blocked, Ready, Wait, gate
+from baton._gate import Blocked, Ready, Wait, gate
 from baton.store import StepContext
 
 FAILED = ["cancelled", "discarded", "deleted"]

@@ -16,13 +16,14 @@ import pytest
 from rich.console import Console
 
 from baton._control import StepStatus, WorkflowStatus
-from baton._events import StepsAdded
+from baton._events import StepEvent, StepsAdded
 from baton.cli._start import parse_queues
 from baton.cli._terminal import (
     _event_line,
     cost,
     duration,
-    error_excerpt,
+    error_message,
+    errors_view,
     header,
     nested,
     progress,
@@ -63,16 +64,10 @@ def test_cost(value: Decimal | None, text: str) -> None:
     assert cost(value) == text
 
 
-def test_error_excerpt_is_the_exception_line_of_a_traceback() -> None:
-    traceback = (
-        "Traceback (most recent call last):\n"
-        '  File "x.py", line 1, in <module>\n'
-        "    boom()\n"
-        "RuntimeError: upstream said no\n\n"
-    )
-    assert error_excerpt(traceback) == "RuntimeError: upstream said no"
-    assert error_excerpt(None) == ""
-    assert error_excerpt("x" * 100, limit=10) == "xxxxxxxxx…"
+def test_error_message_is_the_whole_message() -> None:
+    message = "baton.errors.NotADependency: " + "word " * 40 + "declare it with deps=[...]"
+    assert error_message(message + "\n") == message
+    assert error_message(None) == ""
 
 
 def step(state: str, attempted: datetime | None, settled: datetime | None) -> StepStatus:
@@ -103,9 +98,11 @@ def test_step_duration() -> None:
 
 def test_parse_queues() -> None:
     assert parse_queues("default:10, llm:2,") == {"default": 10, "llm": 2}
-    for bad in ("default", "default:0", ":3", "llm:two"):
+    for bad in ("default", ":3", "llm:two"):
         with pytest.raises(click.BadParameter, match="name:limit pairs"):
             parse_queues(bad)
+    with pytest.raises(click.BadParameter, match="limit of queue 'default' must be at least 1"):
+        parse_queues("default:0")
 
 
 # --- nesting, added steps and models -------------------------------------------------------
@@ -173,6 +170,26 @@ def rendered(renderable: Any, width: int = 100) -> list[str]:
     return [line.rstrip() for line in out.export_text().splitlines()]
 
 
+def test_errors_are_listed_whole_under_the_table() -> None:
+    message = (
+        "baton.errors.NotADependency: step 'compile' asked for the result of 'draft', which "
+        "is not one of its deps ('plan'); declare it with deps=[...] to read it"
+    )
+    failed = replace(nested_step("report", "discarded"), error=message)
+    earlier = replace(nested_step("plan"), error="RuntimeError: 429 Too Many Requests")
+    current = replace(nested_workflow(failed), steps=(earlier, *nested_workflow(failed).steps[1:]))
+    assert rendered(steps_table(current, NOW))[0].split()[-1] == "DURATION"  # no ERROR column
+    for width in (80, 200):
+        lines = rendered(errors_view(current), width)
+        assert lines[0] == "errors:"
+        assert lines[1] == "plan (completed, attempt 1/3): RuntimeError: 429 Too Many Requests"
+        assert " ".join(" ".join(lines[2:]).split()) == (
+            f"report (discarded, attempt 1/3): {message}"
+        )
+        assert (len(lines) == 3) is (width == 200)
+    assert rendered(errors_view(nested_workflow())) == []
+
+
 def test_status_lists_nested_steps_by_path_with_a_model_column() -> None:
     lines = rendered(steps_table(nested_workflow(*ADDED), NOW))
     assert lines[0].split() == ["STEP", "STATE", "QUEUE", "MODEL", "ATTEMPT", "DURATION"]
@@ -234,3 +251,24 @@ def test_watch_prints_a_line_for_added_steps() -> None:
     )
     line = _event_line(event, time.monotonic())
     assert line.split()[1:] == ["plan", "added", "2", "step(s)", "under", "plan/"]
+
+
+def test_a_watch_line_shows_the_whole_error_with_its_type_first() -> None:
+    advice = "declare it with deps=[...] to read it"
+    event = StepEvent(
+        workflow_id="wf-1",
+        workflow_name="brief",
+        step="compile",
+        worker="w",
+        state="discarded",
+        job_id=7,
+        attempt=1,
+        result_stored=False,
+        cached=False,
+        error=f"baton.errors.NotADependency: {'x' * 200}; {advice}\nsecond line",
+        at=NOW,
+    )
+    first, second = _event_line(event, time.monotonic()).splitlines()
+    assert first.split()[1:5] == ["compile", "discarded", "attempt", "1"]
+    assert first.endswith(f"baton.errors.NotADependency: {'x' * 200}; {advice}")
+    assert second == " " * 12 + "second line"

@@ -1,6 +1,7 @@
--- Cancels the given dependents, still suspended, whose dependencies did not complete: a
--- plain Oban worker cannot check its deps, so Baton cancels it. Its own settlement then
--- cascades to its dependents. The error names each dependency that did not complete.
+-- Cancels the given dependents, still suspended, whose dependencies did not complete and
+-- that have no on_dep_* callback to call (plain Oban workers, and Baton workers without
+-- one): they are never run, so their class need not even load. Each one's settlement
+-- then cascades to its dependents. The error names each dependency that did not complete.
 CREATE OR REPLACE FUNCTION {prefix}.baton_cancel_blocked(p_job_ids bigint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE

@@ -1,5 +1,7 @@
 -- Builds and sends one step event. The payload stays under PostgreSQL's 8,000-byte limit
--- whatever the error text: names are cut, the error is cut, then dropped if still too big.
+-- whatever the error text: names are cut; the error (the exception's type and message,
+-- from baton_last_error) goes whole when it fits, else its first 1,000 characters, else a
+-- note to read it from the job.
 CREATE OR REPLACE FUNCTION {prefix}.baton_notify_step(
     p_workflow text,
     p_workflow_name text,
@@ -15,9 +17,9 @@ CREATE OR REPLACE FUNCTION {prefix}.baton_notify_step(
 LANGUAGE plpgsql AS $$
 DECLARE
     v_payload text;
-    v_error text := left(p_error, 1000);
+    v_error text := p_error;
 BEGIN
-    FOR v_try IN 1..2 LOOP
+    FOR v_try IN 1..3 LOOP
         v_payload := json_build_object(
             'type', 'step',
             'workflow_id', p_workflow,
@@ -33,7 +35,10 @@ BEGIN
             'at', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
         )::text;
         EXIT WHEN octet_length(v_payload) <= 7900;
-        v_error := '(error too large for an event; read it from the job)';
+        v_error := CASE
+            WHEN v_try = 1 THEN left(p_error, 1000) || '… (cut; the whole error is in the job)'
+            ELSE '(error too large for an event; read it from the job)'
+        END;
     END LOOP;
     PERFORM pg_notify({events}, v_payload);
 END;

@@ -1,6 +1,6 @@
 -- Settles one step when its job reached p_state ('deleted' when the row is gone), and
 -- activates the dependents whose last dependency this was (cancelling, through
--- baton_cancel_blocked, the blocked ones that cannot check their deps). Returns true when
+-- baton_cancel_blocked, the blocked ones with no on_dep_* callback to call). Returns true when
 -- this was the step's first settlement. Events are broadcast here. The trigger
 -- (baton_job_changed) and the sweep (sweep_settle.sql) both settle through this function.
 --
@@ -125,10 +125,12 @@ BEGIN
          WHERE s.workflow_id = v_step.workflow_id
            AND s.name = v_name
            AND s.pending > 0
-        RETURNING s.job_id, s.pending, s.blocked, s.gated INTO v_dep;
+        RETURNING s.job_id, s.pending, s.blocked, s.gated AND s.callbacks AS callbacks INTO v_dep;
 
         IF FOUND AND v_dep.pending = 0 THEN
-            IF v_dep.blocked = 0 OR v_dep.gated THEN
+            -- A blocked step runs only to call its worker's on_dep_* callback; without one
+            -- it is cancelled here, so a class that cannot load is never needed.
+            IF v_dep.blocked = 0 OR v_dep.callbacks THEN
                 v_ready := v_ready || v_dep.job_id;
                 v_ready_names := v_ready_names || v_name;
             ELSE
