@@ -74,15 +74,11 @@ def project(root: Path) -> Path:
     return root
 
 
-def environment(folder: Path, dsn: str) -> dict[str, str]:
+def environment(dsn: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("OBAN_DSN", "PYTHONPATH")}
     env["DATABASE_URL"] = dsn
     env.pop("COLUMNS", None)
-    # TODO(runtime13): `baton start` is to put the current folder on sys.path, as
-    # `baton run` does; until that lands the worker process is given the project folder
-    # here. Drop this line at merge, so the test proves that `baton start` finds it alone.
-    env["PYTHONPATH"] = str(folder)
-    return env
+    return env  # no PYTHONPATH: `baton start` finds the project's package from its folder
 
 
 async def execute(
@@ -105,7 +101,7 @@ async def test_a_newcomers_project_runs_end_to_end(
     tmp_path: Path, installed: str, conn: psycopg.AsyncConnection[Any]
 ) -> None:
     folder = project(tmp_path / "project")
-    env = environment(folder, installed)
+    env = environment(installed)
     baton_cli = (sys.executable, "-m", "baton")
 
     code, out, err = await execute(folder, env, *baton_cli, "install")
