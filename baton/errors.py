@@ -16,6 +16,7 @@ Every error derives from :class:`BatonError`::
     ├── SchemaError                 Baton's tables are missing or older than this code
     ├── EmbeddedPostgresMissing     an embedded PostgreSQL is wanted, the extra is not installed
     ├── UnknownWorkflow             no workflow has the id given
+    ├── RetentionError              a bad argument to prune() or Pruner (also a ValueError)
     ├── WorkflowFailed              baton.testing.run_workflow: some step did not complete
     ├── NotAWorkflowStep            a read-side call got a job that is not a workflow step
     └── ResultError                 a result cannot be read or stored
@@ -45,6 +46,7 @@ __all__ = [
     "NotAWorkflowStep",
     "ResultError",
     "ResultUnavailable",
+    "RetentionError",
     "SchemaError",
     "SelfDependency",
     "TemplateError",
@@ -125,6 +127,10 @@ class EmbeddedPostgresMissing(BatonError):
 
 class UnknownWorkflow(BatonError, LookupError):
     """No workflow has the id given."""
+
+
+class RetentionError(BatonError, ValueError):
+    """A bad argument to ``baton.prune`` or ``baton.Pruner`` (an age, interval or limit)."""
 
 
 class WorkflowFailed(BatonError):

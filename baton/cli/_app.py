@@ -6,6 +6,7 @@ import click
 
 from ._demo import demo
 from ._install import install
+from ._prune import prune
 from ._run import run_command
 from ._start import start
 from ._web import web
@@ -22,6 +23,7 @@ COMMANDS = (
     graph,
     cancel,
     retry,
+    prune,
     web,
 )
 

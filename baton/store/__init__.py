@@ -11,6 +11,8 @@ from ._databases import answers, create_database, drop_database
 from ._install import SCHEMA_VERSION, installed_version
 from ._install import install as install_schema
 from ._listen import listen, ping
+from ._prune import START as PRUNE_START
+from ._prune import PrunedBatch, prune_batch, prune_cutoff
 from ._rows import (
     Edge,
     GraphRow,
@@ -50,11 +52,13 @@ from ._workflows import (
 )
 
 __all__ = [
+    "PRUNE_START",
     "SCHEMA_VERSION",
     "Addition",
     "Completion",
     "Edge",
     "GraphRow",
+    "PrunedBatch",
     "ResultPreview",
     "StepContext",
     "StepInput",
@@ -79,6 +83,8 @@ __all__ = [
     "list_workflows",
     "listen",
     "ping",
+    "prune_batch",
+    "prune_cutoff",
     "retry",
     "settle_unseen",
     "step_context",
