@@ -324,6 +324,33 @@ def memory_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def prune_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    s = result["summary"]
+    live, alone = s["with"]["per_second"], s["without"]["per_second"]
+    r = stats.ratio(live, alone)
+    back = s["with"]["rows_back_to_baseline"] and s["without"]["rows_back_to_baseline"]
+    return [
+        _row(
+            f"running workflows while pruning {result['steps']:,} finished steps",
+            fmt_rate(live, " steps/s"),
+            "the same, no pruning",
+            fmt_rate(alone, " steps/s"),
+            fmt_ratio(r),
+            "≥ 0.9x",
+            stats.met(r, 0.9, below=False),
+        ),
+        _row(
+            "  prune duration; rows back to baseline",
+            f"{s['with']['window']:.1f} s; {'yes' if back else 'NO'}",
+            "",
+            "",
+            "",
+            "baseline",
+            back,
+        ),
+    ]
+
+
 def rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if "handoff" in results:
@@ -342,6 +369,8 @@ def rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         out += events_rows(results["events"])
     if "memory" in results:
         out += memory_rows(results["memory"])
+    if "prune" in results:
+        out += prune_rows(results["prune"])
     return out
 
 

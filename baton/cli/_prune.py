@@ -50,6 +50,8 @@ DURATION = Duration()
 def describe(age: timedelta) -> str:
     """``age`` in the largest unit that states it exactly: ``7d``, ``36h``, ``90s``."""
     seconds = age.total_seconds()
+    if not seconds:
+        return "0s"
     for unit, size in sorted(UNITS.items(), key=lambda item: -item[1]):
         if seconds % size == 0:
             return f"{seconds / size:g}{unit}"

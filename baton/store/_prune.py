@@ -67,12 +67,14 @@ async def prune_batch(
             return None
         ids = {"ids": [workflow.id for workflow in chosen]}
         # aggregates only: always exactly one row
-        [counted] = await db.rows(conn, "prune/count.sql", prefix, ids, PruneCount)
-        jobs = counted.jobs
-        if delete:
-            jobs = await db.run(conn, "prune/delete_jobs.sql", prefix, ids)
-            await db.run(conn, "prune/delete_workflows.sql", prefix, ids)
+        [counted] = await db.rows(
+            conn, "prune/delete.sql" if delete else "prune/count.sql", prefix, ids, PruneCount
+        )
     newest = chosen[-1]
     return PrunedBatch(
-        (newest.finished_at, newest.id), len(chosen), counted.steps, counted.edges, jobs
+        (newest.finished_at, newest.id),
+        counted.workflows,
+        counted.steps,
+        counted.edges,
+        counted.jobs,
     )

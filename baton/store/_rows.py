@@ -222,8 +222,9 @@ class PruneCandidate:
 
 @dataclass(frozen=True, slots=True)
 class PruneCount:
-    """The rows pruning a batch of workflows deletes besides the workflows' own."""
+    """The rows pruning a batch of workflows deletes (or, in a dry run, would delete)."""
 
     steps: int
     edges: int
     jobs: int
+    workflows: int

@@ -1,6 +1,5 @@
--- What pruning these workflows deletes besides their rows: steps, edges, and the jobs of
--- their own still in oban_jobs (a job whose id was reused after Oban's tables were reset
--- belongs to someone else: its meta names another workflow, or none).
+-- What delete.sql would delete for these workflows, for a dry run: their steps, edges and
+-- the jobs of their own still in oban_jobs (the same tables, the same conditions).
 SELECT (SELECT count(*)
           FROM {prefix}.baton_steps
          WHERE workflow_id = ANY(%(ids)s)) AS steps,
@@ -11,4 +10,6 @@ SELECT (SELECT count(*)
           FROM {prefix}.baton_steps s
           JOIN {prefix}.oban_jobs j ON j.id = s.job_id
          WHERE s.workflow_id = ANY(%(ids)s)
-           AND j.meta ->> 'workflow_id' = s.workflow_id) AS jobs
+           AND j.meta ->> 'workflow_id' = s.workflow_id
+           AND j.state IN ('completed', 'cancelled', 'discarded')) AS jobs,
+       cardinality(%(ids)s::text[]) AS workflows
