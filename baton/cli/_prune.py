@@ -97,9 +97,24 @@ def prune(
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(report), indent=2))
         return
-    verb = "Would prune" if dry_run else "Pruned"
-    click.echo(
-        f"{verb} {report.workflows} workflow(s) finished over {describe(older_than)} ago: "
-        f"{report.steps} step(s), {report.edges} edge(s), {report.jobs} job(s)"
-        + (" (dry run: nothing deleted)" if dry_run else f" in {report.batches} batch(es)")
+    click.echo(summary(report, older_than))
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 step``, ``2 steps``; ``nouns`` when the plural is not ``noun`` + s."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def summary(report: _prune.PruneReport, older_than: timedelta) -> str:
+    """One line saying what a prune deleted (or, in a dry run, would have)."""
+    which = "finished workflow" if not older_than else "workflow"
+    when = f" finished more than {describe(older_than)} ago" if older_than else ""
+    if not report.workflows:
+        return f"Nothing to prune: no {which}{when}."
+    counted = f"{plural(report.workflows, which)}{when}: " + ", ".join(
+        plural(count, noun)
+        for count, noun in ((report.steps, "step"), (report.edges, "edge"), (report.jobs, "job"))
     )
+    if report.dry_run:
+        return f"Would prune {counted} (dry run: nothing deleted)."
+    return f"Pruned {counted} ({plural(report.batches, 'batch', 'batches')})."

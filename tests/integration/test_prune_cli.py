@@ -38,18 +38,18 @@ async def test_prune_prints_its_counts_and_a_dry_run_deletes_nothing(
     code, out, err = await cli("prune", "--older-than", "0", "--dry-run", "--dsn", installed)
     assert code == 0, err
     assert out == (
-        "Would prune 1 workflow(s) finished over 0s ago: 2 step(s), 1 edge(s), 2 job(s) "
-        "(dry run: nothing deleted)\n"
+        "Would prune 1 finished workflow: 2 steps, 1 edge, 2 jobs (dry run: nothing deleted).\n"
     )
     assert await count(conn, "baton_steps") == 2
 
     code, out, err = await cli("prune", "--older-than", "7d", "--dsn", installed)
-    assert (code, out) == (
-        0,
-        "Pruned 0 workflow(s) finished over 7d ago: 0 step(s), 0 edge(s), 0 job(s) in 0 "
-        "batch(es)\n",
-    ), err
+    assert (code, out) == (0, "Nothing to prune: no workflow finished more than 7d ago.\n"), err
 
+    await finished_chain(client)
+    code, out, err = await cli("prune", "--older-than", "0", "--limit", "2", "--dsn", installed)
+    pruned = "Pruned 2 finished workflows: 4 steps, 2 edges, 4 jobs (2 batches).\n"
+    assert (code, out) == (0, pruned), err
+    await finished_chain(client)
     code, out, err = await cli("prune", "--older-than", "0s", "--json", "--dsn", installed)
     assert code == 0, err
     assert json.loads(out) == {
