@@ -40,6 +40,8 @@ OLDEST = timedelta(days=365_000)
 DEFAULT_INTERVAL = 60.0
 #: The most steps one batch deletes, in one transaction.
 DEFAULT_LIMIT = 5_000
+#: The Pruner's wait between two batches: it gives way to the workflows running meanwhile.
+PRUNER_PAUSE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,13 @@ def as_age(value: object, what: str) -> timedelta:
     return timedelta(seconds=min(seconds, OLDEST.total_seconds()))
 
 
+def check_pause(pause: object, what: str = "pause") -> float:
+    """``pause`` as seconds if it is a finite number, zero or more; else a ``RetentionError``."""
+    if isinstance(pause, bool) or not isinstance(pause, int | float) or not 0 <= pause < math.inf:
+        raise RetentionError(f"{what} must be zero or more seconds, got {pause!r}")
+    return float(pause)
+
+
 def check_limit(limit: object) -> int:
     """``limit`` if it is a positive integer, else a ``RetentionError``."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -98,6 +107,7 @@ async def prune(
     oban: Oban | str | None = None,
     dry_run: bool = False,
     limit: int = DEFAULT_LIMIT,
+    pause: float = 0.0,
 ) -> PruneReport:
     """Delete finished workflows older than ``older_than``, with all their rows.
 
@@ -108,6 +118,8 @@ async def prune(
         dry_run: count what would be deleted, delete nothing.
         limit: the most steps deleted in one transaction (whole workflows; one bigger
             than ``limit`` goes alone).
+        pause: seconds to wait between two batches, giving way to other work (the
+            ``Pruner`` waits ``PRUNER_PAUSE``, half a second).
 
     Returns:
         The counts of what was deleted.
@@ -121,6 +133,7 @@ async def prune(
     """
     age = as_age(older_than, "older_than")
     batch_limit = check_limit(limit)
+    wait = check_pause(pause)
     instance = _oban.instance(oban)
     totals = {"workflows": 0, "steps": 0, "edges": 0, "jobs": 0}
     batches = 0
@@ -128,9 +141,14 @@ async def prune(
     with telemetry.span("baton.prune", meta) as collector:
         cutoff = await store.prune_cutoff(instance, age)
         after = store.PRUNE_START
-        while batch := await store.prune_batch(
-            instance, cutoff, after, batch_limit, delete=not dry_run
-        ):
+        while True:
+            if batches and wait:
+                await asyncio.sleep(wait)  # between batches: none holds a lock meanwhile
+            batch = await store.prune_batch(
+                instance, cutoff, after, batch_limit, delete=not dry_run
+            )
+            if batch is None:
+                break
             batches += 1
             after = batch.last
             for name in totals:
@@ -149,6 +167,8 @@ class Pruner:
             the pruner off: starting it then does nothing.
         interval: seconds between runs.
         limit: the most steps deleted per transaction (see ``prune``).
+        pause: seconds between two batches of one run, so that a backlog is deleted at a
+            pace the running workflows hardly notice (``docs/performance.md``).
 
     Raises:
         RetentionError: an argument is not valid.
@@ -166,6 +186,7 @@ class Pruner:
         max_age: timedelta | float | None = DEFAULT_MAX_AGE,
         interval: float = DEFAULT_INTERVAL,
         limit: int = DEFAULT_LIMIT,
+        pause: float = PRUNER_PAUSE,
     ) -> None:
         if (
             isinstance(interval, bool)
@@ -175,6 +196,7 @@ class Pruner:
             raise RetentionError(f"interval must be a positive number of seconds, got {interval!r}")
         self.max_age = None if max_age is None else as_age(max_age, "max_age")
         self._limit = check_limit(limit)
+        self._pause = check_pause(pause)
         self._interval = float(interval)
         self._oban = _oban.instance(oban)
         self._task: asyncio.Task[None] | None = None
@@ -208,7 +230,9 @@ class Pruner:
         while True:
             if self._oban.is_leader:
                 try:
-                    report = await prune(max_age, oban=self._oban, limit=self._limit)
+                    report = await prune(
+                        max_age, oban=self._oban, limit=self._limit, pause=self._pause
+                    )
                 except Exception:
                     logger.exception("Baton prune failed; retrying in %.0fs", self._interval)
                 else:

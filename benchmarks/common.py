@@ -35,7 +35,7 @@ class Sizes:
     memory_warmup_workflows: int = 50
     scale_workers: int = 3
     prune_steps: int = 100_000
-    prune_live: int = 3_000
+    prune_live: int = 8_000
 
 
 FULL = Sizes()
@@ -50,7 +50,7 @@ QUICK = Sizes(
     memory_warmup_workflows=10,
     scale_workers=3,
     prune_steps=10_000,
-    prune_live=300,
+    prune_live=800,
 )
 
 

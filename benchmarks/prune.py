@@ -1,14 +1,18 @@
 """The ``prune`` scenario: running workflows' throughput while ``baton.prune`` deletes
-100,000 finished steps, against the same workload with no pruning, round by round.
+100,000 finished steps, against their throughput just before and just after.
 
-Each round, for each mode: the tables are emptied, then filled with finished workflows
-(``bench-prune-fill``: fan-outs of 100 steps, results stored, finished 10 days ago), then
-the live workload (3-step chains) is inserted with the worker's queue paused. The queue
-is resumed at ``t0``; with pruning, ``baton.prune(older_than=7 days)`` starts at ``t0``
-and its duration ``D`` is the window; without, the window is the last measured ``D``. The
-throughput is the live jobs acknowledged inside the window (``completed_at``) per second.
-Then the live workflows are run to the end, the fill is pruned (without: untimed), and
-the rows are counted: the fill's must be back to zero, the live workflows' kept.
+Each round: the tables are emptied, then filled with finished workflows
+(``bench-prune-fill``: fan-outs of 100 steps, results stored, finished 10 days ago); the
+live workload (3-step chains) is inserted with the worker's queue paused, and the queue
+resumed. After a second's lead-in, three adjacent windows: ``W`` seconds without pruning,
+``baton.prune(older_than=7 days)`` paced as ``baton.Pruner`` paces it (``PRUNER_PAUSE``
+between batches; its duration ``D``), ``W`` seconds without again, where
+``W`` is the median ``D`` of the rounds before (the warm-up's, scaled, for the first). The
+throughput of a window is the live jobs acknowledged inside it (``completed_at``) per
+second; the ratio is the pruning window's over the two around it, so that both sides see
+the same machine (it is shared, and its load drifts over minutes). Then the live workflows
+run to the end and the rows are counted: the fill's must be back to zero, the live
+workflows' kept.
 
 The fill's rows are made finished in one statement with triggers off
 (``session_replication_role = replica``, which needs a superuser): they look as a run would
@@ -18,6 +22,7 @@ leave them, without spending minutes running 100,000 steps first.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from datetime import timedelta
@@ -25,6 +30,7 @@ from typing import Any
 
 import baton
 from baton import Workflow
+from baton._prune import PRUNER_PAUSE
 from benchmarks import db, stats
 from benchmarks.common import INSERT_QUEUE, Bench, wait_for
 from benchmarks.procs import Worker, start_workers, stop_all
@@ -34,6 +40,7 @@ FILL = "bench-prune-fill"
 LIVE = "bench-prune-live"
 FILL_WIDTH = 98  # 1 + 98 + 1 = 100 steps, 196 edges per workflow
 RESULT = {"text": "x" * 200}
+LEAD_IN = 1.0
 
 # Parameters: fill (the fill's workflow name), parked (its queue), live (the live queue).
 FINISH_FILL = [
@@ -115,33 +122,47 @@ async def fill(b: Bench, steps: int) -> None:
 
 
 async def insert_live(b: Bench, count: int) -> None:
-    for i in range(count):
+    def chain(i: int) -> Workflow:
         wf = Workflow(name=LIVE)
         for k in range(3):
             deps = [f"s{k - 1}"] if k else []
             wf.add(f"s{k}", Step.new({"r": "live", "i": i * 3 + k}), deps=deps)
-        await wf.insert(oban=b.client)
+        return wf
+
+    async def insert(part: range) -> None:
+        for i in part:
+            await chain(i).insert(oban=b.client)
+
+    await asyncio.gather(*(insert(range(i, count, 4)) for i in range(4)))
 
 
-async def one_run(
-    b: Bench, worker: Worker, *, pruning: bool, window: float, live: int, steps: int
+async def acked(b: Bench, start: float, end: float) -> int:
+    """Live jobs acknowledged in ``[start, end)`` (epoch seconds)."""
+    row = await (await b.conn.execute(ACKED, {**NAMES, "start": start, "end": end})).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def one_round(
+    b: Bench, worker: Worker, *, window: float, live: int, steps: int
 ) -> dict[str, Any]:
-    """One measured run; ``window`` is the seconds to count over when not pruning."""
+    """One round: live chains run through three adjacent windows: ``window`` seconds without
+    pruning, then ``baton.prune`` deleting the fill, then ``window`` seconds without again.
+    """
     await db.reset(b.conn)
     baseline = await counts(b)
     await fill(b, steps)
     filled = await counts(b)
     await insert_live(b, live)
     await asyncio.sleep(0.2)  # let the insert's notifications settle
-    started = time.time()
     await worker.request("RESUME")
-    report = None
-    if pruning:
-        report = await baton.prune(timedelta(days=7), oban=b.client)
-        elapsed = time.time() - started
-    else:
-        await asyncio.sleep(window)
-        elapsed = window
+    await asyncio.sleep(LEAD_IN)  # past the first fetches: every window at full speed
+    marks = [time.time()]
+    await asyncio.sleep(window)
+    marks.append(time.time())
+    report = await baton.prune(timedelta(days=7), oban=b.client, pause=PRUNER_PAUSE)
+    marks.append(time.time())
+    await asyncio.sleep(window)
+    marks.append(time.time())
     left = await (await b.conn.execute(LIVE_LEFT, NAMES)).fetchone()
     await wait_for(
         b.conn,
@@ -151,17 +172,18 @@ async def one_run(
         120 + live * 0.05,
     )
     await worker.request("PAUSE")
-    window_of = {**NAMES, "start": started, "end": started + elapsed}
-    acked = await (await b.conn.execute(ACKED, window_of)).fetchone()
-    if report is None:
-        report = await baton.prune(timedelta(days=7), oban=b.client)
-    after = await counts(b)
+    before, during, after = [await acked(b, start, end) for start, end in itertools.pairwise(marks)]
+    spans = [end - start for start, end in itertools.pairwise(marks)]
+    alone = (before + after) / (spans[0] + spans[2])
+    pruning = during / spans[1]
     return {
-        "pruning": pruning,
-        "window": elapsed,
-        "acked": acked[0] if acked else None,
-        "per_second": (acked[0] / elapsed) if acked and elapsed > 0 else None,
-        "live_left_at_window_end": left[0] if left else None,
+        "window": window,
+        "prune_seconds": spans[1],
+        "acked": {"before": before, "during": during, "after": after},
+        "per_second_without": alone,
+        "per_second_with": pruning,
+        "ratio": stats.ratio(pruning, alone),
+        "live_left_at_end": left[0] if left else None,
         "report": {
             "workflows": report.workflows,
             "steps": report.steps,
@@ -171,8 +193,20 @@ async def one_run(
         },
         "rows_baseline": baseline,
         "rows_filled": filled,
-        "rows_after": after,
+        "rows_after": await counts(b),
     }
+
+
+def back_to_baseline(run: dict[str, Any], live: int) -> bool:
+    """The fill's rows all gone; the live workflows' (finished within the week) all kept."""
+    base, after = run["rows_baseline"], run["rows_after"]
+    return (
+        all(v == 0 for k, v in after.items() if k.startswith("fill_"))
+        and after["workflows"] == base["workflows"] + live
+        and after["steps"] == base["steps"] + 3 * live
+        and after["edges"] == base["edges"] + 2 * live
+        and after["jobs"] == base["jobs"] + 3 * live
+    )
 
 
 async def prune(b: Bench) -> dict[str, Any]:
@@ -180,53 +214,41 @@ async def prune(b: Bench) -> dict[str, Any]:
     workers = await start_workers(b.dsn, 1, b.logs, "prune", paused=True)
     worker = workers[0]
     try:
-        warm = await one_run(b, worker, pruning=True, window=0, live=live // 10, steps=steps // 10)
-        windows = [warm["window"]]
-        runs: dict[str, list[dict[str, Any]]] = {"with": [], "without": []}
+        # warm-up, a tenth of the size: its prune time, times ten, is the first window
+        warm = await one_round(b, worker, window=1.0, live=live // 10, steps=steps // 10)
+        durations = [warm["prune_seconds"] * 10]
+        runs: list[dict[str, Any]] = []
         for round_ in range(b.repeat):
-            runs["with"].append(
-                await one_run(b, worker, pruning=True, window=0, live=live, steps=steps)
-            )
-            windows.append(runs["with"][-1]["window"])
-            window = stats.median(windows[1:]) or warm["window"]
-            runs["without"].append(
-                await one_run(b, worker, pruning=False, window=window, live=live, steps=steps)
-            )
+            window = stats.median(durations) or 1.0
+            runs.append(await one_round(b, worker, window=window, live=live, steps=steps))
+            durations = [r["prune_seconds"] for r in runs]
+            run = runs[-1]
             b.say(
-                f"prune round {round_ + 1}/{b.repeat}: live "
-                f"{stats.fmt_rate(runs['with'][-1]['per_second'], ' steps/s')} while pruning "
-                f"{runs['with'][-1]['report']['steps']:,} steps in "
-                f"{runs['with'][-1]['window']:.1f} s, "
-                f"{stats.fmt_rate(runs['without'][-1]['per_second'], ' steps/s')} without"
+                f"prune round {round_ + 1}/{b.repeat}: {run['report']['steps']:,} steps pruned "
+                f"in {run['prune_seconds']:.1f} s; live "
+                f"{stats.fmt_rate(run['per_second_with'], ' steps/s')} while pruning, "
+                f"{stats.fmt_rate(run['per_second_without'], ' steps/s')} in the windows "
+                f"around it ({stats.fmt_ratio(run['ratio'])})"
             )
     finally:
         await stop_all(workers)
     await db.reset(b.conn)
-    exhausted = [r for rs in runs.values() for r in rs if not r["live_left_at_window_end"]]
-    if exhausted:
+    ran_out = [r for r in runs if not r["live_left_at_end"]]
+    if ran_out:
         b.notes.append(
-            f"prune: the live load ran out inside {len(exhausted)} window(s); raise prune_live"
+            f"prune: the live load ran out before the last window ended in {len(ran_out)} "
+            "round(s); raise Sizes.prune_live"
         )
     return {
         "steps": steps,
         "live_workflows": live,
         "runs": runs,
         "summary": {
-            mode: {
-                "per_second": stats.median(r["per_second"] for r in rs),
-                "window": stats.median(r["window"] for r in rs),
-                "pruned_steps": stats.median(r["report"]["steps"] for r in rs),
-                "fill_rows_after": max(
-                    sum(v for k, v in r["rows_after"].items() if k.startswith("fill_")) for r in rs
-                ),
-                "rows_back_to_baseline": all(
-                    r["rows_after"]["workflows"] == r["rows_baseline"]["workflows"] + live
-                    and r["rows_after"]["steps"] == r["rows_baseline"]["steps"] + 3 * live
-                    and r["rows_after"]["edges"] == r["rows_baseline"]["edges"] + 2 * live
-                    and r["rows_after"]["jobs"] == r["rows_baseline"]["jobs"] + 3 * live
-                    for r in rs
-                ),
-            }
-            for mode, rs in runs.items()
+            "ratio": stats.median(r["ratio"] for r in runs),
+            "per_second_with": stats.median(r["per_second_with"] for r in runs),
+            "per_second_without": stats.median(r["per_second_without"] for r in runs),
+            "prune_seconds": stats.median(r["prune_seconds"] for r in runs),
+            "pruned_steps": stats.median(r["report"]["steps"] for r in runs),
+            "rows_back_to_baseline": all(back_to_baseline(r, live) for r in runs),
         },
     }

@@ -75,6 +75,14 @@ def describe(age: timedelta) -> str:
     show_default=True,
     help="The most steps deleted per transaction.",
 )
+@click.option(
+    "--pause",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait between batches, giving way to running workflows "
+    f"(baton.Pruner waits {_prune.PRUNER_PAUSE:g}).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 def prune(
     config: str | None,
@@ -83,6 +91,7 @@ def prune(
     older_than: timedelta,
     dry_run: bool,
     limit: int,
+    pause: float,
     as_json: bool,
 ) -> None:
     """Delete finished workflows older than --older-than, with their steps, edges and jobs.
@@ -92,7 +101,7 @@ def prune(
     """
     report = call(
         settings(config, dsn, prefix),
-        lambda oban: _prune.prune(older_than, oban=oban, dry_run=dry_run, limit=limit),
+        lambda oban: _prune.prune(older_than, oban=oban, dry_run=dry_run, limit=limit, pause=pause),
     )
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(report), indent=2))

@@ -122,7 +122,7 @@ async def test_a_limit_smaller_than_the_work_deletes_everything_in_several_batch
     big = diamond("big")  # more steps than the limit: a batch of its own
     await finished(client, *small, big)
 
-    report = await baton.prune(0, oban=client, limit=3)
+    report = await baton.prune(0, oban=client, limit=3, pause=0.01)
 
     # 3 one-step workflows, then 2 (the diamond does not fit with them), then the diamond
     assert report == baton.PruneReport(workflows=6, steps=9, edges=4, jobs=9, batches=3)
@@ -242,6 +242,7 @@ async def test_prune_is_a_telemetry_span_with_its_report(client: Oban) -> None:
         ({"older_than": float("nan")}, "older_than must be zero or more seconds, got nan"),
         ({"older_than": 0, "limit": 0}, "limit must be a positive number of steps, got 0"),
         ({"older_than": 0, "limit": 2.5}, "limit must be a positive number of steps, got 2.5"),
+        ({"older_than": 0, "pause": -0.1}, "pause must be zero or more seconds, got -0.1"),
     ],
 )
 async def test_bad_prune_arguments_are_baton_errors(
@@ -264,6 +265,7 @@ async def test_a_huge_age_prunes_nothing(client: Oban) -> None:
         ({"interval": float("inf")}, "interval must be a positive number of seconds"),
         ({"max_age": -5}, "max_age must be zero or more seconds, got -5"),
         ({"limit": -1}, "limit must be a positive number of steps"),
+        ({"pause": float("nan")}, "pause must be zero or more seconds, got nan"),
     ],
 )
 async def test_bad_pruner_arguments_are_baton_errors(
