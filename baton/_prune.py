@@ -87,10 +87,10 @@ def as_age(value: object, what: str) -> timedelta:
     return timedelta(seconds=min(seconds, OLDEST.total_seconds()))
 
 
-def check_pause(pause: object, what: str = "pause") -> float:
+def check_pause(pause: object) -> float:
     """``pause`` as seconds if it is a finite number, zero or more; else a ``RetentionError``."""
     if isinstance(pause, bool) or not isinstance(pause, int | float) or not 0 <= pause < math.inf:
-        raise RetentionError(f"{what} must be zero or more seconds, got {pause!r}")
+        raise RetentionError(f"pause must be zero or more seconds, got {pause!r}")
     return float(pause)
 
 
