@@ -16,6 +16,7 @@ WITH candidates AS (
              JOIN {prefix}.oban_jobs j ON j.id = s.job_id
             WHERE s.workflow_id = w.id
               AND j.meta ->> 'workflow_id' = s.workflow_id
+              AND j.meta ->> 'workflow_step' = s.name
               AND j.state NOT IN ('completed', 'cancelled', 'discarded')
        )
      ORDER BY w.finished_at, w.id

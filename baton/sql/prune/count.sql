@@ -11,5 +11,6 @@ SELECT (SELECT count(*)
           JOIN {prefix}.oban_jobs j ON j.id = s.job_id
          WHERE s.workflow_id = ANY(%(ids)s)
            AND j.meta ->> 'workflow_id' = s.workflow_id
+           AND j.meta ->> 'workflow_step' = s.name
            AND j.state IN ('completed', 'cancelled', 'discarded')) AS jobs,
        cardinality(%(ids)s::text[]) AS workflows

@@ -5,7 +5,7 @@
 --
 -- The jobs are those still in oban_jobs, all in a final state (batch.sql chose no workflow
 -- with any other), and only the workflow's own: a job whose id was reused after Oban's
--- tables were reset names another workflow in its meta, or none. A job some other
+-- tables were reset names another step in its meta, or none. A job some other
 -- transaction holds (Oban's pruner deleting it) is skipped rather than waited for.
 -- Baton's delete trigger fires for each job at commit and finds no step left: it changes
 -- nothing, as for any settled step.
@@ -20,6 +20,7 @@ WITH jobs AS (
            JOIN {prefix}.oban_jobs j ON j.id = s.job_id
           WHERE s.workflow_id = ANY(%(ids)s)
             AND j.meta ->> 'workflow_id' = s.workflow_id
+            AND j.meta ->> 'workflow_step' = s.name
             AND j.state IN ('completed', 'cancelled', 'discarded')
             FOR UPDATE OF j SKIP LOCKED
      )
