@@ -42,6 +42,7 @@ from ._events import (
 from ._graph import graph
 from ._llm import llm_backoff, llm_worker
 from ._outcomes import Cancel, Complete, Discard, Error, Snooze
+from ._prune import Pruner, PruneReport, prune
 from ._results import get_all_results, get_own_result, get_result, results
 from ._schema import SCHEMA_VERSION, install
 from ._sweep import Sweeper, SweepReport, sweep
@@ -59,6 +60,8 @@ __all__ = [
     "LLMUsage",
     "PriceTable",
     "Pricing",
+    "PruneReport",
+    "Pruner",
     "Rates",
     "Reconnected",
     "Snooze",
@@ -87,6 +90,7 @@ __all__ = [
     "llm_backoff",
     "llm_worker",
     "model",
+    "prune",
     "results",
     "retry",
     "status",

@@ -14,6 +14,7 @@ Every error derives from :class:`BatonError`::
     │   ├── InvalidContext          workflow context that is not a JSON object, or too big
     │   └── TemplateError           a workflow template (JSON/TOML) is invalid; names the entry
     ├── InvalidOption               an option or argument has a value Baton does not accept
+    │   └── RetentionError          a bad argument to prune() or Pruner (also a ValueError)
     ├── SchemaError                 Baton's tables are missing or older than this code
     ├── EmbeddedPostgresMissing     an embedded PostgreSQL is wanted, the extra is not installed
     ├── UnknownWorkflow             no workflow has the id given
@@ -47,6 +48,7 @@ __all__ = [
     "NotAWorkflowStep",
     "ResultError",
     "ResultUnavailable",
+    "RetentionError",
     "SchemaError",
     "SelfDependency",
     "TemplateError",
@@ -135,6 +137,10 @@ class InvalidOption(BatonError, ValueError):
     Raised by ``@baton.worker``, ``@baton.llm_worker``, ``Sweeper``, ``list_workflows``,
     ``graph`` and the web view's ``create_app``; it is also a ``ValueError``.
     """
+
+
+class RetentionError(InvalidOption):
+    """A bad argument to ``baton.prune`` or ``baton.Pruner`` (an age, interval or limit)."""
 
 
 class WorkflowFailed(BatonError):

@@ -34,6 +34,8 @@ class Sizes:
     memory_steps: int = 100
     memory_warmup_workflows: int = 50
     scale_workers: int = 3
+    prune_steps: int = 100_000
+    prune_live: int = 8_000
 
 
 FULL = Sizes()
@@ -47,6 +49,8 @@ QUICK = Sizes(
     memory_steps=100,
     memory_warmup_workflows=10,
     scale_workers=3,
+    prune_steps=10_000,
+    prune_live=800,
 )
 
 

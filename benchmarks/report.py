@@ -324,6 +324,32 @@ def memory_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def prune_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    s = result["summary"]
+    r = s["ratio"]
+    back = s["rows_back_to_baseline"]
+    return [
+        _row(
+            f"running workflows while pruning {result['steps']:,} finished steps",
+            fmt_rate(s["per_second_with"], " steps/s"),
+            "just before and after",
+            fmt_rate(s["per_second_without"], " steps/s"),
+            fmt_ratio(r),
+            "≥ 0.9x",
+            stats.met(r, 0.9, below=False),
+        ),
+        _row(
+            "  prune duration; rows back to baseline",
+            f"{s['prune_seconds']:.1f} s; {'yes' if back else 'NO'}",
+            "",
+            "",
+            "",
+            "baseline",
+            back,
+        ),
+    ]
+
+
 def rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if "handoff" in results:
@@ -342,6 +368,8 @@ def rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         out += events_rows(results["events"])
     if "memory" in results:
         out += memory_rows(results["memory"])
+    if "prune" in results:
+        out += prune_rows(results["prune"])
     return out
 
 

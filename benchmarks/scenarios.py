@@ -34,6 +34,7 @@ from benchmarks.common import (
 )
 from benchmarks.fan import expand, fanout
 from benchmarks.procs import CeleryWorker, Subscriber, Worker, start_workers, stop_all
+from benchmarks.prune import prune
 from benchmarks.steps import Keep, Plain, Step
 
 # -- hand-off -------------------------------------------------------------------------------
@@ -488,6 +489,7 @@ SCENARIOS: dict[str, Callable[[Bench], Awaitable[dict[str, Any]]]] = {
     "events": events,
     "memory": memory,
     "scale": scale,
+    "prune": prune,
 }
 
 

@@ -6,6 +6,7 @@ import click
 
 from ._demo import demo
 from ._install import install
+from ._prune import prune
 from ._result import result
 from ._run import run_command
 from ._start import start
@@ -24,6 +25,7 @@ COMMANDS = (
     graph,
     cancel,
     retry,
+    prune,
     web,
 )
 

@@ -14,16 +14,19 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import click
 from oban.telemetry import logger as telemetry_logger
 
 from .. import _oban
+from .._prune import DEFAULT_MAX_AGE, Pruner
 from .._sweep import Sweeper
 from ._connection import probe, settings
 from ._exits import EXIT_INTERRUPTED, run_or_exit
 from ._options import IMPORTS, connection, import_project_modules
+from ._prune import DURATION, describe
 
 logger = logging.getLogger("baton")
 
@@ -67,6 +70,15 @@ def parse_queues(text: str) -> dict[str, int]:
     show_default=True,
     help="Seconds between sweeps for stuck workflows, on the leader (with baton.Sweeper).",
 )
+@click.option(
+    "--prune-after",
+    type=DURATION,
+    default=describe(DEFAULT_MAX_AGE),
+    show_default=True,
+    help="Prune workflows finished longer ago than this (7d, 12h, 30m, 45s), on the leader "
+    "(with baton.Pruner).",
+)
+@click.option("--no-prune", is_flag=True, help="Do not prune finished workflows.")
 @IMPORTS
 @click.option(
     "--log-level",
@@ -83,6 +95,8 @@ def start(
     pool_min_size: int | None,
     pool_max_size: int | None,
     sweep_interval: float,
+    prune_after: timedelta,
+    no_prune: bool,
     imports: tuple[str, ...],
     log_level: str,
 ) -> None:
@@ -111,11 +125,16 @@ def start(
     if not conf.queues:
         conf = dataclasses.replace(conf, queues=parse_queues(DEFAULT_QUEUES))
     imported = import_project_modules(imports)
-    run_or_exit(run_workers(conf, schema, sweep_interval, imported))
+    pruning = None if no_prune else prune_after
+    run_or_exit(run_workers(conf, schema, sweep_interval, pruning, imported))
 
 
 async def run_workers(
-    conf: Any, prefix: str, sweep_interval: float, imported: Sequence[str] = ()
+    conf: Any,
+    prefix: str,
+    sweep_interval: float,
+    prune_after: timedelta | None,
+    imported: Sequence[str] = (),
 ) -> None:
     """Run ``conf``'s Oban instance until SIGTERM or SIGINT, then stop it gracefully.
 
@@ -123,6 +142,8 @@ async def run_workers(
         conf: Oban's CLI configuration (``_oban.load_config``), with its queues set.
         prefix: the schema of the tables.
         sweep_interval: seconds between sweeps of ``baton.Sweeper`` (on the leader only).
+        prune_after: the age at which ``baton.Pruner`` prunes finished workflows (on the
+            leader only); None runs no pruner.
         imported: the modules imported for ``--import``, logged once the database answers.
     """
     await probe(conf.dsn, prefix)
@@ -155,15 +176,20 @@ async def run_workers(
     try:
         oban = await conf.create_oban(pool)
         # The sweeper settles what no trigger saw (TRUNCATE, disabled triggers); it sweeps
-        # only while this node is the leader.
-        async with oban, Sweeper(oban, interval=sweep_interval):
+        # only while this node is the leader; so does the pruner.
+        async with (
+            oban,
+            Sweeper(oban, interval=sweep_interval),
+            Pruner(oban, max_age=prune_after),
+        ):
             queues = ",".join(f"{name}:{limit}" for name, limit in conf.queues.items())
             logger.info(
-                "Baton started on node %s (schema %r, queues %s%s); Ctrl+C to stop",
+                "Baton started on node %s (schema %r, queues %s%s, %s); Ctrl+C to stop",
                 _oban.node(oban),
                 prefix,
                 queues,
                 f", sweep every {sweep_interval:g} s",
+                "no pruning" if prune_after is None else f"prune after {describe(prune_after)}",
             )
             await stopping.wait()
         logger.info("Baton stopped")

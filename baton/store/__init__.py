@@ -12,6 +12,8 @@ from ._install import SCHEMA_VERSION, installed_version
 from ._install import install as install_schema
 from ._listen import listen, ping
 from ._nodes import PRODUCER_MAX_AGE, served_queues
+from ._prune import START as PRUNE_START
+from ._prune import PrunedBatch, prune_batch, prune_cutoff
 from ._rows import (
     Edge,
     GraphRow,
@@ -54,11 +56,13 @@ from ._workflows import (
 
 __all__ = [
     "PRODUCER_MAX_AGE",
+    "PRUNE_START",
     "SCHEMA_VERSION",
     "Addition",
     "Completion",
     "Edge",
     "GraphRow",
+    "PrunedBatch",
     "ResultPreview",
     "StepContext",
     "StepInput",
@@ -84,6 +88,8 @@ __all__ = [
     "list_workflows",
     "listen",
     "ping",
+    "prune_batch",
+    "prune_cutoff",
     "retry",
     "served_queues",
     "settle_unseen",

@@ -230,3 +230,22 @@ class ResultPreview:
 
     name: str
     preview: str
+
+
+@dataclass(frozen=True, slots=True)
+class PruneCandidate:
+    """A finished workflow chosen for one batch of the pruning."""
+
+    id: str
+    finished_at: datetime
+    step_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PruneCount:
+    """The rows pruning a batch of workflows deletes (or, in a dry run, would delete)."""
+
+    steps: int
+    edges: int
+    jobs: int
+    workflows: int
