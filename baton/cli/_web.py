@@ -7,6 +7,8 @@ only when the command runs; without it the command says so in one line.
 from __future__ import annotations
 
 import importlib.util
+import logging
+import sys
 
 import click
 
@@ -22,7 +24,16 @@ from ._options import connection
 @click.option(
     "--token",
     envvar="BATON_WEB_TOKEN",
-    help="Require this token from clients (needed beyond loopback; env BATON_WEB_TOKEN).",
+    help="Require this token from clients (needed beyond loopback, 16+ characters). "
+    "Prefer the env BATON_WEB_TOKEN: an option shows in process lists.",
+)
+@click.option(
+    "--allow-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests for this host name (repeatable; '*' for any). Without a "
+    "token only 127.0.0.1, localhost and [::1] are answered.",
 )
 @click.option(
     "--allow-insecure",
@@ -36,6 +47,7 @@ def web(
     host: str,
     port: int,
     token: str | None,
+    allowed_hosts: tuple[str, ...],
     allow_insecure: bool,
 ) -> None:
     """Serve the live web view of the workflows."""
@@ -49,11 +61,18 @@ def web(
             f"({first_line(error)})"
         ) from None
     url, schema = settings(config, dsn, prefix)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
 
     async def run() -> None:
         await probe(url, schema)
         await view.serve(
-            host, port, token=token, dsn=url, prefix=schema, allow_insecure=allow_insecure
+            host,
+            port,
+            token=token,
+            dsn=url,
+            prefix=schema,
+            allow_insecure=allow_insecure,
+            allowed_hosts=allowed_hosts or None,
         )
 
     run_or_exit(run())

@@ -2,46 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import re
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from html import escape
-from typing import Any
 
 import anyio
 import psycopg
 from oban import Oban
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from .. import __version__
 from .._control import cancel, retry
-from .._events import (
-    Reconnected,
-    StepEvent,
-    StepsAdded,
-    Subscription,
-    WorkflowEvent,
-    WorkflowFinished,
-    subscribe,
-)
+from .._events import StepsAdded, WorkflowFinished, subscribe
 from ..errors import SchemaError, UnknownWorkflow, WorkflowError
 from . import _data, _pages
-from ._security import SecurityMiddleware, csrf_ok, new_csrf_token
+from ._security import HostPolicy, SecurityMiddleware, csrf_ok, new_csrf_token
+from ._streams import NO_STORE, event_source, stream
 
-RETRY_MS = 1_000  # how soon a browser reconnects a dropped stream
 STREAM_QUEUE = 2_000  # events buffered per stream; past that, a fresh snapshot instead
 LIST_INTERVAL = 1.0  # seconds between list snapshots while workflows change
-NO_STORE = {"cache-control": "no-store"}
+LIMIT = re.compile(r"[0-9]{1,3}")  # ASCII digits only: "²".isdigit() is true
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +40,7 @@ class Settings:
     source: _data.Source
     csrf: str
     title: str
+    hosts: HostPolicy
 
 
 def _settings(request: Request) -> Settings:
@@ -64,6 +56,14 @@ def _base(request: Request) -> str:
 def _is_api(request: Request) -> bool:
     base = _base(request)
     return request.url.path[len(base) :].startswith("/api/")
+
+
+def _workflow_id(request: Request) -> str:
+    """The id in the path; one holding NUL names no workflow (PostgreSQL stores none)."""
+    workflow_id: str = request.path_params["workflow_id"]
+    if "\x00" in workflow_id:
+        raise UnknownWorkflow(f"no workflow with id {workflow_id!r:.200}")
+    return workflow_id
 
 
 def _render(
@@ -90,7 +90,7 @@ def _render(
 
 def _list_params(request: Request) -> tuple[int, str | None]:
     raw_limit = request.query_params.get("limit", str(_data.DEFAULT_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= _data.MAX_LIMIT:
+    if not LIMIT.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= _data.MAX_LIMIT:
         raise HTTPException(400, f"limit must be a whole number from 1 to {_data.MAX_LIMIT}")
     state = request.query_params.get("state") or None
     if state is not None and state not in _data.WORKFLOW_STATES:
@@ -110,7 +110,7 @@ async def home(request: Request) -> Response:
 
 
 async def workflow_page(request: Request) -> Response:
-    workflow_id = request.path_params["workflow_id"]
+    workflow_id = _workflow_id(request)
     detail = await _data.workflow_detail(_settings(request).source, workflow_id)
     content = _pages.workflow_content(_base(request), detail)
     title = f"{detail['name'] or detail['id']} · {_settings(request).title}"
@@ -127,7 +127,7 @@ async def api_list(request: Request) -> Response:
 
 
 async def api_detail(request: Request) -> Response:
-    workflow_id: str = request.path_params["workflow_id"]
+    workflow_id = _workflow_id(request)
     try:
         detail = await _data.workflow_detail(_settings(request).source, workflow_id)
     except UnknownWorkflow:
@@ -149,18 +149,18 @@ def _refused() -> Response:
 
 async def api_cancel(request: Request) -> Response:
     settings = _settings(request)
-    if not csrf_ok(request, settings.csrf):
+    if not csrf_ok(request, settings.csrf, settings.hosts):
         return _refused()
-    workflow_id = request.path_params["workflow_id"]
+    workflow_id = _workflow_id(request)
     count = await cancel(workflow_id, oban=await settings.source.oban())
     return JSONResponse({"workflow_id": workflow_id, "cancelled_jobs": count})
 
 
 async def api_retry(request: Request) -> Response:
     settings = _settings(request)
-    if not csrf_ok(request, settings.csrf):
+    if not csrf_ok(request, settings.csrf, settings.hosts):
         return _refused()
-    workflow_id = request.path_params["workflow_id"]
+    workflow_id = _workflow_id(request)
     try:
         steps = await retry(workflow_id, oban=await settings.source.oban())
     except WorkflowError as error:
@@ -171,120 +171,17 @@ async def api_retry(request: Request) -> Response:
 # --- Server-Sent Events --------------------------------------------------------------------
 
 
-def _event_data(event: WorkflowEvent) -> tuple[str, dict[str, Any]]:
-    """The SSE event name and JSON data of a workflow's event."""
-    head = {"workflow_id": event.workflow_id, "workflow_name": event.workflow_name}
-    match event:
-        case StepEvent():
-            return "step", {
-                **head,
-                "step": event.step,
-                "worker": event.worker,
-                "state": event.state,
-                "job_id": event.job_id,
-                "attempt": event.attempt,
-                "result_stored": event.result_stored,
-                "cached": event.cached,
-                "error": event.error,
-                "at": event.at.isoformat(),
-            }
-        case StepsAdded():
-            return "added", {
-                **head,
-                "step": event.step,
-                "count": event.count,
-                "steps": list(event.steps),
-                "at": event.at.isoformat(),
-            }
-        case WorkflowFinished():
-            return "finished", {
-                **head,
-                "outcome": event.outcome,
-                "failed_steps": list(event.failed_steps),
-                "failed_count": event.failed_count,
-                "duration_ms": event.duration_ms,
-                "at": event.at.isoformat(),
-            }
-
-
-async def _stream(
-    events: Subscription,
-    snapshot: Callable[[], Awaitable[dict[str, Any]]],
-    interval: Callable[[dict[str, Any]], float],
-    forward: Callable[[WorkflowEvent], bool],
-    stop: anyio.Event,
-    refresh: Callable[[WorkflowEvent], bool] = lambda _event: False,
-) -> AsyncIterator[ServerSentEvent]:
-    """A ``snapshot`` first, then events, with a fresh snapshot ``interval`` after changes.
-
-    The caller subscribed before calling, so nothing is missed between the snapshot and
-    the events. A lost listener (``Reconnected``) or dropped events give a fresh snapshot
-    at once, and so does an event ``refresh`` picks (after it is forwarded): steps added
-    at run time, say, which no earlier snapshot holds. A client that reconnects (with or
-    without ``Last-Event-ID``) opens a new stream, which starts with a fresh snapshot:
-    that is how a stream resumes. The stream ends cleanly when the server shuts down
-    (``stop``).
-    """
-    ids = itertools.count(1)
-    loop = asyncio.get_running_loop()
-    data = await snapshot()
-    yield ServerSentEvent(json.dumps(data), event="snapshot", id=str(next(ids)), retry=RETRY_MS)
-    dropped = events.dropped
-    due: float | None = None
-    stopping = asyncio.ensure_future(stop.wait())
-    reading: asyncio.Future[Any] | None = None
-    try:
-        while True:
-            if reading is None:
-                reading = asyncio.ensure_future(anext(events))
-            timeout = None if due is None else max(0.0, due - loop.time())
-            done, _ = await asyncio.wait(
-                {reading, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-            if stopping in done:
-                return
-            event: Any = None
-            if reading in done:
-                event, reading = reading.result(), None
-            if event is None or isinstance(event, Reconnected) or events.dropped != dropped:
-                dropped, due = events.dropped, None
-                data = await snapshot()
-                yield ServerSentEvent(json.dumps(data), event="snapshot", id=str(next(ids)))
-                continue
-            if forward(event):
-                kind, payload = _event_data(event)
-                yield ServerSentEvent(json.dumps(payload), event=kind, id=str(next(ids)))
-            if refresh(event):
-                due = None
-                data = await snapshot()
-                yield ServerSentEvent(json.dumps(data), event="snapshot", id=str(next(ids)))
-                continue
-            if due is None:
-                due = loop.time() + interval(data)
-    finally:
-        for task in (reading, stopping):
-            if task is not None:
-                task.cancel()
-
-
-def _event_source(content: Callable[[anyio.Event], AsyncIterator[ServerSentEvent]]) -> Response:
-    stop = anyio.Event()
-    return EventSourceResponse(
-        content(stop), headers=NO_STORE, shutdown_event=stop, shutdown_grace_period=2
-    )
-
-
 async def api_workflow_events(request: Request) -> Response:
     source = _settings(request).source
-    workflow_id = request.path_params["workflow_id"]
+    workflow_id = _workflow_id(request)
     await _data.check_exists(source, workflow_id)  # 404 before the stream starts
 
-    async def events(stop: anyio.Event) -> AsyncIterator[ServerSentEvent]:
+    async def events(stop: anyio.Event) -> AsyncGenerator[ServerSentEvent]:
         async with subscribe(
             workflow_id, maxsize=STREAM_QUEUE, **source.subscribe_options()
         ) as subscription:
             try:
-                async for message in _stream(
+                async for message in stream(
                     subscription,
                     lambda: _data.workflow_detail(source, workflow_id),
                     lambda data: max(0.5, min(10.0, len(data["steps"]) / 1000)),
@@ -296,16 +193,16 @@ async def api_workflow_events(request: Request) -> Response:
             except UnknownWorkflow as error:  # deleted while followed: say so and end
                 yield ServerSentEvent(json.dumps({"error": str(error)}), event="gone")
 
-    return _event_source(events)
+    return event_source(events)
 
 
 async def api_list_events(request: Request) -> Response:
     source = _settings(request).source
     limit, state = _list_params(request)
 
-    async def events(stop: anyio.Event) -> AsyncIterator[ServerSentEvent]:
+    async def events(stop: anyio.Event) -> AsyncGenerator[ServerSentEvent]:
         async with subscribe(maxsize=STREAM_QUEUE, **source.subscribe_options()) as subscription:
-            async for message in _stream(
+            async for message in stream(
                 subscription,
                 lambda: _data.list_workflows(source, limit=limit, state=state),
                 lambda _data: LIST_INTERVAL,
@@ -314,7 +211,7 @@ async def api_list_events(request: Request) -> Response:
             ):
                 yield message
 
-    return _event_source(events)
+    return event_source(events)
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -349,6 +246,22 @@ async def _no_database(request: Request, error: Exception) -> Response:
     return _failure(request, 503, f"cannot reach the database: {first}")
 
 
+class Assets(StaticFiles):
+    """The package's static files; a missing one is a plain 404, not a page.
+
+    They are served without the token, so their errors must not carry a page's markup
+    (nor its CSRF token).
+    """
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as error:
+            return PlainTextResponse(
+                error.detail, status_code=error.status_code, headers=error.headers
+            )
+
+
 def build(
     *,
     oban: Oban | str | None,
@@ -357,6 +270,7 @@ def build(
     token: str | None,
     csrf_secret: str | None,
     title: str,
+    hosts: HostPolicy,
 ) -> Starlette:
     """The application; see :func:`baton.web.create_app`."""
     source = _data.Source(oban, dsn, prefix)
@@ -379,9 +293,9 @@ def build(
             Route(f"{workflow}/cancel", api_cancel, methods=["POST"], name="api_cancel"),
             Route(f"{workflow}/retry", api_retry, methods=["POST"], name="api_retry"),
             Route(workflow, api_detail, name="api_workflow"),
-            Mount("/static", StaticFiles(packages=[("baton.web", "static")]), name="static"),
+            Mount("/static", Assets(packages=[("baton.web", "static")]), name="static"),
         ],
-        middleware=[Middleware(SecurityMiddleware, token=token)],
+        middleware=[Middleware(SecurityMiddleware, token=token, hosts=hosts)],
         exception_handlers={
             UnknownWorkflow: _unknown,
             HTTPException: _http_error,
@@ -391,6 +305,6 @@ def build(
         lifespan=lifespan,
     )
     app.state.baton = Settings(
-        source=source, csrf=new_csrf_token(csrf_secret or token), title=title
+        source=source, csrf=new_csrf_token(csrf_secret or token), title=title, hosts=hosts
     )
     return app

@@ -23,7 +23,7 @@ import random
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -116,9 +116,23 @@ async def index() -> str:
     return FORM
 
 
+def cross_site(request: Request) -> bool:
+    """Whether a POST may come from another site's page (which could start paid work).
+
+    Browsers send ``Origin`` with every form POST: it must name this host. Without it,
+    only JSON is taken, which a page on another site cannot send without asking first.
+    """
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower()
+    return not request.headers.get("content-type", "").startswith("application/json")
+
+
 @app.post("/briefs")
 async def start_brief(request: Request) -> Response:
     """Insert a workflow; browsers go to its live page, API clients get its URLs."""
+    if cross_site(request):
+        return JSONResponse({"error": "cross-site request refused"}, status_code=403)
     raw = (await request.body()).decode()
     if request.headers.get("content-type", "").startswith("application/json"):
         topic = str(json.loads(raw or "{}").get("topic") or "Baton")

@@ -63,7 +63,10 @@ async def test_the_fastapi_example(example: str) -> None:
                     await asyncio.sleep(0.1)
         assert form.status_code == 200 and 'action="/briefs"' in form.text
 
-        started = await web.post("/briefs", data={"topic": "<queues>"})
+        for forged in ({"origin": "http://evil.example"}, {"origin": "null"}, {}):
+            refused = await web.post("/briefs", data={"topic": "paid"}, headers=forged)
+            assert refused.status_code == 403, forged  # a cross-site form starts nothing
+        started = await web.post("/briefs", data={"topic": "<queues>"}, headers={"origin": example})
         assert started.status_code == 303
         page_path = started.headers["location"]
         assert page_path.startswith("/baton/workflows/")

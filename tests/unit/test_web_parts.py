@@ -7,9 +7,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.requests import Request
 
+from baton.web import InvalidHost, WeakToken, create_app
 from baton.web._data import layers, namespace_members
 from baton.web._pages import duration, error_summary, state_class, step_name, step_row, usage_text
-from baton.web._security import is_loopback, same_origin
+from baton.web._security import (
+    CSRF_HEADER,
+    HostPolicy,
+    csrf_ok,
+    host_name,
+    is_loopback,
+    local_location,
+    same_origin,
+)
 
 
 def test_layers_are_the_longest_path_from_a_root() -> None:
@@ -165,3 +174,73 @@ def test_step_row_shows_the_model() -> None:
     assert '<div class="sub model">model gpt-4o &lt;mini&gt;</div>' in row
     assert "model" not in step_row({**step, "model": None})
     assert '<div class="sub queue">queue llm&lt;1&gt;</div>' in row
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("127.0.0.1:8000", "127.0.0.1"),
+        ("LocalHost", "localhost"),
+        ("localhost.:8000", "localhost"),
+        ("[::1]:8000", "::1"),
+        ("Baton.Example.org", "baton.example.org"),
+        ("x@127.0.0.1", None),  # userinfo: no browser sends it
+        ("127.0.0.1/evil", None),
+        ("127.0.0.1:80:80", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_host_name(header: str | None, expected: str | None) -> None:
+    assert host_name(header) == expected
+
+
+def test_without_a_token_only_loopback_names_are_answered() -> None:
+    loopback = HostPolicy.of(None, with_token=False)
+    for header in ("127.0.0.1:8111", "localhost:8111", "[::1]:8111", "127.0.0.2", "localhost"):
+        assert loopback.allows(header), header
+    for header in ("rebind.evil.example:8111", "localhost.evil.example", "127.0.0.1.nip.io", None):
+        assert not loopback.allows(header), header
+    assert HostPolicy.of(None, with_token=True).allows("any.example.org")
+    named = HostPolicy.of(["Baton.Example.org.", "[2001:db8::1]", "10.0.0.5"], with_token=True)
+    for header in ("baton.example.org:443", "[2001:db8::1]:80", "10.0.0.5", "localhost:1"):
+        assert named.allows(header), header
+    assert not named.allows("evil.example")
+    assert HostPolicy.of("*", with_token=False).allows("anything.example")
+
+
+@pytest.mark.parametrize("bad", ["http://x", "x:80", "a/b", "", " ", "a b", "-x.example"])
+def test_allowed_hosts_must_be_host_names(bad: str) -> None:
+    with pytest.raises(InvalidHost, match="is not a host name"):
+        create_app(allowed_hosts=[bad])
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_a_blank_token_is_refused(blank: str) -> None:
+    with pytest.raises(WeakToken, match="the token is blank"):
+        create_app(token=blank)
+
+
+def test_csrf_refuses_a_rebound_host_that_names_itself() -> None:
+    token = "t" * 20
+    rebound = {"host": "rebind.evil.example:8111", "origin": "http://rebind.evil.example:8111"}
+    assert same_origin(request(rebound))  # same origin with itself, and so
+    loopback = HostPolicy.of(None, with_token=False)
+    assert not csrf_ok(request({**rebound, CSRF_HEADER: token}), token, loopback)
+    local = {"host": "127.0.0.1:8111", "origin": "http://127.0.0.1:8111", CSRF_HEADER: token}
+    assert csrf_ok(request(local), token, loopback)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/workflows/x", "/workflows/x"),
+        ("//evil.example/", "/evil.example/"),
+        ("///evil.example/", "/evil.example/"),
+        ("/\\evil.example/", "/evil.example/"),
+        ("/a\\b", "/a%5Cb"),
+        ("http://evil.example/x", "/http://evil.example/x"),  # an absolute-form target
+    ],
+)
+def test_login_redirects_stay_on_this_site(path: str, expected: str) -> None:
+    assert local_location(path) == expected
