@@ -14,6 +14,7 @@ Every error derives from :class:`BatonError`::
     │   ├── InvalidContext          workflow context that is not a JSON object, or too big
     │   └── TemplateError           a workflow template (JSON/TOML) is invalid; names the entry
     ├── SchemaError                 Baton's tables are missing or older than this code
+    ├── InvalidDSN                  a connection string cannot be parsed (password hidden)
     ├── EmbeddedPostgresMissing     an embedded PostgreSQL is wanted, the extra is not installed
     ├── UnknownWorkflow             no workflow has the id given
     ├── WorkflowFailed              baton.testing.run_workflow: some step did not complete
@@ -38,6 +39,7 @@ __all__ = [
     "EmbeddedPostgresMissing",
     "EmptyWorkflow",
     "InvalidContext",
+    "InvalidDSN",
     "InvalidExpansion",
     "InvalidStep",
     "InvalidStepName",
@@ -114,6 +116,10 @@ class TemplateError(WorkflowError):
 
 class SchemaError(BatonError):
     """Baton's tables are missing, or older than this version of Baton expects."""
+
+
+class InvalidDSN(BatonError, ValueError):
+    """A connection string cannot be parsed; the message says why, its password hidden."""
 
 
 class EmbeddedPostgresMissing(BatonError):

@@ -18,7 +18,8 @@ from oban import Oban
 from psycopg_pool import AsyncConnectionPool
 
 from .. import _oban, _schema
-from ..errors import SchemaError
+from .._redact import check_dsn
+from ..errors import InvalidDSN, SchemaError
 from ._exits import run_or_exit
 
 CLI_INSTANCE = "baton-cli"
@@ -29,13 +30,30 @@ def settings(config: str | None, dsn: str | None, prefix: str | None) -> tuple[s
 
     Raises:
         click.UsageError: no database is given anywhere (exit code 2).
+        click.ClickException: the connection string cannot be parsed (one line naming
+            where it came from, its password hidden; exit code 1).
     """
-    url, schema = _oban.load_settings(config, dsn or os.environ.get("DATABASE_URL"), prefix)
+    env = os.environ.get("DATABASE_URL")
+    url, schema = _oban.load_settings(config, dsn or env, prefix)
     if not url:
         raise click.UsageError(
             "no database given: pass --dsn or set DATABASE_URL or OBAN_DSN (or dsn in oban.toml)"
         )
-    return url, schema
+    origin = "--dsn" if dsn else "DATABASE_URL" if env else "dsn (OBAN_DSN or oban.toml)"
+    return parsed(url, origin), schema
+
+
+def parsed(url: str, origin: str) -> str:
+    """``url`` if libpq can parse it.
+
+    Raises:
+        click.ClickException: it cannot; one line naming ``origin`` (``--dsn``…), its
+            password hidden (exit code 1).
+    """
+    try:
+        return check_dsn(url, origin)
+    except InvalidDSN as error:
+        raise click.ClickException(str(error)) from None
 
 
 async def probe(url: str, prefix: str) -> None:

@@ -58,6 +58,10 @@ def create_app(
             at random), so that several processes serving one app accept each other's
             pages' cancel and retry requests.
         title: shown in page titles.
+
+    Raises:
+        InvalidDSN: ``dsn`` cannot be parsed; raised here, before any request, with the
+            password hidden.
     """
     return build(
         oban=oban, dsn=dsn, prefix=prefix, token=token, csrf_secret=csrf_secret, title=title

@@ -34,6 +34,7 @@ from .._events import (
     WorkflowFinished,
     subscribe,
 )
+from .._redact import redact
 from ..errors import SchemaError, UnknownWorkflow, WorkflowError
 from . import _data, _pages
 from ._security import SecurityMiddleware, csrf_ok, new_csrf_token
@@ -345,7 +346,7 @@ async def _no_tables(request: Request, error: Exception) -> Response:
 
 
 async def _no_database(request: Request, error: Exception) -> Response:
-    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    first = (redact(str(error)).strip().splitlines() or [type(error).__name__])[0]
     return _failure(request, 503, f"cannot reach the database: {first}")
 
 

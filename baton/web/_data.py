@@ -14,18 +14,21 @@ from decimal import Decimal
 from typing import Any
 
 from oban import Oban
+from psycopg_pool import AsyncConnectionPool
 
 from .. import _oban, store
 from .._control import StepStatus, StepUsage, WorkflowStatus, WorkflowUsage, status, usage
 from .._control import list_workflows as summarise
 from .._graph import nesting_order
 from .._names import namespaces
+from .._redact import check_dsn
 from ..errors import UnknownWorkflow
 
 PREVIEW_CHARS = 500
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 WORKFLOW_STATES = ("running", "completed", "failed", "cancelled")
+POOL_TIMEOUT = 5.0  # seconds a request waits for a connection of the app's own pool, then 503
 
 
 class Source:
@@ -40,7 +43,7 @@ class Source:
         if oban is not None and dsn is not None:
             raise ValueError("pass either oban= or dsn=, not both")
         self._oban = oban
-        self._dsn = dsn
+        self._dsn = None if dsn is None else check_dsn(dsn)
         self._prefix = prefix
         self._own: Oban | None = None
         self._pool: Any = None
@@ -52,7 +55,15 @@ class Source:
             return _oban.instance(self._oban)
         async with self._lock:
             if self._own is None:
-                self._pool = await Oban.create_pool(self._dsn, min_size=1, max_size=5)
+                pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+                    self._dsn, min_size=1, max_size=5, timeout=POOL_TIMEOUT, open=False
+                )
+                try:
+                    await pool.open(wait=True, timeout=POOL_TIMEOUT)
+                except BaseException:
+                    await pool.close()
+                    raise
+                self._pool = pool
                 self._own = Oban(
                     pool=self._pool,
                     name=f"baton-web-{id(self):x}",

@@ -62,6 +62,7 @@ EXPECTED_ERRORS = [
     "EmbeddedPostgresMissing",
     "EmptyWorkflow",
     "InvalidContext",
+    "InvalidDSN",
     "InvalidExpansion",
     "InvalidStep",
     "InvalidStepName",
