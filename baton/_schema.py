@@ -35,7 +35,7 @@ async def install(target: str | AsyncConnectionPool[Any] | Any, *, prefix: str =
         The schema version now installed.
     """
     if isinstance(target, str | AsyncConnectionPool):
-        _check_prefix(prefix)
+        check_prefix(prefix)
     if isinstance(target, str):
         async with await AsyncConnection.connect(target) as conn:
             return await store.install_schema(conn, prefix)
@@ -43,12 +43,17 @@ async def install(target: str | AsyncConnectionPool[Any] | Any, *, prefix: str =
         async with target.connection() as conn:
             return await store.install_schema(conn, prefix)
     instance = _oban.instance(target)
-    _check_prefix(_oban.prefix(instance))
+    check_prefix(_oban.prefix(instance))
     async with _oban.pooled(instance) as conn:
         return await store.install_schema(conn, _oban.prefix(instance))
 
 
-def _check_prefix(prefix: object) -> None:
+def check_prefix(prefix: object) -> None:
+    """Refuse a prefix Oban cannot use as it is (it writes it into its SQL unquoted).
+
+    Raises:
+        SchemaError: not a plain lower-case name, or too long for the events channel.
+    """
     if not isinstance(prefix, str) or not PREFIX_PATTERN.fullmatch(prefix):
         raise SchemaError(
             f"prefix {prefix!r} is not a valid schema name: use lower-case letters, digits "

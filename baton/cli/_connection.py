@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 import psycopg
+from click.core import ParameterSource
 from oban import Oban
 from psycopg_pool import AsyncConnectionPool
 
@@ -30,8 +31,9 @@ def settings(config: str | None, dsn: str | None, prefix: str | None) -> tuple[s
 
     Raises:
         click.UsageError: no database is given anywhere (exit code 2).
-        click.ClickException: the connection string cannot be parsed (one line naming
-            where it came from, its password hidden; exit code 1).
+        click.ClickException: the connection string cannot be parsed, or the schema is
+            not a name Oban can use (one line naming where it came from, a password
+            hidden; exit code 1).
     """
     env = os.environ.get("DATABASE_URL")
     url, schema = _oban.load_settings(config, dsn or env, prefix)
@@ -40,7 +42,24 @@ def settings(config: str | None, dsn: str | None, prefix: str | None) -> tuple[s
             "no database given: pass --dsn or set DATABASE_URL or OBAN_DSN (or dsn in oban.toml)"
         )
     origin = "--dsn" if dsn else "DATABASE_URL" if env else "dsn (OBAN_DSN or oban.toml)"
-    return parsed(url, origin), schema
+    return parsed(url, origin), _schema_name(schema, prefix)
+
+
+def _schema_name(schema: str, prefix: str | None) -> str:
+    try:
+        _schema.check_prefix(schema)
+    except SchemaError as error:
+        context = click.get_current_context(silent=True)
+        source = context.get_parameter_source("prefix") if context else None
+        origin = (
+            "prefix (oban.toml)"
+            if prefix is None
+            else "OBAN_PREFIX"
+            if source is ParameterSource.ENVIRONMENT
+            else "--prefix"
+        )
+        raise click.ClickException(f"invalid {origin}: {error}") from None
+    return schema
 
 
 def parsed(url: str, origin: str) -> str:

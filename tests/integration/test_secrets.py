@@ -123,3 +123,22 @@ async def test_web_503_for_an_unreachable_database_names_no_password(
     assert "cannot reach the database" in response.text
     assert SECRET not in response.text
     assert SECRET not in caplog.text
+
+
+# --- issue 14, defect 7: a bad --prefix is named as the option -----------------------------
+
+PREFIX_SAYS = "prefix 'public; drop' is not a valid schema name: use lower-case letters"
+
+
+@pytest.mark.parametrize("command", [["list"], ["status", "x"], ["install"], ["web"]])
+def test_prefix_option_that_is_not_a_schema_name(installed: str, command: list[str]) -> None:
+    said = cli(*command, "--dsn", installed, "--prefix", "public; drop")
+    assert said.startswith(f"Error: invalid --prefix: {PREFIX_SAYS}")
+
+
+def test_prefix_from_the_environment_and_oban_toml(installed: str, tmp_path: Path) -> None:
+    said = cli("list", "--dsn", installed, env={"OBAN_PREFIX": "public; drop"})
+    assert said.startswith(f"Error: invalid OBAN_PREFIX: {PREFIX_SAYS}")
+    (tmp_path / "oban.toml").write_text(f'dsn = "{installed}"\nprefix = "public; drop"\n')
+    said = cli("list", cwd=tmp_path)
+    assert said.startswith(f"Error: invalid prefix (oban.toml): {PREFIX_SAYS}")
