@@ -200,12 +200,14 @@ def _step(
 
 
 def _totals(spent: WorkflowUsage) -> dict[str, Any]:
+    priced = len(spent.unpriced_steps) < len(spent.steps)
     return {
         "input_tokens": spent.input_tokens,
         "output_tokens": spent.output_tokens,
         "cache_read_tokens": spent.cache_read_tokens,
         "cache_write_tokens": spent.cache_write_tokens,
-        "cost_usd": _money(spent.cost_usd) if spent.steps else None,
+        # None, not "0", when no step's cost is known: every step unpriced is no total
+        "cost_usd": _money(spent.cost_usd) if priced else None,
         "unpriced_steps": list(spent.unpriced_steps),
     }
 

@@ -1,4 +1,5 @@
-"""Passwords never reach what Baton prints or logs (issue 14, defect 2).
+"""Passwords never reach what Baton prints or logs (issue 14, defect 2), a bad ``--prefix``
+is named as the option and an unpriced total is not "$0" (defect 7).
 
 The CLI runs as a real subprocess; the web view is the real app over HTTP.
 """
@@ -14,10 +15,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from oban import Oban
 
 import baton
+from baton import Workflow
 from baton.errors import InvalidDSN
 from baton.web import create_app
+from tests.support import event_steps as es
+from tests.support.event_steps import drain
 
 SECRET = "Hunter2"  # noqa: S105 (the password the tests look for)
 SQLALCHEMY = f"postgresql+psycopg://postgres:{SECRET}@127.0.0.1/db"
@@ -142,3 +147,22 @@ def test_prefix_from_the_environment_and_oban_toml(installed: str, tmp_path: Pat
     (tmp_path / "oban.toml").write_text(f'dsn = "{installed}"\nprefix = "public; drop"\n')
     said = cli("list", cwd=tmp_path)
     assert said.startswith(f"Error: invalid prefix (oban.toml): {PREFIX_SAYS}")
+
+
+# --- issue 14, defect 7: no "$0" total when every step is unpriced -------------------------
+
+
+async def test_web_total_of_unpriced_steps_is_unpriced_not_zero(client: Oban) -> None:
+    unknown = {"model": "no-such-model", "input_tokens": 1200, "output_tokens": 80}
+    workflow = Workflow(name="unpriced").add("ask", es.ReportsUsage.new({"usage": unknown}))
+    await workflow.insert()
+    assert (await drain(client, "llm"))["completed"] == 1
+    app = create_app(oban=client)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as web:
+        detail = (await web.get(f"/api/workflows/{workflow.id}")).json()
+        page = (await web.get(f"/workflows/{workflow.id}")).text
+    assert detail["usage"]["cost_usd"] is None
+    assert detail["usage"]["unpriced_steps"] == ["ask"]
+    assert "1,200 in / 80 out · unpriced" in page
+    assert "$0" not in page

@@ -415,8 +415,10 @@
       document.getElementById("wf-duration").replaceChildren(
         since(current.inserted_at, current.duration_ms, current.state === "running"));
       const total = current.usage;
+      const spent = usageText({ ...total, model: null });
+      const unpriced = total.cost_usd === null && total.unpriced_steps.length > 0;
       document.getElementById("wf-usage").textContent =
-        total.cost_usd !== null ? usageText({ ...total, model: null }) : "";
+        unpriced ? [spent, "unpriced"].filter(Boolean).join(" · ") : spent;
       cancelButton.disabled = current.state !== "running";
       retryButton.disabled = !current.steps.some((s) => FAILED.has(s.state));
       body.dataset.state = current.state;
