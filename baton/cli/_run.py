@@ -60,7 +60,8 @@ def run_command(
 ) -> None:
     """Insert a workflow from a JSON or TOML template file and print its id.
 
-    Workers resolve from the current directory, as with `python -m`. With --watch, follow
+    Workers resolve from the installed packages, then the current directory. The template
+    is trusted like code: its worker paths are imported. With --watch, follow
     the workflow as `baton watch` does, with the same exit codes.
     """
     if timeout is not None and not follow:
@@ -118,17 +119,17 @@ def _decode(key: str, raw: str) -> Any:
 def _load(path: str, params: dict[str, Any], imports: Sequence[str]) -> Workflow:
     """The workflow the template at ``path`` describes, with its workers importable.
 
-    The current directory goes first on ``sys.path`` (as ``python -m`` puts it), so
-    ``myapp.workers.Fetch`` resolves from the project directory; then ``imports`` are
-    imported.
+    The current directory is appended to ``sys.path`` (last, so that it cannot shadow an
+    installed module), so ``myapp.workers.Fetch`` resolves from the project directory;
+    then ``imports`` are imported.
 
     Raises:
         click.ClickException: a module cannot be imported, or the template is invalid;
             one line naming the file and the entry.
     """
     here = os.getcwd()
-    if not sys.path or sys.path[0] != here:
-        sys.path.insert(0, here)
+    if here not in sys.path:
+        sys.path.append(here)
     import_modules(imports)
     try:
         return Workflow.from_file(path, params=params)
