@@ -9,6 +9,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from . import _oban, store
+from ._redact import check_dsn
 from .errors import SchemaError
 
 MAX_CHANNEL_BYTES = 63
@@ -33,11 +34,15 @@ async def install(target: str | AsyncConnectionPool[Any] | Any, *, prefix: str =
 
     Returns:
         The schema version now installed.
+
+    Raises:
+        InvalidDSN: ``target`` is a DSN that cannot be parsed (its password hidden).
+        SchemaError: ``prefix`` is not a name Oban can use.
     """
     if isinstance(target, str | AsyncConnectionPool):
         check_prefix(prefix)
     if isinstance(target, str):
-        async with await AsyncConnection.connect(target) as conn:
+        async with await AsyncConnection.connect(check_dsn(target)) as conn:
             return await store.install_schema(conn, prefix)
     if isinstance(target, AsyncConnectionPool):
         async with target.connection() as conn:

@@ -108,6 +108,13 @@ def test_web_app_refuses_the_dsn_at_once_and_logs_nothing(
     assert SECRET not in caplog.text
 
 
+async def test_install_refuses_the_dsn() -> None:
+    with pytest.raises(InvalidDSN) as raised:
+        await baton.install(SQLALCHEMY)
+    assert SECRET not in str(raised.value)
+    assert str(raised.value).startswith('invalid dsn: missing "="')
+
+
 async def test_subscribe_refuses_the_dsn(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG), pytest.raises(InvalidDSN) as raised:
         async with baton.subscribe(dsn=BRACKET):
