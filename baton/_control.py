@@ -8,11 +8,15 @@ from decimal import Decimal
 from typing import Any
 
 from oban import Job, Oban
+from psycopg.errors import DeadlockDetected
 
 from . import _oban, store
 from ._names import namespace
 from ._usage import TOKEN_FIELDS
 from .errors import InvalidOption, UnknownWorkflow
+
+#: Tries of Oban's cancel of a workflow's jobs when it deadlocks with a settlement.
+CANCEL_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +324,18 @@ async def cancel(workflow_id: str, *, oban: Oban | str | None = None) -> int:
     workflow_id = check_id(workflow_id)
     instance = _oban.instance(oban)
     job_ids: list[Job | int] = list(await store.cancel(instance, workflow_id))
-    return await _oban.cancel_jobs(instance, job_ids)
+    # Oban cancels the jobs in one statement, in its own order, while acks of the same
+    # workflow's steps settle them (and lock their dependents) at commit: PostgreSQL may
+    # then abort one side as a deadlock. Cancelling again is safe (settled jobs are left
+    # as they are), so the cancel is retried rather than surfaced.
+    attempt = 1
+    while True:
+        try:
+            return await _oban.cancel_jobs(instance, job_ids)
+        except DeadlockDetected:
+            if attempt == CANCEL_ATTEMPTS:
+                raise
+            attempt += 1
 
 
 async def retry(workflow_id: str, *, oban: Oban | str | None = None) -> list[str]:

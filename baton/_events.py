@@ -22,6 +22,7 @@ from oban import Oban, telemetry
 from psycopg import AsyncConnection, InterfaceError, OperationalError
 
 from . import _oban, store
+from ._redact import check_dsn
 
 logger = logging.getLogger("baton")
 
@@ -314,13 +315,18 @@ async def subscribe(
         maxsize: events buffered for a slow reader before new ones are dropped.
         timeout: seconds to wait for the LISTEN to be in place.
 
+    Raises:
+        InvalidDSN: ``dsn`` cannot be parsed (the message hides its password).
+
     Example:
         >>> async with baton.subscribe(wf.id) as events:
         ...     async for event in events:
         ...         if isinstance(event, baton.WorkflowFinished):
         ...             break
     """
-    if dsn is None:
+    if dsn is not None:
+        check_dsn(dsn)
+    else:
         instance = _oban.instance(oban)
         dsn = await _oban.dsn(instance)
         prefix = _oban.prefix(instance)

@@ -152,6 +152,19 @@ def discard_unresolvable() -> None:
     put_ext("executor.wrap_result", wrap)
 
 
+def is_worker_class(value: object) -> bool:
+    """Whether ``value`` is a class that ``@oban.worker`` (so ``@baton.worker``) decorated.
+
+    Oban marks such a class with its options (``_opts``) and its own ``new`` classmethod;
+    anything else with a ``new`` is not a worker, and calling it could do anything.
+    """
+    if not isinstance(value, type):
+        return False
+    own = vars(value)
+    made = getattr(own.get("new"), "__func__", None)
+    return "_opts" in own and getattr(made, "__module__", None) == "oban.decorators"
+
+
 def load_settings(
     config: str | None, dsn: str | None, prefix: str | None
 ) -> tuple[str | None, str]:

@@ -21,8 +21,13 @@ async def connect(dsn: str, **options: Any) -> AsyncConnection[Any]:
     return await AsyncConnection.connect(dsn, connect_timeout=CONNECT_TIMEOUT, **options)
 
 
-async def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 5) -> AsyncConnectionPool[Any]:
+async def open_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 5, timeout: float = 30.0
+) -> AsyncConnectionPool[Any]:
     """An open pool on ``dsn``; a connection that cannot be made raises its error now.
+
+    ``timeout`` is how long a later request waits for a connection of the pool (psycopg's
+    default is 30 s).
 
     Raises:
         psycopg.OperationalError: the database cannot be reached (the server's reason).
@@ -30,7 +35,7 @@ async def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 5) -> AsyncC
     probe = await connect(dsn)
     await probe.close()
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        dsn, min_size=min_size, max_size=max_size, open=False
+        dsn, min_size=min_size, max_size=max_size, timeout=timeout, open=False
     )
     await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
     return pool

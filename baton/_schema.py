@@ -9,6 +9,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from . import _oban, _pool, store
+from ._redact import check_dsn
 from .errors import SchemaError
 
 MAX_CHANNEL_BYTES = 63
@@ -35,24 +36,31 @@ async def install(target: str | AsyncConnectionPool[Any] | Any, *, prefix: str =
         The schema version now installed.
 
     Raises:
+        InvalidDSN: ``target`` is a DSN that cannot be parsed (its password hidden).
+        SchemaError: ``prefix`` is not a name Oban can use.
         psycopg.OperationalError: a DSN's database cannot be reached (within 10 s, with
             the server's reason).
     """
     if isinstance(target, str | AsyncConnectionPool):
-        _check_prefix(prefix)
+        check_prefix(prefix)
     if isinstance(target, str):
-        async with await _pool.connect(target) as conn:
+        async with await _pool.connect(check_dsn(target)) as conn:
             return await store.install_schema(conn, prefix)
     if isinstance(target, AsyncConnectionPool):
         async with target.connection() as conn:
             return await store.install_schema(conn, prefix)
     instance = _oban.instance(target)
-    _check_prefix(_oban.prefix(instance))
+    check_prefix(_oban.prefix(instance))
     async with _oban.pooled(instance) as conn:
         return await store.install_schema(conn, _oban.prefix(instance))
 
 
-def _check_prefix(prefix: object) -> None:
+def check_prefix(prefix: object) -> None:
+    """Refuse a prefix Oban cannot use as it is (it writes it into its SQL unquoted).
+
+    Raises:
+        SchemaError: not a plain lower-case name, or too long for the events channel.
+    """
     if not isinstance(prefix, str) or not PREFIX_PATTERN.fullmatch(prefix):
         raise SchemaError(
             f"prefix {prefix!r} is not a valid schema name: use lower-case letters, digits "

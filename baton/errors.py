@@ -16,6 +16,7 @@ Every error derives from :class:`BatonError`::
     ├── InvalidOption               an option or argument has a value Baton does not accept
     │   └── RetentionError          a bad argument to prune() or Pruner (also a ValueError)
     ├── SchemaError                 Baton's tables are missing or older than this code
+    ├── InvalidDSN                  a connection string cannot be parsed (password hidden)
     ├── EmbeddedPostgresMissing     an embedded PostgreSQL is wanted, the extra is not installed
     ├── UnknownWorkflow             no workflow has the id given
     ├── WorkflowFailed              baton.testing.run_workflow: some step did not complete
@@ -40,6 +41,7 @@ __all__ = [
     "EmbeddedPostgresMissing",
     "EmptyWorkflow",
     "InvalidContext",
+    "InvalidDSN",
     "InvalidExpansion",
     "InvalidOption",
     "InvalidStep",
@@ -118,6 +120,10 @@ class TemplateError(WorkflowError):
 
 class SchemaError(BatonError):
     """Baton's tables are missing, or older than this version of Baton expects."""
+
+
+class InvalidDSN(BatonError, ValueError):
+    """A connection string cannot be parsed; the message says why, its password hidden."""
 
 
 class EmbeddedPostgresMissing(BatonError):

@@ -14,11 +14,13 @@ from typing import Any
 
 import click
 import psycopg
+from click.core import ParameterSource
 from oban import Oban
 from psycopg_pool import AsyncConnectionPool
 
 from .. import _oban, _schema
-from ..errors import SchemaError
+from .._redact import check_dsn
+from ..errors import InvalidDSN, SchemaError
 from ._exits import run_or_exit
 
 CLI_INSTANCE = "baton-cli"
@@ -29,13 +31,48 @@ def settings(config: str | None, dsn: str | None, prefix: str | None) -> tuple[s
 
     Raises:
         click.UsageError: no database is given anywhere (exit code 2).
+        click.ClickException: the connection string cannot be parsed, or the schema is
+            not a name Oban can use (one line naming where it came from, a password
+            hidden; exit code 1).
     """
-    url, schema = _oban.load_settings(config, dsn or os.environ.get("DATABASE_URL"), prefix)
+    env = os.environ.get("DATABASE_URL")
+    url, schema = _oban.load_settings(config, dsn or env, prefix)
     if not url:
         raise click.UsageError(
             "no database given: pass --dsn or set DATABASE_URL or OBAN_DSN (or dsn in oban.toml)"
         )
-    return url, schema
+    origin = "--dsn" if dsn else "DATABASE_URL" if env else "dsn (OBAN_DSN or oban.toml)"
+    return parsed(url, origin), _schema_name(schema, prefix)
+
+
+def _schema_name(schema: str, prefix: str | None) -> str:
+    try:
+        _schema.check_prefix(schema)
+    except SchemaError as error:
+        context = click.get_current_context(silent=True)
+        source = context.get_parameter_source("prefix") if context else None
+        origin = (
+            "prefix (oban.toml)"
+            if prefix is None
+            else "OBAN_PREFIX"
+            if source is ParameterSource.ENVIRONMENT
+            else "--prefix"
+        )
+        raise click.ClickException(f"invalid {origin}: {error}") from None
+    return schema
+
+
+def parsed(url: str, origin: str) -> str:
+    """``url`` if libpq can parse it.
+
+    Raises:
+        click.ClickException: it cannot; one line naming ``origin`` (``--dsn``…), its
+            password hidden (exit code 1).
+    """
+    try:
+        return check_dsn(url, origin)
+    except InvalidDSN as error:
+        raise click.ClickException(str(error)) from None
 
 
 async def probe(url: str, prefix: str) -> None:

@@ -25,6 +25,7 @@ from .._schema import install
 from .._worker import worker
 from ..errors import BatonError
 from ..workflow import Workflow
+from ._connection import parsed
 from ._exits import run_or_exit
 from ._options import DSN
 
@@ -135,8 +136,9 @@ def demo(dsn: str | None, topic: str) -> None:
     """
     url = dsn or os.environ.get("DATABASE_URL")
     if url:
-        click.echo("Using the database from " + ("--dsn" if dsn else "DATABASE_URL"))
-        completed = run_or_exit(run(url, click.echo, topic))
+        origin = "--dsn" if dsn else "DATABASE_URL"
+        click.echo(f"Using the database from {origin}")
+        completed = run_or_exit(run(parsed(url, origin), click.echo, topic))
     else:
         try:
             server = embedded_postgres("baton-demo")

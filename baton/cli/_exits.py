@@ -15,16 +15,18 @@ import click
 import psycopg
 
 from .._control import WorkflowStatus
+from .._redact import redact
 from ..errors import BatonError
-from ._terminal import finished, unserved_hint
+from ._terminal import unserved_hint
+from ._watch import finished
 
 EXIT_TIMEOUT = 124
 EXIT_INTERRUPTED = 130
 
 
 def first_line(error: BaseException) -> str:
-    """The first line of an error's message, or its type's name when it has none."""
-    text = str(error).strip()
+    """The first line of an error's message (passwords hidden), or its type's name."""
+    text = redact(str(error)).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
 

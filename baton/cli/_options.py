@@ -55,10 +55,12 @@ def import_modules(modules: Iterable[str]) -> None:
 
 
 def import_project_modules(modules: Iterable[str]) -> list[str]:
-    """Put the current directory first on ``sys.path``, then import each module.
+    """Put the current directory on ``sys.path``, last, then import each module.
 
-    As ``python -m`` and the user's own scripts do, so ``myapp.workers`` resolves from the
-    project directory, for ``--import`` and for workers resolved by name later.
+    So ``myapp.workers`` resolves from the project directory, for ``--import`` and for
+    workers resolved by name later, as it does in the user's own scripts. Last, not first:
+    a file in the current directory never shadows an installed module of the same name
+    (a template or a job names modules; neither may swap one in).
 
     Returns:
         The modules imported, in order.
@@ -67,8 +69,8 @@ def import_project_modules(modules: Iterable[str]) -> list[str]:
         click.ClickException: a module cannot be imported (one line, exit code 1).
     """
     here = os.getcwd()
-    if not sys.path or sys.path[0] != here:
-        sys.path.insert(0, here)
+    if here not in sys.path:
+        sys.path.append(here)
     modules = list(modules)
     import_modules(modules)
     return modules

@@ -17,7 +17,7 @@ from rich.console import Console
 from .._control import WorkflowStatus
 from ..errors import TemplateError
 from ..workflow import Workflow
-from . import _terminal
+from . import _terminal, _watch
 from ._connection import call, settings
 from ._exits import exit_as_watched, first_line
 from ._options import IMPORTS, TIMEOUT, connection, import_project_modules
@@ -58,7 +58,8 @@ def run_command(
 ) -> None:
     """Insert a workflow from a JSON or TOML template file and print its id.
 
-    Workers resolve from the current directory, as with `python -m`. With --watch, follow
+    Workers resolve from the installed packages, then the current directory. The template
+    is trusted like code: its worker paths are imported. With --watch, follow
     the workflow as `baton watch` does, with the same exit codes.
     """
     if timeout is not None and not follow:
@@ -116,9 +117,9 @@ def _decode(key: str, raw: str) -> Any:
 def _load(path: str, params: dict[str, Any], imports: Sequence[str]) -> Workflow:
     """The workflow the template at ``path`` describes, with its workers importable.
 
-    The current directory goes first on ``sys.path`` (as ``python -m`` puts it), so
-    ``myapp.workers.Fetch`` resolves from the project directory; then ``imports`` are
-    imported.
+    The current directory is appended to ``sys.path`` (last, so that it cannot shadow an
+    installed module), so ``myapp.workers.Fetch`` resolves from the project directory;
+    then ``imports`` are imported.
 
     Raises:
         click.ClickException: a module cannot be imported, or the template is invalid;
@@ -151,6 +152,6 @@ async def _submit(
     click.echo(workflow.id)
     if not follow:
         return None
-    return await _terminal.watch(
+    return await _watch.watch(
         workflow.id, oban=oban, dsn=dsn, prefix=prefix, out=out, timeout=timeout
     )

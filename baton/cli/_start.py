@@ -152,8 +152,8 @@ async def run_workers(
     else:
         logger.info(
             "no --import given: workers are imported by name when a job needs them, "
-            "from %s and the installed packages",
-            sys.path[0],
+            "from the installed packages and %s",
+            os.getcwd(),
         )
     pool = await conf.create_pool()
     stopping = asyncio.Event()

@@ -1,7 +1,8 @@
-"""What the command line prints: tables of workflows and steps, and ``baton watch``.
+"""What the command line prints: tables of workflows and steps, a workflow's header and
+its steps' errors. ``baton watch`` redraws them live (``_watch``).
 
-Rendered with rich. On a terminal ``watch`` redraws one live view; piped, it prints a line
-per event and the final view once, so logs stay readable.
+Rendered with rich; every value from the database goes through ``_sanitize`` and is printed
+as ``Text``, never as markup.
 
 Steps are listed by nesting: a sub-workflow's steps together, the steps a step added at
 run time right after it. A step's full path is shown, its namespace dimmed (``research/``
@@ -10,28 +11,21 @@ in ``research/fetch``), so nesting reads on a terminal and survives a pipe.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from oban import Oban
 from rich import box
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .._control import StepStatus, WorkflowStatus, WorkflowSummary, status
-from .._events import Event, StepEvent, StepsAdded, WorkflowFinished, subscribe
+from .._control import StepStatus, WorkflowStatus, WorkflowSummary
 from .._graph import nesting_order
 from .._names import SEPARATOR
+from ._sanitize import clean, clean_line
 
 PIPED_WIDTH = 160
 UNSETTLED = frozenset(("suspended", "available", "scheduled", "snoozed", "executing", "retryable"))
@@ -53,8 +47,12 @@ STATE_STYLES = {
 
 
 def console() -> Console:
-    """A console for stdout; piped without ``COLUMNS``, wide enough not to cut ids."""
-    out = Console(highlight=False)
+    """A console for stdout; piped without ``COLUMNS``, wide enough not to cut ids.
+
+    Strings printed through it are never read as markup or emoji codes: what it prints
+    comes from the database (see ``_sanitize``).
+    """
+    out = Console(highlight=False, markup=False, emoji=False)
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = PIPED_WIDTH
     return out
@@ -89,12 +87,12 @@ def _state(state: str) -> Text:
 
 def _cut(text: str, style: str = "") -> Text:
     """A cell that is cut with an ellipsis, never wrapped, when its column is narrowed."""
-    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+    return Text(clean_line(text), style=style, no_wrap=True, overflow="ellipsis")
 
 
 def error_message(error: str | None) -> str:
     """A step's last error (its exception's type and message, or a reason), whole."""
-    return error.strip() if error else ""
+    return clean(error.strip()) if error else ""
 
 
 def step_duration(step: StepStatus, now: datetime) -> float | None:
@@ -135,7 +133,7 @@ def workflows_table(summaries: Iterable[WorkflowSummary]) -> Table:
     table.add_column("COST", justify="right", no_wrap=True)
     for item in summaries:
         table.add_row(
-            item.id,
+            Text(clean_line(item.id), no_wrap=True),
             _cut(item.name or ""),
             _state(item.state),
             f"{item.completed_steps}/{item.step_count}",
@@ -153,8 +151,8 @@ def _elapsed(current: WorkflowStatus, now: datetime) -> float:
 def header(current: WorkflowStatus, now: datetime) -> Text:
     """Name, id, state, steps completed, duration and cost on two lines."""
     text = Text()
-    text.append(current.name or "(unnamed)", style="bold")
-    text.append(f"  {current.id}\n", style="dim")
+    text.append(clean_line(current.name or "(unnamed)"), style="bold")
+    text.append(f"  {clean_line(current.id)}\n", style="dim")
     text.append_text(_state(current.state))
     completed = current.counts.get("completed", 0)
     text.append(f" · {completed}/{len(current.steps)} steps completed")
@@ -169,7 +167,7 @@ def header(current: WorkflowStatus, now: datetime) -> Text:
 
 def step_name(name: str) -> Text:
     """A step's path with its namespace dimmed: ``research/`` of ``research/fetch``."""
-    head, separator, last = name.rpartition(SEPARATOR)
+    head, separator, last = clean_line(name).rpartition(SEPARATOR)
     text = Text(no_wrap=True, overflow="ellipsis")
     if separator:
         text.append(head + separator, style="dim")
@@ -257,7 +255,7 @@ def status_view(current: WorkflowStatus) -> Group:
 
 def unserved_hint(queue: str, steps: Iterable[str]) -> str:
     """The line saying that no running node serves ``queue``, and how to fix it."""
-    names = ", ".join(steps)
+    names = ", ".join(map(clean_line, steps))
     return (
         f"no running node serves queue {queue!r}, which steps {names} wait for: "
         f"start one with `baton start --queues {queue}:10` (or unpause it)"
@@ -270,126 +268,3 @@ def unserved_lines(current: WorkflowStatus) -> list[Text]:
         Text(unserved_hint(queue, steps), style="bold red")
         for queue, steps in current.unserved_queues.items()
     ]
-
-
-def progress(current: WorkflowStatus) -> Table:
-    """A bar of settled steps over all steps."""
-    total = len(current.steps)
-    settled = _settled(current)
-    bar = ProgressBar(
-        total=total,
-        completed=settled,
-        width=40,
-        complete_style="red" if current.state in ("failed", "cancelled") else "green",
-        finished_style="red" if current.state in ("failed", "cancelled") else "green",
-    )
-    grid = Table.grid(padding=(0, 1))
-    grid.add_row(bar, Text(f"{settled}/{total} steps settled"))
-    return grid
-
-
-def finished(current: WorkflowStatus) -> bool:
-    """Whether ``watch`` is done: every step settled, or the workflow was cancelled."""
-    return current.finished_at is not None or current.state == "cancelled"
-
-
-@dataclass(slots=True)
-class _View:
-    current: WorkflowStatus
-    started: float = field(default_factory=time.monotonic)
-
-    def render(self) -> RenderableType:
-        now = datetime.now(UTC)
-        current = self.current
-        return Group(
-            header(current, now),
-            steps_table(current, now),
-            errors_view(current),
-            *unserved_lines(current),
-            progress(current),
-        )
-
-
-def _settled(current: WorkflowStatus) -> int:
-    return sum(1 for step in current.steps if step.state not in UNSETTLED)
-
-
-def _opening_line(current: WorkflowStatus) -> str:
-    return (
-        f"watching {current.name or '(unnamed)'} ({current.id}): {current.state}, "
-        f"{_settled(current)}/{len(current.steps)} steps settled"
-    )
-
-
-def _event_line(event: Event, since: float) -> str:
-    elapsed = f"{time.monotonic() - since:7.2f}s"
-    if isinstance(event, StepEvent):
-        line = f"{elapsed}  {event.step}  {event.state}  attempt {event.attempt}"
-        if not event.error:
-            return line
-        return f"{line}  " + error_message(event.error).replace("\n", "\n" + " " * 12)
-    if isinstance(event, StepsAdded):
-        return f"{elapsed}  {event.step}  added {event.count} step(s) under {event.step}/"
-    if isinstance(event, WorkflowFinished):
-        return f"{elapsed}  workflow {event.outcome} in {duration(event.duration_ms)}"
-    return f"{elapsed}  (event connection lost and restored; re-reading the status)"
-
-
-async def watch(
-    workflow_id: str,
-    *,
-    oban: Oban,
-    dsn: str,
-    prefix: str,
-    out: Console,
-    timeout: float | None = None,
-) -> WorkflowStatus:
-    """Follow a workflow until it finishes; return its final status.
-
-    Subscribes before reading the status, so no transition is missed; re-reads the
-    status on events (at most every 0.1 s) and on ``Reconnected``.
-
-    Returns:
-        The last status read: not ``finished()`` when ``timeout`` ran out first.
-
-    Raises:
-        UnknownWorkflow: no workflow has that id.
-    """
-    async with subscribe(workflow_id, dsn=dsn, prefix=prefix) as events:
-        view = _View(await status(workflow_id, oban=oban))
-        dirty = asyncio.Event()
-        interactive = out.is_terminal
-        if not interactive:
-            out.print(_opening_line(view.current), markup=False)
-            for line in unserved_lines(view.current):
-                out.print(line)
-
-        async def read() -> None:
-            async for event in events:
-                if not interactive:
-                    out.print(_event_line(event, view.started), markup=False)
-                dirty.set()
-
-        reader = asyncio.create_task(read())
-        live = Live(get_renderable=view.render, console=out, refresh_per_second=4)
-        try:
-            with live if interactive else contextlib.nullcontext():
-                deadline = asyncio.timeout(timeout)
-                try:
-                    async with deadline:
-                        while not finished(view.current):
-                            await dirty.wait()
-                            dirty.clear()
-                            view.current = await status(workflow_id, oban=oban)
-                            if not finished(view.current):
-                                await asyncio.sleep(0.1)  # let a burst of events coalesce
-                except TimeoutError:
-                    if not deadline.expired():
-                        raise
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-            if not interactive:
-                out.print(view.render())
-        return view.current

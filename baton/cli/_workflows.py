@@ -17,10 +17,11 @@ import click
 from oban import Oban
 
 from .. import _control, _graph, _results
-from . import _terminal
+from . import _terminal, _watch
 from ._connection import call, settings
 from ._exits import exit_as_watched
 from ._options import TIMEOUT, WORKFLOW_ID, connection
+from ._sanitize import clean_line
 
 
 def _to_json(value: Any) -> str:
@@ -104,7 +105,7 @@ def watch(
     out = _terminal.console()
     final = call(
         (url, schema),
-        lambda oban: _terminal.watch(
+        lambda oban: _watch.watch(
             workflow_id, oban=oban, dsn=url, prefix=schema, out=out, timeout=timeout
         ),
     )
@@ -171,7 +172,8 @@ def retry(workflow_id: str, config: str | None, dsn: str | None, prefix: str | N
     names = call(settings(config, dsn, prefix), lambda oban: _control.retry(workflow_id, oban=oban))
     if names:
         steps = "step" if len(names) == 1 else "steps"
-        click.echo(f"Retrying {len(names)} {steps} of workflow {workflow_id!r}: {', '.join(names)}")
+        shown = ", ".join(map(clean_line, names))
+        click.echo(f"Retrying {len(names)} {steps} of workflow {workflow_id!r}: {shown}")
     else:
         click.echo(
             f"Nothing to retry in workflow {workflow_id!r}: no step was cancelled, discarded "

@@ -25,6 +25,7 @@ from starlette.types import Scope
 from .. import __version__
 from .._control import cancel, retry
 from .._events import StepsAdded, WorkflowFinished, subscribe
+from .._redact import redact
 from ..errors import SchemaError, UnknownWorkflow, WorkflowError
 from . import _data, _pages
 from ._security import HostPolicy, SecurityMiddleware, csrf_ok, new_csrf_token
@@ -242,7 +243,7 @@ async def _no_tables(request: Request, _error: Exception) -> Response:
 
 
 async def _no_database(request: Request, error: Exception) -> Response:
-    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    first = (redact(str(error)).strip().splitlines() or [type(error).__name__])[0]
     return _failure(request, 503, f"cannot reach the database: {first}")
 
 

@@ -21,12 +21,14 @@ from .._control import list_workflows as summarise
 from .._graph import nesting_order
 from .._names import namespaces
 from .._pool import open_pool
+from .._redact import check_dsn
 from ..errors import InvalidOption, UnknownWorkflow
 
 PREVIEW_CHARS = 500
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 WORKFLOW_STATES = ("running", "completed", "failed", "cancelled")
+POOL_TIMEOUT = 5.0  # seconds a request waits for a connection of the app's own pool, then 503
 
 
 class Source:
@@ -41,7 +43,7 @@ class Source:
         if oban is not None and dsn is not None:
             raise InvalidOption("pass either oban= or dsn=, not both")
         self._oban = oban
-        self._dsn = dsn
+        self._dsn = None if dsn is None else check_dsn(dsn)
         self._prefix = prefix
         self._own: Oban | None = None
         self._pool: Any = None
@@ -53,7 +55,9 @@ class Source:
             return _oban.instance(self._oban)
         async with self._lock:
             if self._own is None:
-                self._pool = await open_pool(self._dsn, min_size=1, max_size=5)
+                self._pool = await open_pool(
+                    self._dsn, min_size=1, max_size=5, timeout=POOL_TIMEOUT
+                )
                 self._own = Oban(
                     pool=self._pool,
                     name=f"baton-web-{id(self):x}",
@@ -192,12 +196,14 @@ def _step(
 
 
 def _totals(spent: WorkflowUsage) -> dict[str, Any]:
+    priced = len(spent.unpriced_steps) < len(spent.steps)
     return {
         "input_tokens": spent.input_tokens,
         "output_tokens": spent.output_tokens,
         "cache_read_tokens": spent.cache_read_tokens,
         "cache_write_tokens": spent.cache_write_tokens,
-        "cost_usd": _money(spent.cost_usd) if spent.steps else None,
+        # None, not "0", when no step's cost is known: every step unpriced is no total
+        "cost_usd": _money(spent.cost_usd) if priced else None,
         "unpriced_steps": list(spent.unpriced_steps),
     }
 

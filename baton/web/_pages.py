@@ -212,7 +212,9 @@ def workflow_content(base: str, detail: dict[str, Any]) -> str:
         if state in ("completed", "discarded", "cancelled", "deleted")
     )
     totals = detail["usage"]
-    spent = usage_text({**totals, "model": None}) if totals["cost_usd"] is not None else ""
+    spent = usage_text({**totals, "model": None})
+    if totals["cost_usd"] is None and totals["unpriced_steps"]:
+        spent = " · ".join(part for part in (spent, "unpriced") if part)
     legend = "".join(
         f'<li><span class="swatch state-{state}"></span>{state}</li>' for state in STEP_STATES
     )

@@ -82,6 +82,8 @@ def create_app(
     Raises:
         WeakToken: ``token`` is blank.
         InvalidHost: an allowed host is not a host name.
+        InvalidDSN: ``dsn`` cannot be parsed; raised here, before any request, with the
+            password hidden.
     """
     try:
         hosts = HostPolicy.of(allowed_hosts, with_token=token is not None)

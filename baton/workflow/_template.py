@@ -23,7 +23,7 @@ from . import _template_checks as checks
 from . import _template_params as params
 from ._step import Buildable
 from ._template_checks import Where
-from ._template_files import parse
+from ._template_files import check_depth, parse
 
 FLAGS = ("ignore_cancelled", "ignore_discarded", "ignore_deleted")
 TOP_KEYS = ("name", *FLAGS, "params", "context", "models", "steps")
@@ -60,6 +60,7 @@ def from_dict[W: Buildable](
         TemplateError: the template or a param value is invalid; the message names the
             entry, such as ``steps[2] ('summarize').deps[0]``.
     """
+    check_depth(data, "template")
     return _load(new, data, Where("template"), params)
 
 
@@ -87,6 +88,7 @@ def from_file[W: Buildable](
 def _load[W: Buildable](
     new: Callable[..., W], data: object, where: Where, given: Mapping[str, Any] | None
 ) -> W:
+    check_depth(given, f"{where.source}: the params given")
     top = checks.table(data, where, "a table with the workflow's settings and steps")
     checks.known_keys(top, TOP_KEYS, where, "a template")
     values = params.resolve(top.get("params"), given, where.key("params"))
@@ -120,7 +122,7 @@ class _Planned[W: Buildable]:
 
 
 def _build[W: Buildable](
-    new: Callable[..., W], top: Mapping[str, Any], where: Where, values: Mapping[str, Any]
+    new: Callable[..., W], top: Mapping[str, Any], where: Where, values: params.Values
 ) -> W:
     """The workflow of a checked top-level table (or sub-template) and resolved params."""
     settings = _settings(top, where, values)
@@ -190,7 +192,7 @@ def _top_name(step: str) -> str:
 
 
 def _plan[W: Buildable](
-    new: Callable[..., W], entry: object, where: Where, values: Mapping[str, Any]
+    new: Callable[..., W], entry: object, where: Where, values: params.Values
 ) -> _Planned[W]:
     step = checks.table(entry, where, "a step table")
     if "name" not in step:
@@ -238,7 +240,7 @@ def _worker_step(
     where: Where,
     deps: tuple[str, ...],
     dep_entries: tuple[Where, ...],
-    values: Mapping[str, Any],
+    values: params.Values,
 ) -> _Planned[Any]:
     if "each" in step and "models" in step:
         raise where.error(
@@ -284,7 +286,7 @@ def _worker_step(
     return replace(planned, jobs=(job,), models=tuple(models))
 
 
-def _args(value: object, where: Where, values: Mapping[str, Any]) -> dict[str, Any]:
+def _args(value: object, where: Where, values: params.Values) -> dict[str, Any]:
     args = params.substitute(checks.table(value, where, "a table of args"), values, where)
     checks.json_value(args, where)
     return dict(args)
@@ -300,7 +302,7 @@ def _new(worker: Any, args: dict[str, Any], options: Mapping[str, Any], where: W
     return job
 
 
-def _models(top: Mapping[str, Any], where: Where, values: Mapping[str, Any]) -> dict[str, str]:
+def _models(top: Mapping[str, Any], where: Where, values: params.Values) -> dict[str, str]:
     if "models" not in top:
         return {}
     at_models = where.key("models")
@@ -315,7 +317,7 @@ def _models(top: Mapping[str, Any], where: Where, values: Mapping[str, Any]) -> 
     }
 
 
-def _settings(top: Mapping[str, Any], where: Where, values: Mapping[str, Any]) -> dict[str, Any]:
+def _settings(top: Mapping[str, Any], where: Where, values: params.Values) -> dict[str, Any]:
     """The workflow's name, ignore flags and context, as ``Workflow()`` takes them."""
     settings: dict[str, Any] = {"name": None, "context": None}
     if "name" in top:

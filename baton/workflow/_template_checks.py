@@ -15,6 +15,7 @@ from typing import Any
 
 from oban.worker import WorkerResolutionError, resolve_worker
 
+from .. import _oban
 from .._names import suggestion
 from ..errors import TemplateError
 
@@ -177,7 +178,11 @@ def known_keys(
 
 
 def worker(value: object, where: Where) -> Any:
-    """The worker class a step's ``worker`` path names, imported if need be."""
+    """The worker class a step's ``worker`` path names, imported if need be.
+
+    Its module is imported (a template is trusted input, like code), but nothing it holds
+    is called unless it is a class that ``@baton.worker`` or ``@oban.worker`` made.
+    """
     path = text(value, where, "a worker path such as 'myapp.workers.Fetch'")
     if not _WORKER_PATH.fullmatch(path):
         raise where.error(
@@ -195,7 +200,7 @@ def worker(value: object, where: Where) -> Any:
         raise where.error(
             f"importing worker {path!r} failed: {type(error).__name__}: {error}"
         ) from error
-    if not callable(getattr(found, "new", None)):
+    if not _oban.is_worker_class(found):
         raise where.error(
             f"{path!r} is not a worker: decorate the class with @baton.worker or @oban.worker"
         )

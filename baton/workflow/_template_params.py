@@ -10,8 +10,9 @@ its JSON type; any other string has ``str(value)`` put in its place; ``$$`` is a
 from __future__ import annotations
 
 import copy
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from string import Template
 from typing import Any
@@ -20,6 +21,10 @@ from . import _template_checks as checks
 from ._template_checks import Where
 
 PARAM_KEYS = ("default", "description")
+#: What substituting params may produce in one template, in characters of JSON: a param
+#: used in many places is copied to each, so a small file could otherwise expand to
+#: gigabytes of args.
+MAX_SUBSTITUTED = 16 * 1024 * 1024
 _NAME = re.compile(Template.idpattern, re.IGNORECASE)
 _WHOLE = re.compile(
     rf"\$(?:\{{(?P<braced>{Template.idpattern})\}}|(?P<named>{Template.idpattern}))",
@@ -44,7 +49,50 @@ class Param:
     description: str | None = None
 
 
-def resolve(declared: object, given: Mapping[str, Any] | None, where: Where) -> dict[str, Any]:
+class Values(Mapping[str, Any]):
+    """The value of each param, and what substituting them may still produce.
+
+    Every substitution is charged its size in characters of JSON; one that would bring
+    the template over ``limit`` is refused before the copy is made.
+    """
+
+    def __init__(self, values: Mapping[str, Any], limit: int = MAX_SUBSTITUTED) -> None:
+        self._values = dict(values)
+        self._sizes: dict[str, int] = {}
+        self._left = limit
+        self.limit = limit
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def size(self, name: str) -> int:
+        """The size of a param's value in characters of JSON."""
+        if name not in self._sizes:
+            self._sizes[name] = len(json.dumps(self._values[name]))
+        return self._sizes[name]
+
+    def charge(self, size: int, where: Where) -> None:
+        """Count ``size`` characters of substituted values against the limit.
+
+        Raises:
+            TemplateError: the template's substituted values would be over the limit.
+        """
+        if size > self._left:
+            raise where.error(
+                f"substituting params here brings the template's values over "
+                f"{self.limit:,} characters of JSON: a param is used in too many places, or "
+                "its value is too large; pass large data by reference (a path, a URL, an id)"
+            )
+        self._left -= size
+
+
+def resolve(declared: object, given: Mapping[str, Any] | None, where: Where) -> Values:
     """The value of every declared param: the one given, else its default.
 
     Args:
@@ -76,7 +124,7 @@ def resolve(declared: object, given: Mapping[str, Any] | None, where: Where) -> 
         )
     resolved = {name: param.default for name, param in params.items()}
     resolved.update(values)
-    return resolved
+    return Values(resolved)
 
 
 def declarations(declared: object, where: Where) -> dict[str, Param]:
@@ -102,14 +150,15 @@ def declarations(declared: object, where: Where) -> dict[str, Param]:
     return params
 
 
-def substitute(value: Any, values: Mapping[str, Any], where: Where) -> Any:
+def substitute(value: Any, values: Values, where: Where) -> Any:
     """A copy of ``value`` with every param reference in its strings replaced.
 
     Tables and lists are walked (their keys are left alone); other values are kept.
 
     Raises:
         TemplateError: a string refers to a param not in ``values``, or has a ``$`` that
-            starts no reference; the message names the entry.
+            starts no reference, or the substituted values grow over their limit; the
+            message names the entry.
     """
     if isinstance(value, str):
         return _replace(value, values, where)
@@ -120,13 +169,14 @@ def substitute(value: Any, values: Mapping[str, Any], where: Where) -> Any:
     return value
 
 
-def _replace(text: str, values: Mapping[str, Any], where: Where) -> Any:
+def _replace(text: str, values: Values, where: Where) -> Any:
     if "$" not in text:
         return text
     whole = _WHOLE.fullmatch(text)
     if whole is not None:
         name = whole["braced"] or whole["named"]
         _check_known(name, values, where)
+        values.charge(values.size(name), where)
         return copy.deepcopy(values[name])
     template = Template(text)
     if not template.is_valid():
@@ -134,9 +184,13 @@ def _replace(text: str, values: Mapping[str, Any], where: Where) -> Any:
             f"{checks.shorten(text)!r} has a '$' that starts no param reference: write "
             "${name} for a param, $$ for a literal '$'"
         )
-    for name in template.get_identifiers():
+    names = template.get_identifiers()
+    for name in names:
         _check_known(name, values, where)
-    return template.substitute({name: str(item) for name, item in values.items()})
+    # each reference charged (str(value) is about its JSON's size) before the string is built
+    uses = (found["braced"] or found["named"] for found in _WHOLE.finditer(text))
+    values.charge(len(text) + sum(values.size(name) for name in uses if name in values), where)
+    return template.substitute({name: str(values[name]) for name in names})
 
 
 def _check_known(name: str, values: Mapping[str, Any], where: Where) -> None:
@@ -168,4 +222,12 @@ def _given(given: Mapping[str, Any] | None, where: Where) -> dict[str, Any]:
     return values
 
 
-__all__: Sequence[str] = ["PARAM_KEYS", "Param", "declarations", "resolve", "substitute"]
+__all__: Sequence[str] = [
+    "MAX_SUBSTITUTED",
+    "PARAM_KEYS",
+    "Param",
+    "Values",
+    "declarations",
+    "resolve",
+    "substitute",
+]

@@ -853,7 +853,7 @@ async def test_cli_install_rejects_a_prefix_that_is_not_a_plain_name(
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert lines == [
-        f"Error: prefix {prefix!r} is not a valid schema name: use lower-case "
+        f"Error: invalid --prefix: prefix {prefix!r} is not a valid schema name: use lower-case "
         "letters, digits and _ (not starting with a digit), as Oban writes it "
         "into SQL unquoted"
     ]

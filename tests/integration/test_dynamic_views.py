@@ -23,7 +23,8 @@ from rich.console import Console
 
 import baton
 from baton import Workflow
-from baton.cli._terminal import status_view, watch
+from baton.cli._terminal import status_view
+from baton.cli._watch import watch
 from baton.web import create_app
 from tests.integration.test_web import http, next_event, sse
 from tests.support.dynamic_steps import Plan, Read, Variant

@@ -181,7 +181,10 @@ def test_start_finds_the_projects_workers(
     if imports:
         assert "imported myapp.workers" in text, text
     else:
-        assert f"workers are imported by name when a job needs them, from {project}" in text
+        assert (
+            f"workers are imported by name when a job needs them, from the installed "
+            f"packages and {project}"
+        ) in text
     assert "WorkerResolutionError" not in text
     steps = status(project, installed, workflow_id)
     assert steps["shout"]["state"] == "completed"

@@ -66,6 +66,7 @@ EXPECTED_ERRORS = [
     "EmbeddedPostgresMissing",
     "EmptyWorkflow",
     "InvalidContext",
+    "InvalidDSN",
     "InvalidExpansion",
     "InvalidOption",
     "InvalidStep",

@@ -15,22 +15,23 @@ import click
 import pytest
 from rich.console import Console
 
-from baton._control import StepStatus, WorkflowStatus
+from baton._control import StepStatus, WorkflowStatus, WorkflowSummary
 from baton._events import StepEvent, StepsAdded
+from baton.cli._sanitize import clean, clean_line
 from baton.cli._start import parse_queues
 from baton.cli._terminal import (
-    _event_line,
     cost,
     duration,
     error_message,
     errors_view,
     header,
     nested,
-    progress,
     step_duration,
     step_name,
     steps_table,
+    workflows_table,
 )
+from baton.cli._watch import event_line, progress
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -249,7 +250,7 @@ def test_watch_prints_a_line_for_added_steps() -> None:
         steps=("plan/summary[0]", "plan/summary[1]"),
         at=NOW,
     )
-    line = _event_line(event, time.monotonic())
+    line = event_line(event, time.monotonic())
     assert line.split()[1:] == ["plan", "added", "2", "step(s)", "under", "plan/"]
 
 
@@ -268,7 +269,49 @@ def test_a_watch_line_shows_the_whole_error_with_its_type_first() -> None:
         error=f"baton.errors.NotADependency: {'x' * 200}; {advice}\nsecond line",
         at=NOW,
     )
-    first, second = _event_line(event, time.monotonic()).splitlines()
+    first, second = event_line(event, time.monotonic()).splitlines()
     assert first.split()[1:5] == ["compile", "discarded", "attempt", "1"]
     assert first.endswith(f"baton.errors.NotADependency: {'x' * 200}; {advice}")
     assert second == " " * 12 + "second line"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("\x1b[2Jplain", "\\x1b[2Jplain"),
+        ("\x1b]8;;https://e.example\x07x", "\\x1b]8;;https://e.example\\x07x"),
+        ("\x9b31m", "\\x9b31m"),  # C1 CSI
+        ("abc\u202edef", "abc\\u202edef"),
+        ("\u2066iso\u2069", "\\u2066iso\\u2069"),
+        ("ok: émigré, 東京, عربى", "ok: émigré, 東京, عربى"),  # text is kept
+    ],
+)
+def test_control_and_bidi_characters_are_shown_as_escapes(value: str, shown: str) -> None:
+    assert clean(value) == shown
+    assert clean_line(value) == shown
+
+
+def test_newlines_stay_in_an_error_but_not_in_a_cell() -> None:
+    assert clean("line 1\nline 2\tx") == "line 1\nline 2\tx"
+    assert clean_line("line 1\nline 2\tx") == "line 1\\x0aline 2\\x09x"
+
+
+def summary(workflow_id: str) -> WorkflowSummary:
+    return WorkflowSummary(
+        id=workflow_id,
+        name="brief",
+        state="completed",
+        step_count=1,
+        settled_steps=1,
+        completed_steps=1,
+        inserted_at=NOW,
+        finished_at=NOW,
+        duration_ms=5.0,
+        cost_usd=None,
+    )
+
+
+def test_a_markup_like_id_prints_as_it_is() -> None:
+    out = Console(record=True, width=200)  # markup and emoji on: the table must not need them off
+    out.print(workflows_table([summary("[link=https://evil.example]click[/link] :smile:")]))
+    assert "[link=https://evil.example]click[/link] :smile:" in out.export_text()

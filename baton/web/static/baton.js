@@ -416,8 +416,10 @@
       document.getElementById("wf-duration").replaceChildren(
         since(current.inserted_at, current.duration_ms, current.state === "running"));
       const total = current.usage;
+      const spent = usageText({ ...total, model: null });
+      const unpriced = total.cost_usd === null && total.unpriced_steps.length > 0;
       document.getElementById("wf-usage").textContent =
-        total.cost_usd !== null ? usageText({ ...total, model: null }) : "";
+        unpriced ? [spent, "unpriced"].filter(Boolean).join(" · ") : spent;
       document.getElementById("wf-unserved").replaceChildren(
         ...Object.entries(current.unserved_queues).map(([queue, names]) =>
           el("p", { class: "unserved", role: "alert" }, "No running node serves queue ",

@@ -1,0 +1,87 @@
+"""Passwords kept out of what Baton prints and logs.
+
+libpq repeats a whole connection string when it cannot parse it, password included, and
+such messages reach the CLI's one-line errors, the web view's 503 page and log records.
+:func:`redact` hides the password of every URL (``user:password@``) and of every
+``password=`` setting (also ``sslpassword=``, quoted or not) in a text; the filter on the
+``baton`` logger applies it to each of Baton's log records, their tracebacks included.
+:func:`check_dsn` refuses a connection string that cannot be parsed, before anything
+tries to connect with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+
+from psycopg import ProgrammingError
+from psycopg.conninfo import conninfo_to_dict
+
+from .errors import InvalidDSN
+
+HIDDEN = "***"
+
+# scheme://user:password@ — the password runs to the last "@" before a space, so an
+# unescaped "@" in it is hidden too.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:@/\s]*):\S*@")
+# password=value, sslpassword = 'quoted \' value': a quoted value to its closing quote
+# (backslash escapes as libpq reads them), else to the next space.
+_SETTING = re.compile(r"(?P<head>password\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|\S+)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of each connection string in it replaced by ``***``.
+
+    Example:
+        >>> redact('missing "=" after "postgresql://app:Hunter2@db/x" in connection info')
+        'missing "=" after "postgresql://app:***@db/x" in connection info'
+        >>> redact("host=db password='a b' user=app")
+        'host=db password=*** user=app'
+    """
+    text = _URL_PASSWORD.sub(rf"\g<head>:{HIDDEN}@", text)
+    return _SETTING.sub(rf"\g<head>{HIDDEN}", text)
+
+
+def check_dsn(dsn: str, option: str = "dsn") -> str:
+    """``dsn`` if libpq can parse it (connecting is not tried).
+
+    Args:
+        dsn: a connection string, URL or ``key=value`` form.
+        option: how the message names where it came from: ``"--dsn"``, ``"DATABASE_URL"``.
+
+    Raises:
+        InvalidDSN: it cannot be parsed; the message says why, without the password.
+    """
+    try:
+        conninfo_to_dict(dsn)
+    except ProgrammingError as error:
+        # not chained: the cause's message holds the password
+        raise InvalidDSN(f"invalid {option}: {redact(str(error).strip())}{_hint(dsn)}") from None
+    return dsn
+
+
+def _hint(dsn: str) -> str:
+    if dsn != dsn.strip():
+        return " (it starts or ends with white space)"
+    scheme, separator, _ = dsn.partition("://")
+    if separator and "+" in scheme:
+        return f" (libpq takes postgresql:// URLs, not {scheme}://)"
+    return ""
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message and traceback with :func:`redact`; drops nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+LOG_FILTER = RedactingFilter()
+logging.getLogger("baton").addFilter(LOG_FILTER)
