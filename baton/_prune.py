@@ -20,17 +20,15 @@ on the leader node; ``baton start`` runs one (``--prune-after``, ``--no-prune``)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from dataclasses import dataclass
 from datetime import timedelta
-from types import TracebackType
-from typing import Self
 
 from oban import Oban, telemetry
 
 from . import _oban, store
+from ._leader import LeaderLoop
 from .errors import RetentionError
 
 logger = logging.getLogger("baton")
@@ -158,7 +156,7 @@ async def prune(
     return report
 
 
-class Pruner:
+class Pruner(LeaderLoop):
     """Runs ``prune(max_age)`` every ``interval`` seconds while this node is Oban's leader.
 
     Args:
@@ -179,6 +177,8 @@ class Pruner:
         ...         await serve_forever()
     """
 
+    label = "prune"
+
     def __init__(
         self,
         oban: Oban | str | None = None,
@@ -197,53 +197,24 @@ class Pruner:
         self.max_age = None if max_age is None else as_age(max_age, "max_age")
         self._limit = check_limit(limit)
         self._pause = check_pause(pause)
-        self._interval = float(interval)
-        self._oban = _oban.instance(oban)
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(_oban.instance(oban), float(interval))
 
-    async def start(self) -> None:
-        """Start pruning in the background (unless ``max_age`` is None)."""
-        if self._task is None and self.max_age is not None:
-            self._task = asyncio.create_task(self._loop(self.max_age), name="baton-pruner")
+    def enabled(self) -> bool:
+        """False when ``max_age`` is None: the pruner is off."""
+        return self.max_age is not None
 
-    async def stop(self) -> None:
-        """Stop pruning; a batch in progress is rolled back."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def _loop(self, max_age: timedelta) -> None:
-        while True:
-            if self._oban.is_leader:
-                try:
-                    report = await prune(
-                        max_age, oban=self._oban, limit=self._limit, pause=self._pause
-                    )
-                except Exception:
-                    logger.exception("Baton prune failed; retrying in %.0fs", self._interval)
-                else:
-                    if report.workflows:
-                        logger.info(
-                            "Baton pruned %d workflow(s) finished over %s ago: %d step(s), "
-                            "%d edge(s), %d job(s)",
-                            report.workflows,
-                            max_age,
-                            report.steps,
-                            report.edges,
-                            report.jobs,
-                        )
-            await asyncio.sleep(self._interval)
+    async def run_once(self) -> None:
+        """One run of ``prune(max_age)``; what it deleted is logged."""
+        if self.max_age is None:
+            return
+        report = await prune(self.max_age, oban=self._oban, limit=self._limit, pause=self._pause)
+        if report.workflows:
+            logger.info(
+                "Baton pruned %d workflow(s) finished over %s ago: %d step(s), "
+                "%d edge(s), %d job(s)",
+                report.workflows,
+                self.max_age,
+                report.steps,
+                report.edges,
+                report.jobs,
+            )

@@ -20,16 +20,13 @@ returns the same ``SweepReport``. ``Sweeper`` runs it periodically on the leader
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 from oban import Oban, telemetry
 
 from . import _oban, store
+from ._leader import LeaderLoop
 from .errors import InvalidOption
 
 logger = logging.getLogger("baton")
@@ -80,7 +77,7 @@ async def sweep(*, oban: Oban | str | None = None, limit: int = DEFAULT_LIMIT) -
     return report
 
 
-class Sweeper:
+class Sweeper(LeaderLoop):
     """Runs ``sweep()`` every ``interval`` seconds while this node is Oban's leader.
 
     Example:
@@ -89,45 +86,15 @@ class Sweeper:
         ...         await serve_forever()
     """
 
+    label = "sweep"
+
     def __init__(
         self, oban: Oban | str | None = None, *, interval: float = DEFAULT_INTERVAL
     ) -> None:
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
             raise InvalidOption(f"interval must be a positive number of seconds, got {interval!r}")
-        self._oban = _oban.instance(oban)
-        self._interval = float(interval)
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(_oban.instance(oban), float(interval))
 
-    async def start(self) -> None:
-        """Start sweeping in the background."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="baton-sweeper")
-
-    async def stop(self) -> None:
-        """Stop sweeping; waits for a sweep in progress to be cancelled."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def _loop(self) -> None:
-        while True:
-            if self._oban.is_leader:
-                try:
-                    await sweep(oban=self._oban)
-                except Exception:
-                    logger.exception("Baton sweep failed; retrying in %.0fs", self._interval)
-            await asyncio.sleep(self._interval)
+    async def run_once(self) -> None:
+        """One sweep."""
+        await sweep(oban=self._oban)
