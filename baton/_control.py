@@ -68,6 +68,8 @@ class WorkflowStatus:
     each queue that waiting steps need but no running node serves (none runs it, or it is
     paused) to those steps' names: they will not run until a node starts that queue
     (``baton start --queues emails:5``). Empty once the workflow is no longer running.
+    ``reason`` says why a workflow failed as a whole (``deadline``, ``budget``); None when
+    its steps' own outcomes decided it.
     """
 
     id: str
@@ -81,6 +83,7 @@ class WorkflowStatus:
     cost_usd: Decimal | None
     cancelled_at: datetime | None = None
     unserved_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    reason: str | None = None
 
     def step(self, name: str) -> StepStatus:
         """The status of one step by name."""
@@ -260,6 +263,7 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
         cost_usd=sum(costs, Decimal(0)) if costs else None,
         cancelled_at=_utc(workflow.cancelled_at),
         unserved_queues=unserved,
+        reason=workflow.reason,
     )
 
 

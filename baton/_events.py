@@ -89,6 +89,8 @@ class WorkflowFinished:
 
     ``outcome`` is ``completed`` when every step completed, else ``failed``;
     ``failed_steps`` lists up to 40 of the ``failed_count`` steps that did not complete.
+    ``reason`` says why a workflow failed as a whole (``deadline``, ``budget``); None when
+    it finished by its steps' own outcomes.
     """
 
     workflow_id: str
@@ -98,6 +100,7 @@ class WorkflowFinished:
     failed_count: int
     duration_ms: int
     at: datetime
+    reason: str | None = None
 
     @property
     def topics(self) -> tuple[str, str]:
@@ -159,6 +162,7 @@ def parse(payload: str) -> WorkflowEvent | None:
                 failed_count=data["failed_count"],
                 duration_ms=int(data["duration_ms"]),
                 at=_timestamp(data["at"]),
+                reason=data.get("reason"),
             )
     logger.warning("ignoring a Baton event of unknown type %r", data.get("type"))
     return None

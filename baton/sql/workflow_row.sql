@@ -1,3 +1,4 @@
-SELECT id, name, inserted_at, finished_at, cancelled_at, outcome, unsettled, step_count
+SELECT id, name, inserted_at, finished_at, cancelled_at, outcome, reason, unsettled,
+       step_count
   FROM {prefix}.baton_workflows
  WHERE id = %(workflow_id)s

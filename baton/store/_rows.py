@@ -119,6 +119,7 @@ class WorkflowRow:
     finished_at: datetime | None
     cancelled_at: datetime | None
     outcome: str | None
+    reason: str | None
     unsettled: int
     step_count: int
 

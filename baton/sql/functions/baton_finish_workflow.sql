@@ -31,6 +31,7 @@ BEGIN
             'workflow_id', id,
             'workflow_name', left(name, 200),
             'outcome', outcome,
+            'reason', reason,
             'failed_steps', (SELECT array_agg(left(f, 130)) FROM unnest(v_failed) AS f),
             'failed_count', v_failed_count,
             'duration_ms', round(extract(epoch FROM v_now - inserted_at) * 1000),
