@@ -31,6 +31,7 @@ from ._control import (
     status,
     usage,
 )
+from ._deadline import enforce_deadlines
 from ._events import (
     Reconnected,
     StepEvent,
@@ -79,6 +80,7 @@ __all__ = [
     "WorkflowSummary",
     "WorkflowUsage",
     "cancel",
+    "enforce_deadlines",
     "errors",
     "get_all_results",
     "get_context",

@@ -69,7 +69,10 @@ class WorkflowStatus:
     paused) to those steps' names: they will not run until a node starts that queue
     (``baton start --queues emails:5``). Empty once the workflow is no longer running.
     ``reason`` says why a workflow failed as a whole (``deadline``, ``budget``); None when
-    its steps' own outcomes decided it.
+    its steps' own outcomes decided it. A workflow that failed as a whole is ``failed``
+    even though its unfinished steps were cancelled (``cancelled_at`` is then when that
+    happened). ``deadline_at`` is when the workflow fails unless finished (None: no
+    deadline); ``unique_key`` is the key no other unfinished workflow may hold.
     """
 
     id: str
@@ -84,6 +87,8 @@ class WorkflowStatus:
     cancelled_at: datetime | None = None
     unserved_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)
     reason: str | None = None
+    deadline_at: datetime | None = None
+    unique_key: str | None = None
 
     def step(self, name: str) -> StepStatus:
         """The status of one step by name."""
@@ -250,6 +255,8 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
     ended = _utc(workflow.finished_at) or datetime.now(UTC)
     costs = [s.cost_usd for s in steps if s.cost_usd is not None]
     state = "cancelled" if workflow.cancelled_at else (workflow.outcome or "running")
+    if workflow.reason is not None:  # failed as a whole (deadline, budget), even if cancelled
+        state = "failed"
     unserved = await _unserved(instance, steps) if state == "running" else {}
     return WorkflowStatus(
         id=workflow.id,
@@ -264,6 +271,8 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
         cancelled_at=_utc(workflow.cancelled_at),
         unserved_queues=unserved,
         reason=workflow.reason,
+        deadline_at=_utc(workflow.deadline_at),
+        unique_key=workflow.unique_key,
     )
 
 
@@ -327,7 +336,11 @@ async def cancel(workflow_id: str, *, oban: Oban | str | None = None) -> int:
     """
     workflow_id = check_id(workflow_id)
     instance = _oban.instance(oban)
-    job_ids: list[Job | int] = list(await store.cancel(instance, workflow_id))
+    return await cancel_jobs(instance, list(await store.cancel(instance, workflow_id)))
+
+
+async def cancel_jobs(instance: Oban, job_ids: list[Job | int]) -> int:
+    """Cancel jobs through Oban (signalling the executing ones); how many it cancelled."""
     # Oban cancels the jobs in one statement, in its own order, while acks of the same
     # workflow's steps settle them (and lock their dependents) at commit: PostgreSQL may
     # then abort one side as a deadlock. Cancelling again is safe (settled jobs are left
@@ -345,7 +358,8 @@ async def cancel(workflow_id: str, *, oban: Oban | str | None = None) -> int:
 async def retry(workflow_id: str, *, oban: Oban | str | None = None) -> list[str]:
     """Re-run a workflow's cancelled, discarded and deleted steps, and so what follows.
 
-    Completed steps keep their stored results and are not run again. Steps whose deps
+    Completed steps keep their stored results and are not run again. A workflow with a
+    deadline gets as long again, from the retry. Steps whose deps
     are all completed become available; the others wait, suspended, as on insert.
 
     Returns:
@@ -354,6 +368,8 @@ async def retry(workflow_id: str, *, oban: Oban | str | None = None) -> list[str
     Raises:
         UnknownWorkflow: no workflow has that id.
         WorkflowError: a failed step's job row was deleted (pruned), so it cannot re-run;
+            nothing is changed.
+        DuplicateWorkflow: another unfinished workflow now holds its ``unique_key``;
             nothing is changed.
     """
     workflow_id = check_id(workflow_id)

@@ -9,7 +9,7 @@ this file alone (``pyproject.toml`` pins the 0.7 minor range for that reason).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -239,3 +239,37 @@ def order_acks() -> None:
 
     ordered._baton_ordered = True  # type: ignore[attr-defined]
     put_ext("query.ack_jobs", ordered)
+
+
+def _instance_of(query: Any) -> Oban | None:
+    """The started Oban instance whose ``Query`` is ``query``."""
+    for oban in list(_instances.values()):
+        if oban._query is query:
+            return oban
+    return None
+
+
+async def _no_stage_hook(_query: Any) -> None:
+    return None
+
+
+def before_stage(name: str, hook: Callable[[Oban], Awaitable[None]]) -> None:
+    """Run ``hook(oban)`` at the start of every stager cycle of every instance; idempotent.
+
+    Oban's stager runs on every started instance, with or without queues, every
+    ``stager.interval`` seconds (1 s by default), before it makes due ``scheduled`` jobs
+    available. ``hook`` must not raise: the stager would then skip that cycle's staging.
+    Hooks are told apart by ``name``, so installing one twice installs it once.
+    """
+    current = get_ext("stager.before_stage", _no_stage_hook)
+    if name in getattr(current, "_baton_hooks", ()):
+        return
+
+    async def staged(query: Any) -> None:
+        await current(query)
+        oban = _instance_of(query)
+        if oban is not None:
+            await hook(oban)
+
+    staged._baton_hooks = (*getattr(current, "_baton_hooks", ()), name)  # type: ignore[attr-defined]
+    put_ext("stager.before_stage", staged)

@@ -12,6 +12,7 @@ Every error derives from :class:`BatonError`::
     │   ├── EmptyWorkflow           insert() on a workflow without steps
     │   ├── InvalidStep             a step's job, args or options cannot be stored
     │   ├── InvalidContext          workflow context that is not a JSON object, or too big
+    │   ├── DuplicateWorkflow       insert(): an unfinished workflow holds the same unique_key
     │   └── TemplateError           a workflow template (JSON/TOML) is invalid; names the entry
     ├── InvalidOption               an option or argument has a value Baton does not accept
     │   └── RetentionError          a bad argument to prune() or Pruner (also a ValueError)
@@ -38,6 +39,7 @@ __all__ = [
     "ContextConflict",
     "DependencyCycle",
     "DuplicateStep",
+    "DuplicateWorkflow",
     "EmbeddedPostgresMissing",
     "EmptyWorkflow",
     "InvalidContext",
@@ -108,6 +110,21 @@ class InvalidStep(WorkflowError):
 
 class InvalidContext(WorkflowError):
     """Workflow context is not a dict with string keys, is not JSON, or is too big."""
+
+
+class DuplicateWorkflow(WorkflowError):
+    """An unfinished workflow holds the ``unique_key`` given; nothing was written.
+
+    Attributes:
+        unique_key: the key.
+        workflow_id: the id of the unfinished workflow holding it (None only when it could
+            not be read: it finished again and again while the insert retried).
+    """
+
+    def __init__(self, message: str, *, unique_key: str, workflow_id: str | None) -> None:
+        super().__init__(message)
+        self.unique_key = unique_key
+        self.workflow_id = workflow_id
 
 
 class TemplateError(WorkflowError):

@@ -1,7 +1,8 @@
 SELECT w.id,
        w.name,
-       CASE WHEN w.cancelled_at IS NOT NULL THEN 'cancelled' ELSE coalesce(w.outcome, 'running') END
-           AS state,
+       CASE WHEN w.reason IS NOT NULL THEN 'failed'
+            WHEN w.cancelled_at IS NOT NULL THEN 'cancelled'
+            ELSE coalesce(w.outcome, 'running') END AS state,
        w.step_count,
        w.step_count - w.unsettled AS settled_steps,
        steps.completed AS completed_steps,
@@ -16,7 +17,8 @@ SELECT w.id,
         WHERE s.workflow_id = w.id
        ) steps
  WHERE %(state)s::text IS NULL
-    OR CASE WHEN w.cancelled_at IS NOT NULL THEN 'cancelled' ELSE coalesce(w.outcome, 'running') END
-       = %(state)s::text
+    OR CASE WHEN w.reason IS NOT NULL THEN 'failed'
+            WHEN w.cancelled_at IS NOT NULL THEN 'cancelled'
+            ELSE coalesce(w.outcome, 'running') END = %(state)s::text
  ORDER BY w.inserted_at DESC, w.id
  LIMIT %(limit)s

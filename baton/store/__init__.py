@@ -8,6 +8,7 @@ per operation and never see a cursor.
 from __future__ import annotations
 
 from ._databases import answers, create_database, drop_database
+from ._flow import expire_deadlines
 from ._install import SCHEMA_VERSION, installed_version
 from ._install import install as install_schema
 from ._listen import listen, ping
@@ -82,6 +83,7 @@ __all__ = [
     "dep_rows",
     "drop_database",
     "edges_and_previews",
+    "expire_deadlines",
     "insert_workflow",
     "install_schema",
     "installed_version",

@@ -122,6 +122,8 @@ class WorkflowRow:
     reason: str | None
     unsettled: int
     step_count: int
+    deadline_at: datetime | None = None
+    unique_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,9 @@ from oban.job import JobState
 from psycopg import AsyncConnection, errors
 
 from .. import _oban
-from ..errors import WorkflowError
+from ..errors import DuplicateWorkflow, WorkflowError
 from . import _execute as db
+from . import _flow
 from ._rows import (
     DepLookup,
     InsertedJob,
@@ -45,21 +46,42 @@ async def insert_workflow(
     Raises:
         WorkflowError: a workflow with that id already exists, or another unique index
             refused a row (the message names the index, the table and the value).
+        DuplicateWorkflow: an unfinished workflow holds the record's ``unique_key``; with
+            ``conn``, the insert ran under a savepoint, so the caller's transaction goes on.
     """
     prefix = _oban.prefix(oban)
     params = {**record, "steps": steps, "edges": edges, "channel": _oban.insert_channel(prefix)}
+    key = record.get("unique_key")
 
     async def insert(connection: AsyncConnection[Any]) -> list[InsertedJob]:
         try:
             return await db.rows(connection, "insert_workflow.sql", prefix, params, InsertedJob)
         except errors.UniqueViolation as error:
+            if key is not None and _flow.is_unique_key_violation(error):
+                raise _KeyTaken from error
             raise _collision(record["id"], error) from error
 
-    if conn is not None:
-        inserted = await insert(await _oban.caller_connection(conn))
+    for _attempt in range(UNIQUE_ATTEMPTS):
+        try:
+            if conn is not None:
+                caller = await _oban.caller_connection(conn)
+                if key is None:
+                    inserted = await insert(caller)
+                else:  # a savepoint: a duplicate leaves the caller's transaction usable
+                    async with caller.transaction():
+                        inserted = await insert(caller)
+            else:
+                async with _oban.pooled(oban) as pooled, pooled.transaction():
+                    inserted = await insert(pooled)
+            break
+        except _KeyTaken:
+            holder = await _flow.unique_holder(
+                oban, str(key), await _oban.caller_connection(conn) if conn is not None else None
+            )
+            if holder is not None:
+                raise _duplicate(record, str(key), holder, conn is not None) from None
     else:
-        async with _oban.pooled(oban) as pooled, pooled.transaction():
-            inserted = await insert(pooled)
+        raise _duplicate(record, key or "", None, conn is not None)
     for row in inserted:
         job = jobs[row.step]
         job.id = row.id
@@ -67,6 +89,28 @@ async def insert_workflow(
         job.queue = row.queue
         job.inserted_at = row.inserted_at
         job.scheduled_at = row.scheduled_at
+
+
+#: Inserts tried while the unique key's holder keeps finishing before it can be read.
+UNIQUE_ATTEMPTS = 3
+
+
+class _KeyTaken(Exception):
+    """The insert hit the unique index of unfinished workflows' keys."""
+
+
+def _duplicate(
+    record: Mapping[str, Any], key: str, holder: str | None, joined: bool
+) -> DuplicateWorkflow:
+    held = f"unfinished workflow {holder!r}" if holder else "a workflow that keeps finishing"
+    kept = "; the caller's transaction is still usable" if joined else ""
+    return DuplicateWorkflow(
+        f"workflow {record['name'] or record['id']!r} (id {record['id']!r}) was not inserted: "
+        f"its unique_key {key!r} is held by {held}, which must finish first; nothing was "
+        f"written{kept}",
+        unique_key=key,
+        workflow_id=holder,
+    )
 
 
 #: The primary keys that lead with the workflow id. The insert's one statement may hit a

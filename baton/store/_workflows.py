@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from oban import Oban
+from psycopg import errors
 
 from .. import _oban
-from ..errors import UnknownWorkflow, WorkflowError
+from ..errors import DuplicateWorkflow, UnknownWorkflow, WorkflowError
 from . import _execute as db
+from . import _flow
 from ._rows import (
     Edge,
     GraphRow,
@@ -109,7 +111,35 @@ async def retry(oban: Oban, workflow_id: str) -> list[str]:
     Raises:
         UnknownWorkflow: no workflow has that id.
         WorkflowError: a failed step's job row was deleted (pruned); nothing is changed.
+        DuplicateWorkflow: another unfinished workflow now holds its unique key; nothing
+            is changed.
     """
+    try:
+        return await _retry(oban, workflow_id)
+    except errors.UniqueViolation as error:
+        if not _flow.is_unique_key_violation(error):
+            raise
+        raise await _key_taken(oban, workflow_id) from None
+
+
+async def _key_taken(oban: Oban, workflow_id: str) -> DuplicateWorkflow:
+    """The error of a retry refused because another unfinished workflow took the key."""
+    prefix = _oban.prefix(oban)
+    async with _oban.pooled(oban) as conn:
+        row = await db.row(
+            conn, "workflow_row.sql", prefix, {"workflow_id": workflow_id}, WorkflowRow
+        )
+    key = row.unique_key if row is not None and row.unique_key is not None else ""
+    holder = await _flow.unique_holder(oban, key)
+    return DuplicateWorkflow(
+        f"cannot retry workflow {workflow_id!r}: its unique_key {key!r} is now held by "
+        f"unfinished workflow {holder!r}, which must finish first; nothing was changed",
+        unique_key=key,
+        workflow_id=holder,
+    )
+
+
+async def _retry(oban: Oban, workflow_id: str) -> list[str]:
     prefix = _oban.prefix(oban)
     params: dict[str, Any] = {"workflow_id": workflow_id}
     async with _oban.pooled(oban) as conn, conn.transaction():

@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, Self
 
@@ -20,7 +21,7 @@ from oban import Job, Oban
 
 from .. import _context, _graph, _oban, store
 from ..errors import DuplicateStep, InvalidStep, SelfDependency, WorkflowError
-from . import _checks, _deps, _encoding, _template
+from . import _checks, _deps, _encoding, _flow, _template
 from ._mount import Mount, mount
 from ._step import Step, label
 
@@ -45,6 +46,10 @@ class Workflow:
         models: which model each step uses, by step, group or sub-workflow name; a step
             reads its own with ``baton.model(job)``. A model given to the step itself
             (``add(model=)``, ``add_models``) wins.
+        deadline: seconds (or a ``timedelta``) from insert after which the workflow, if
+            unfinished, fails with the reason ``deadline`` (see ``docs/deadlines.md``).
+        unique_key: while a workflow with this key is unfinished, inserting another raises
+            ``DuplicateWorkflow`` (see ``docs/unique.md``).
     """
 
     def __init__(
@@ -57,6 +62,8 @@ class Workflow:
         ignore_deleted: bool = False,
         context: Mapping[str, Any] | None = None,
         models: Mapping[str, str] | None = None,
+        deadline: float | timedelta | None = None,
+        unique_key: str | None = None,
     ) -> None:
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise WorkflowError(f"workflow name must be a non-blank string, got {name!r}")
@@ -79,6 +86,8 @@ class Workflow:
             {} if context is None else context, f"workflow {name or id!r}"
         )
         self.models: dict[str, str] = _checks.check_models(models, f"workflow {name or id!r}")
+        self.deadline = _flow.check_deadline(deadline, f"workflow {name or id!r}")
+        self.unique_key = _flow.check_unique_key(unique_key, f"workflow {name or id!r}")
         self._steps: dict[str, Step] = {}
         self._groups: dict[str, list[str]] = {}
         self._subs: dict[str, list[str]] = {}
@@ -345,6 +354,11 @@ class Workflow:
 
         Returns:
             The workflow; each step's job now carries its id and state.
+
+        Raises:
+            DuplicateWorkflow: an unfinished workflow holds this one's ``unique_key``
+                (``.workflow_id`` names it); nothing was written. With ``conn``, the
+                insert ran under a savepoint: the caller's transaction is still usable.
         """
         if self._inserted:
             raise WorkflowError(f"workflow {label(self)} (id {self.id!r}) was already inserted")

@@ -27,6 +27,7 @@ CALLBACKS = ("on_dep_cancelled", "on_dep_discarded")
 
 def record(workflow: StepGraph) -> dict[str, Any]:
     """The workflow row's values."""
+    deadline = workflow.deadline
     return {
         "id": workflow.id,
         "name": workflow.name,
@@ -35,6 +36,8 @@ def record(workflow: StepGraph) -> dict[str, Any]:
         "ignore_deleted": workflow.ignore_deleted,
         "step_count": len(workflow.steps),
         "context": _json.encode(workflow.context),
+        "deadline_s": None if deadline is None else deadline.total_seconds(),
+        "unique_key": workflow.unique_key,
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol, Self
 
 from oban import Job
@@ -65,6 +66,10 @@ class StepGraph(Protocol):
     def context(self) -> Mapping[str, Any]: ...
     @property
     def models(self) -> Mapping[str, str]: ...
+    @property
+    def deadline(self) -> timedelta | None: ...
+    @property
+    def unique_key(self) -> str | None: ...
     @property
     def steps(self) -> Mapping[str, Step]: ...
     @property
