@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._control import StepStatus, WorkflowStatus, WorkflowSummary
+from .._flow_view import flow_note
 from .._graph import nesting_order
 from .._names import SEPARATOR
 from ._sanitize import clean, clean_line
@@ -149,7 +150,8 @@ def _elapsed(current: WorkflowStatus, now: datetime) -> float:
 
 
 def header(current: WorkflowStatus, now: datetime) -> Text:
-    """Name, id, state, steps completed, duration and cost on two lines."""
+    """Name, id, state, steps completed, duration and cost on two lines (a third for a
+    deadline or unique key)."""
     text = Text()
     text.append(clean_line(current.name or "(unnamed)"), style="bold")
     text.append(f"  {clean_line(current.id)}\n", style="dim")
@@ -162,6 +164,9 @@ def header(current: WorkflowStatus, now: datetime) -> Text:
         verb = "took" if current.finished_at else "running for"
     text.append(f" · {verb} {duration(_elapsed(current, now))}")
     text.append(f" · cost {cost(current.cost_usd)}")
+    note = flow_note(current, now)  # deadline and unique key (docs/deadlines.md, unique.md)
+    if note:
+        text.append(f"\n{clean_line(note)}", style="bold red" if current.reason else "dim")
     return text
 
 

@@ -18,6 +18,7 @@ from oban import Oban
 from .. import _oban, store
 from .._control import StepStatus, StepUsage, WorkflowStatus, WorkflowUsage, status, usage
 from .._control import list_workflows as summarise
+from .._flow_view import flow_note
 from .._graph import nesting_order
 from .._names import namespaces
 from .._pool import open_pool
@@ -256,6 +257,10 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
         "cost_usd": _money(report.cost_usd),
         "usage": _totals(spent),
         "unserved_queues": {queue: list(names) for queue, names in report.unserved_queues.items()},
+        "reason": report.reason,
+        "deadline_at": _iso(report.deadline_at),
+        "unique_key": report.unique_key,
+        "flow": flow_note(report, datetime.now(UTC)),
         "steps": [
             _step(step, depth[step.name], previews.get(step.name), by_step.get(step.name))
             for step in ordered

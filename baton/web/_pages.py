@@ -228,6 +228,7 @@ def workflow_content(base: str, detail: dict[str, Any]) -> str:
         duration=escape(duration(detail["duration_ms"])),
         usage=escape(spent),
         unserved=unserved_banner(detail["unserved_queues"]),
+        flow=escape(detail["flow"]),
         legend=legend,
         rows="".join(step_row(step) for step in detail["steps"]),
     )

@@ -46,10 +46,9 @@ class Workflow:
         models: which model each step uses, by step, group or sub-workflow name; a step
             reads its own with ``baton.model(job)``. A model given to the step itself
             (``add(model=)``, ``add_models``) wins.
-        deadline: seconds (or a ``timedelta``) from insert after which the workflow, if
-            unfinished, fails with the reason ``deadline`` (see ``docs/deadlines.md``).
-        unique_key: while a workflow with this key is unfinished, inserting another raises
-            ``DuplicateWorkflow`` (see ``docs/unique.md``).
+        deadline: seconds (or a ``timedelta``) from insert; unfinished then, the workflow
+            fails with the reason ``deadline`` (``docs/deadlines.md``).
+        unique_key: no two unfinished workflows share it (``docs/unique.md``).
     """
 
     def __init__(
@@ -301,6 +300,7 @@ class Workflow:
             raise SelfDependency(f"workflow {label(self)} cannot contain itself as {name!r}")
         sub.validate()
         where = f"sub-workflow {name!r} in workflow {label(self)}"
+        _flow.check_sub(sub.deadline, sub.unique_key, where)
         outer = _checks.dep_names(deps, where)
         if name in outer:
             raise SelfDependency(f"{where} depends on itself")
@@ -356,9 +356,8 @@ class Workflow:
             The workflow; each step's job now carries its id and state.
 
         Raises:
-            DuplicateWorkflow: an unfinished workflow holds this one's ``unique_key``
-                (``.workflow_id`` names it); nothing was written. With ``conn``, the
-                insert ran under a savepoint: the caller's transaction is still usable.
+            DuplicateWorkflow: an unfinished workflow (``.workflow_id``) holds the
+                ``unique_key``; nothing was written (with ``conn``, under a savepoint).
         """
         if self._inserted:
             raise WorkflowError(f"workflow {label(self)} (id {self.id!r}) was already inserted")

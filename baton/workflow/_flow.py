@@ -58,3 +58,9 @@ def check_unique_key(value: object, where: str) -> str | None:
     if "\x00" in value:
         raise WorkflowError(f"{where}: unique_key contains a NUL character, which cannot be stored")
     return value
+
+
+def check_sub(deadline: timedelta | None, unique_key: str | None, where: str) -> None:
+    """A sub-workflow added to another has neither: they belong to the whole workflow."""
+    if deadline is not None or unique_key is not None:
+        raise WorkflowError(f"{where}: deadline and unique_key belong to the whole workflow")

@@ -19,6 +19,7 @@ from oban import Job
 
 from .._names import MEMBER_PATTERN, SEPARATOR
 from ..errors import DependencyCycle, InvalidContext, WorkflowError
+from . import _flow
 from . import _template_checks as checks
 from . import _template_params as params
 from ._step import Buildable
@@ -26,8 +27,11 @@ from ._template_checks import Where
 from ._template_files import check_depth, parse
 
 FLAGS = ("ignore_cancelled", "ignore_discarded", "ignore_deleted")
-TOP_KEYS = ("name", *FLAGS, "params", "context", "models", "steps")
-SUB_KEYS = tuple(key for key in TOP_KEYS if key != "params")
+#: Options of the whole workflow (``docs/deadlines.md``, ``docs/unique.md``), not of a
+#: sub-workflow; their values may be params (``unique_key = "ticket:${ticket}"``).
+FLOW_KEYS = ("deadline", "unique_key")
+TOP_KEYS = ("name", *FLAGS, *FLOW_KEYS, "params", "context", "models", "steps")
+SUB_KEYS = tuple(key for key in TOP_KEYS if key not in ("params", *FLOW_KEYS))
 WORKER_KEYS = (
     "name",
     "worker",
@@ -329,6 +333,13 @@ def _settings(top: Mapping[str, Any], where: Where, values: params.Values) -> di
         context = params.substitute(checks.table(top["context"], at_context), values, at_context)
         checks.json_value(context, at_context)
         settings["context"] = context
+    for key, check in (("deadline", _flow.check_deadline), ("unique_key", _flow.check_unique_key)):
+        if key in top:
+            at_key = where.key(key)
+            try:
+                settings[key] = check(params.substitute(top[key], values, at_key), "workflow")
+            except WorkflowError as error:
+                raise at_key.error(str(error).removeprefix("workflow: ")) from error
     return settings
 
 

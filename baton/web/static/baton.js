@@ -425,6 +425,7 @@
           el("p", { class: "unserved", role: "alert" }, "No running node serves queue ",
             el("code", {}, queue), `, which steps ${names.join(", ")} wait for: start one with `,
             el("code", {}, `baton start --queues ${queue}:10`), " (or unpause it).")));
+      document.getElementById("wf-flow").textContent = current.flow || ""; // deadline, key
       cancelButton.disabled = current.state !== "running";
       retryButton.disabled = !current.steps.some((s) => FAILED.has(s.state));
       body.dataset.state = current.state;
