@@ -40,6 +40,8 @@ async def run_example(doc: str, index: int, dsn: str) -> Any:
         "models.md",
         "context.md",
         "templates.md",
+        "deadlines.md",
+        "unique.md",
     ],
 )
 def test_docs_examples_are_all_checked(doc: str) -> None:
@@ -52,6 +54,8 @@ def test_docs_examples_are_all_checked(doc: str) -> None:
         "models.md": 1,
         "context.md": 1,
         "templates.md": 1,
+        "deadlines.md": 1,
+        "unique.md": 1,
     }
     assert len(runnable(doc)) == expected.get(doc, 0)
 
@@ -151,3 +155,19 @@ async def test_context_example(installed: str, conn: psycopg.AsyncConnection[Any
         "detect": "acme",
         "write": "for engineers at acme, in fr",
     }
+
+
+async def test_deadlines_example(installed: str) -> None:
+    finished, report, results = await run_example("deadlines.md", 0, installed)
+    assert (finished.outcome, finished.reason) == ("failed", "deadline")
+    assert (report.state, report.reason) == ("failed", "deadline")
+    assert report.step("draft").state == "completed"
+    assert report.step("review").state == "cancelled"
+    assert results == {"draft": {"draft": "Thanks for writing in!"}}
+
+
+async def test_unique_example(installed: str) -> None:
+    first, duplicate, again = await run_example("unique.md", 0, installed)
+    assert duplicate.workflow_id == first
+    assert duplicate.unique_key == "ticket:42"
+    assert again != first

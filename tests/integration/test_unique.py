@@ -5,6 +5,7 @@ Concurrent inserts from several processes are ``test_multiprocess_flow.py``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -14,6 +15,7 @@ from oban import Oban
 import baton
 from baton import Workflow
 from baton.errors import DuplicateWorkflow
+from tests.integration.test_cli_commands import cli, one_line_error
 from tests.support import event_steps as es
 from tests.support.event_steps import drain
 
@@ -132,3 +134,31 @@ async def test_retry_refuses_when_another_workflow_took_the_key(
     assert (status.state, status.step("a").state) == ("failed", "discarded")
     await baton.cancel(taker.id, oban=client)
     assert await baton.retry(wf.id, oban=client) == ["a"]
+
+
+async def test_baton_run_of_a_template_whose_key_is_held_is_a_one_line_error(
+    tmp_path: Path, installed: str, conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    template = tmp_path / "reply.toml"
+    template.write_text(
+        'name = "reply"\n'
+        'unique_key = "ticket:${ticket}"\n'
+        "deadline = 600\n"
+        "[params.ticket]\n"
+        "[[steps]]\n"
+        'name = "draft"\n'
+        'worker = "tests.support.event_steps.Quick"\n'
+        f'queue = "{UNSERVED}"\n',
+        encoding="utf-8",
+    )
+    code, out, err = await cli("run", str(template), "--dsn", installed, "--arg", "ticket=42")
+    assert code == 0, err
+    first = out.strip()
+    status = await baton.status(first, oban=client)
+    assert (status.unique_key, status.deadline_at is not None) == ("ticket:42", True)
+    before = await counts(conn)
+    code, out, err = await cli("run", str(template), "--dsn", installed, "--arg", "ticket=42")
+    assert out == ""
+    one_line_error(code, err, "Error: workflow 'reply' (id ")
+    assert f"its unique_key 'ticket:42' is held by unfinished workflow {first!r}" in err
+    assert await counts(conn) == before
