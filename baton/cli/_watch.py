@@ -94,7 +94,7 @@ def event_line(event: Event, since: float) -> str:
         step = clean_line(event.step)
         return f"{elapsed}  {step}  added {event.count} step(s) under {step}/"
     if isinstance(event, WorkflowFinished):
-        why = f" ({event.reason})" if event.reason else ""
+        why = f" ({clean_line(event.reason)})" if event.reason else ""
         return f"{elapsed}  workflow {event.outcome}{why} in {duration(event.duration_ms)}"
     return f"{elapsed}  (event connection lost and restored; re-reading the status)"
 

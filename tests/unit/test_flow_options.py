@@ -4,14 +4,16 @@ message naming it, templates carrying them, and how the views word them. No data
 from __future__ import annotations
 
 import math
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from baton import Workflow
+from baton import Workflow, WorkflowFinished
 from baton._flow_view import flow_note
 from baton.cli._terminal import header
+from baton.cli._watch import event_line
 from baton.errors import TemplateError, WorkflowError
 from baton.workflow import record
 from tests.support.steps import Echo
@@ -151,3 +153,13 @@ def test_a_sub_workflow_cannot_carry_a_deadline_or_a_key() -> None:
             "sub-workflow 'sub' in workflow 'outer': deadline and unique_key belong to the "
             "whole workflow"
         )
+
+
+def test_watch_says_why_a_workflow_failed_as_a_whole() -> None:
+    def finished(reason: str | None) -> WorkflowFinished:
+        return WorkflowFinished("wf", "w", "failed", ("a",), 1, 1500, NOW, reason)
+
+    assert event_line(finished("deadline"), time.monotonic()).endswith(
+        "workflow failed (deadline) in 1.5 s"
+    )
+    assert event_line(finished(None), time.monotonic()).endswith("workflow failed in 1.5 s")
