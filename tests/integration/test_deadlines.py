@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from oban import Oban
+from oban import Oban, telemetry
 
 import baton
 from baton import Workflow
@@ -132,8 +132,18 @@ async def test_enforce_deadlines_fails_only_due_workflows(
         "WHERE id = ANY(%s)",
         ([due.id, cancelled.id],),
     )
-    assert await baton.enforce_deadlines(oban=client) == [due.id]
-    assert await baton.enforce_deadlines(oban=client) == []
+    executed: list[tuple[str, dict[str, Any]]] = []
+    telemetry.attach(
+        "test-deadline",
+        ["baton.workflow.deadline"],
+        lambda name, meta: executed.append((name, meta)),
+    )
+    try:
+        assert await baton.enforce_deadlines(oban=client) == [due.id]
+        assert await baton.enforce_deadlines(oban=client) == []
+    finally:
+        telemetry.detach("test-deadline")
+    assert executed == [("baton.workflow.deadline", {"workflow_id": due.id, "cancelled": 1})]
     states = {wf.name: (await baton.status(wf.id, oban=client)) for wf in (due, later, none)}
     assert {name: (s.state, s.reason) for name, s in states.items()} == {
         "due": ("failed", "deadline"),
