@@ -9,6 +9,7 @@ WITH me AS (
            s.ignore_discarded,
            s.ignore_deleted,
            w.cancelled_at IS NOT NULL AS workflow_cancelled,
+           w.reason AS workflow_reason,
            CASE WHEN s.pending > 0 OR s.blocked > 0 THEN (
                SELECT coalesce(jsonb_agg(jsonb_build_array(
                           d.name,
@@ -35,6 +36,7 @@ sent AS (
       FROM me
 )
 SELECT me.workflow_id, me.name, me.performed, me.deps, me.ignore_cancelled,
-       me.ignore_discarded, me.ignore_deleted, me.upstream, me.workflow_cancelled
+       me.ignore_discarded, me.ignore_deleted, me.upstream, me.workflow_cancelled,
+       me.workflow_reason
   FROM me
  CROSS JOIN sent

@@ -39,7 +39,9 @@ class StepContext:
         ignore_deleted: likewise.
         upstream: ``(step, state)`` of every expanded dep, read only when the counters say
             the step is not clear to run; None when every dep completed or is ignored.
-        workflow_cancelled: ``baton.cancel`` was called on the workflow.
+        workflow_cancelled: ``baton.cancel`` was called on the workflow, or it failed as
+            a whole.
+        workflow_reason: why it failed as a whole (``deadline``); None otherwise.
     """
 
     workflow_id: str
@@ -51,6 +53,7 @@ class StepContext:
     ignore_deleted: bool
     upstream: Sequence[Sequence[str]] | None
     workflow_cancelled: bool = False
+    workflow_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,8 +61,11 @@ async def test_a_deadline_interrupts_the_running_step_and_fails_the_workflow(
         ("next", "executing"),
         ("next", "cancelled"),
     ]
-    [slow] = [e for e in seen if isinstance(e, baton.StepEvent) and e.state == "cancelled"][:1]
+    slow, following = [e for e in seen if isinstance(e, baton.StepEvent) and e.state == "cancelled"]
     assert INTERRUPTED in (slow.error or "")
+    # activated to call its on_dep_cancelled, it is told why, and cancels itself
+    assert following.error == f"workflow {wf.id!r} failed: its deadline passed"
+    assert (wf.id, "next", "cancelled", following.error) in es.DEP_CALLBACKS
     [done] = finished_of(seen, wf.id)
     assert (done.outcome, done.reason, done.failed_steps) == (
         "failed",
