@@ -28,6 +28,7 @@ import time
 from oban import Oban, telemetry
 
 from . import _control, _oban, store
+from .errors import InvalidOption
 
 logger = logging.getLogger("baton")
 
@@ -46,7 +47,16 @@ async def enforce_deadlines(
 
     Oban's stager runs this every cycle on every started instance, so there is no need to
     call it; it is safe to call at any time, from any number of nodes.
+
+    Args:
+        oban: the Oban instance (or its name) whose database to check; default ``"Oban"``.
+        limit: at most this many workflows; the rest are left to the next call.
+
+    Raises:
+        InvalidOption: ``limit`` is not a positive integer.
     """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidOption(f"limit must be a positive integer, got {limit!r}")
     instance = _oban.instance(oban)
     expired = await store.expire_deadlines(instance, limit)
     for workflow_id, jobs in expired:

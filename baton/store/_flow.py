@@ -34,10 +34,12 @@ async def expire_deadlines(oban: Oban, limit: int) -> list[tuple[str, list[int]]
     """
     prefix = _oban.prefix(oban)
     params: dict[str, Any] = {"limit": limit}
-    async with _oban.pooled(oban) as conn, conn.transaction():
+    async with _oban.single(oban) as conn:  # one statement, one round trip: every cycle
         expired: list[str] = await db.values(conn, "flow/expire_deadlines.sql", prefix, params)
-    found = []
-    async with _oban.pooled(oban) as conn:
+    found: list[tuple[str, list[int]]] = []
+    if not expired:
+        return found
+    async with _oban.single(oban) as conn:
         for workflow_id in expired:
             jobs = await db.values(
                 conn, "cancellable_jobs.sql", prefix, {"workflow_id": workflow_id}

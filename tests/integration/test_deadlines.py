@@ -180,3 +180,10 @@ async def test_retry_after_a_deadline_gives_the_workflow_its_time_again(
         seen = await follow(events, conn, wf.id)
     [done] = finished_of(seen, wf.id)
     assert (done.outcome, done.reason) == ("failed", "deadline")
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1.5, "10", True])
+async def test_enforce_deadlines_refuses_a_bad_limit(client: Oban, limit: Any) -> None:
+    with pytest.raises(baton.errors.InvalidOption) as raised:
+        await baton.enforce_deadlines(oban=client, limit=limit)
+    assert str(raised.value) == f"limit must be a positive integer, got {limit!r}"
