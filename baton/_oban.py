@@ -259,7 +259,9 @@ def before_stage(name: str, hook: Callable[[Oban], Awaitable[None]]) -> None:
     Oban's stager runs on every started instance, with or without queues, every
     ``stager.interval`` seconds (1 s by default), before it makes due ``scheduled`` jobs
     available. ``hook`` must not raise: the stager would then skip that cycle's staging.
-    Hooks are told apart by ``name``, so installing one twice installs it once.
+    Hooks are told apart by ``name``, so installing one twice installs it once. The hook
+    gets the instance Oban registered under its name (``Oban.get_instance``): a started
+    instance that a later one of the same name replaced there is skipped.
     """
     current = get_ext("stager.before_stage", _no_stage_hook)
     if name in getattr(current, "_baton_hooks", ()):
