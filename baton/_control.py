@@ -358,9 +358,9 @@ async def cancel_jobs(instance: Oban, job_ids: list[Job | int]) -> int:
 async def retry(workflow_id: str, *, oban: Oban | str | None = None) -> list[str]:
     """Re-run a workflow's cancelled, discarded and deleted steps, and so what follows.
 
-    Completed steps keep their stored results and are not run again. A workflow with a
-    deadline gets as long again, from the retry. Steps whose deps
-    are all completed become available; the others wait, suspended, as on insert.
+    Completed steps keep their stored results and are not run again. Steps whose deps
+    are all completed become available; the others wait, suspended, as on insert. A
+    workflow with a deadline gets as long again, counted from the retry.
 
     Returns:
         The names of the steps that will run again (empty when nothing had failed).
