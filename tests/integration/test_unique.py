@@ -15,7 +15,10 @@ from oban import Oban
 import baton
 from baton import Workflow
 from baton.errors import DuplicateWorkflow
+from baton.web import create_app
+from baton.web._security import CSRF_HEADER
 from tests.integration.test_cli_commands import cli, one_line_error
+from tests.integration.test_web import ORIGIN, csrf_of, http
 from tests.support import event_steps as es
 from tests.support.event_steps import drain
 
@@ -116,7 +119,7 @@ async def test_in_the_callers_transaction_a_duplicate_leaves_it_usable(
 
 
 async def test_retry_refuses_when_another_workflow_took_the_key(
-    conn: psycopg.AsyncConnection[Any], client: Oban
+    conn: psycopg.AsyncConnection[Any], client: Oban, installed: str
 ) -> None:
     wf = Workflow(name="first", unique_key="mail:9").add("a", es.Failing.new())
     await wf.insert(oban=client)
@@ -130,6 +133,14 @@ async def test_retry_refuses_when_another_workflow_took_the_key(
         f"cannot retry workflow {wf.id!r}: its unique_key 'mail:9' is now held by unfinished "
         f"workflow {taker.id!r}, which must finish first; nothing was changed"
     )
+    async with http(create_app(oban=client)) as web:  # the web view's button: a 409
+        csrf = csrf_of((await web.get(f"/workflows/{wf.id}")).text)
+        response = await web.post(
+            f"/api/workflows/{wf.id}/retry", headers={"origin": ORIGIN, CSRF_HEADER: csrf}
+        )
+    assert (response.status_code, response.json()) == (409, {"error": str(raised.value)})
+    code, _out, err = await cli("retry", wf.id, "--dsn", installed)
+    one_line_error(code, err, f"Error: {raised.value}")
     status = await baton.status(wf.id, oban=client)
     assert (status.state, status.step("a").state) == ("failed", "discarded")
     await baton.cancel(taker.id, oban=client)
