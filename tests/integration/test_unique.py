@@ -87,7 +87,10 @@ async def test_the_key_is_free_once_the_workflow_finishes(
             await conn.execute(
                 "UPDATE baton_workflows SET deadline_at = inserted_at WHERE id = %s", (wf.id,)
             )
-            assert await baton.enforce_deadlines(oban=client) == [wf.id]
+            assert await baton.enforce_deadlines(oban=client) in (
+                [wf.id],
+                [],
+            )  # or another started instance's stager did
     status = await baton.status(wf.id, oban=client)
     assert status.finished_at is not None
     assert status.state == ("failed" if ending == "deadline" else ending)
