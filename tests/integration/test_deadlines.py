@@ -15,7 +15,7 @@ import pytest
 from oban import Oban, telemetry
 
 import baton
-from baton import Workflow
+from baton import Workflow, store
 from tests.support import cancel_steps as cs
 from tests.support import event_steps as es
 from tests.support.event_steps import finished_of, follow, steps_of
@@ -189,3 +189,39 @@ async def test_enforce_deadlines_refuses_a_bad_limit(client: Oban, limit: Any) -
     with pytest.raises(baton.errors.InvalidOption) as raised:
         await baton.enforce_deadlines(oban=client, limit=limit)
     assert str(raised.value) == f"limit must be a positive integer, got {limit!r}"
+
+
+async def test_a_deadline_that_took_nothing_away_leaves_the_workflow_completed(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    """The deadline is enforced after the last step stored its result but before its ack
+    committed: the step completes all the same, so the workflow does, with no reason."""
+    wf = Workflow(name="just-in-time", deadline=60).add("a", es.Quick.new())
+    await wf.insert(oban=client)
+    job_id = wf.steps["a"].job.id
+    await conn.execute(
+        "UPDATE oban_jobs SET state = 'executing', attempt = 1, "
+        "attempted_at = timezone('UTC', now()) WHERE id = %s",
+        (job_id,),
+    )
+    job = await client.get_job(job_id)
+    assert job is not None
+    assert await store.store_result(client, job, '{"value": 1}', unless_cancelled=True) == "stored"
+    await conn.execute(
+        "UPDATE baton_workflows SET deadline_at = inserted_at WHERE id = %s", (wf.id,)
+    )
+    await baton.enforce_deadlines(oban=client)
+    marked = await baton.status(wf.id, oban=client)
+    assert (marked.state, marked.reason, marked.finished_at) == ("failed", "deadline", None)
+    async with baton.subscribe(wf.id, oban=client) as events:
+        await conn.execute(  # the ack that was under way
+            "UPDATE oban_jobs SET state = 'completed', completed_at = timezone('UTC', now()) "
+            "WHERE id = %s",
+            (job_id,),
+        )
+        seen = await follow(events, conn, wf.id)
+    [done] = finished_of(seen, wf.id)
+    assert (done.outcome, done.reason) == ("completed", None)
+    final = await baton.status(wf.id, oban=client)
+    assert (final.state, final.reason, final.cancelled_at) == ("completed", None, None)
+    assert await baton.results(wf.id, oban=client) == {"a": 1}

@@ -24,9 +24,18 @@ BEGIN
 
         UPDATE {prefix}.baton_workflows
            SET finished_at = v_now,
-               -- a reason (deadline, budget) fails it whatever its steps did
-               outcome = CASE WHEN v_failed_count > 0 OR reason IS NOT NULL THEN 'failed'
-                              ELSE 'completed' END
+               -- A reason (deadline, budget) fails it whatever its steps did; but a
+               -- deadline enforced while the last acks were under way, every step then
+               -- completing all the same, took nothing away: completed, the marks undone.
+               outcome = CASE
+                   WHEN v_failed_count = 0 AND reason = 'deadline' THEN 'completed'
+                   WHEN v_failed_count > 0 OR reason IS NOT NULL THEN 'failed'
+                   ELSE 'completed'
+               END,
+               reason = CASE WHEN v_failed_count = 0 AND reason = 'deadline' THEN NULL
+                             ELSE reason END,
+               cancelled_at = CASE WHEN v_failed_count = 0 AND reason = 'deadline' THEN NULL
+                                   ELSE cancelled_at END
          WHERE id = p_workflow_id
         RETURNING json_build_object(
             'type', 'workflow',
