@@ -9,6 +9,11 @@ is executed as an Oban telemetry event in that process, with the event object as
 - ``baton.workflow.steps_added`` — a ``baton.StepsAdded`` (a running step added steps);
 - ``baton.workflow.finished`` — a ``baton.WorkflowFinished``.
 
+Besides, the node that enforces a workflow's deadline executes ``baton.workflow.deadline``
+there, with ``metadata["workflow_id"]`` and ``metadata["cancelled"]`` (see
+``docs/deadlines.md``); the default logger does not log it (the finished event that
+follows carries ``reason="deadline"``).
+
 Example:
     >>> import logging, baton
     >>> baton.telemetry.attach_default_logger(level=logging.INFO)
