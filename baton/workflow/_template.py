@@ -26,8 +26,9 @@ from ._template_checks import Where
 from ._template_files import check_depth, parse
 
 FLAGS = ("ignore_cancelled", "ignore_discarded", "ignore_deleted")
-TOP_KEYS = ("name", *FLAGS, "params", "context", "models", "steps")
-SUB_KEYS = tuple(key for key in TOP_KEYS if key != "params")
+# `schedule` is read by `baton start --schedule` (baton/_schedule_template.py), not here.
+TOP_KEYS = ("name", *FLAGS, "params", "context", "models", "steps", "schedule")
+SUB_KEYS = tuple(key for key in TOP_KEYS if key not in ("params", "schedule"))
 WORKER_KEYS = (
     "name",
     "worker",
@@ -221,7 +222,10 @@ def _plan[W: Buildable](
             SUB_KEYS,
             at_sub,
             "a sub-workflow",
-            {"params": "a sub-workflow uses the params of the top-level template"},
+            {
+                "params": "a sub-workflow uses the params of the top-level template",
+                "schedule": "only the top-level template can have a schedule",
+            },
         )
         return _Planned(name, where, deps, dep_entries, sub=_build(new, sub, at_sub, values))
     return _worker_step(step, name, where, deps, dep_entries, values)
