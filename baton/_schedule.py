@@ -29,6 +29,7 @@ from .workflow import Workflow
 logger = logging.getLogger("baton")
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
+_ALLOWED_SET = re.compile(r": (frozenset\()?\{[\d, ]*\}\)?")
 #: Attempts of a tick job: a node without the schedule, or a database error, is retried.
 TICK_ATTEMPTS = 3
 
@@ -81,8 +82,9 @@ def _checked(name: object, cron: object, build: object, timezone: object, queue:
     try:
         _oban.check_cron(cron)
     except ValueError as error:
+        reason = _ALLOWED_SET.sub("", str(error))  # Oban appends the whole set of values
         raise ScheduleError(
-            f"schedule {name!r}: {cron!r} is not a cron expression Oban accepts ({error}); "
+            f"schedule {name!r}: {cron!r} is not a cron expression Oban accepts ({reason}); "
             "use five fields, minute hour day month weekday, such as '0 3 * * *', or "
             "@hourly, @daily, @weekly, @monthly, @yearly"
         ) from error

@@ -167,9 +167,9 @@ async def test_three_nodes_build_exactly_one_workflow_per_tick(
     minutes = [tick for tick, _, _ in built]
     assert len(minutes) >= 2 and len(set(minutes)) == len(minutes)
     assert all(tick.second == 0 and tick.microsecond == 0 for tick in minutes)
-    assert await rows(
-        conn, "SELECT count(*) FROM baton_workflows WHERE name = 'every-minute'"
-    ) == [(len(built),)]
+    assert await rows(conn, "SELECT count(*) FROM baton_workflows WHERE name = 'every-minute'") == [
+        (len(built),)
+    ]
     jobs = await rows(
         conn,
         "SELECT meta->>'cron_at', count(*) FROM oban_jobs "
