@@ -182,7 +182,8 @@ async def test_schedules_example(installed: str, conn: psycopg.AsyncConnection[A
     assert (final.name, final.state) == ("heartbeat", "completed")
     [(tick,)] = await (
         await conn.execute(
-            "SELECT tick FROM baton_schedule_ticks WHERE schedule = 'heartbeat' AND workflow_id = %s",
+            "SELECT tick FROM baton_schedule_ticks "
+            "WHERE schedule = 'heartbeat' AND workflow_id = %s",
             (final.id,),
         )
     ).fetchall()

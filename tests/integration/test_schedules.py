@@ -128,8 +128,8 @@ async def test_a_node_without_the_schedule_fails_the_tick_job_clearly(
 @pytest.mark.parametrize(
     ("returned", "message"),
     [
-        (lambda tick: {"not": "a workflow"}, "schedule 'bad': build returned dict, not a"),
-        (lambda tick: Workflow(name="empty"), "has no steps"),
+        (lambda _tick: {"not": "a workflow"}, "schedule 'bad': build returned dict, not a"),
+        (lambda _tick: Workflow(name="empty"), "has no steps"),
     ],
 )
 async def test_a_build_that_returns_no_valid_workflow_discards_the_tick_at_once(
