@@ -46,8 +46,9 @@ async def test_a_bad_schedule_stops_start_with_one_line_naming_the_file(
     plain.write_text('[[steps]]\nname = "a"\nworker = "tests.support.steps.Echo"\n')
     code, _out, err = await cli("start", "--dsn", installed, "--schedule", str(plain))
     one_line_error(code, err, f"Error: {plain}: schedule: missing: a template run on a schedule")
-    code, _out, err = await cli("start", "--dsn", installed, "--schedule", str(tmp_path / "no.toml"))
-    one_line_error(code, err, f"Error: {tmp_path / 'no.toml'}: ")
+    missing = str(tmp_path / "no.toml")
+    code, _out, err = await cli("start", "--dsn", installed, "--schedule", missing)
+    one_line_error(code, err, f"Error: {missing}: ")
 
 
 @pytest.mark.slow
