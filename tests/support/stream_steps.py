@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import oban
@@ -54,3 +55,18 @@ class PlainStreams:
             await baton.stream(job, "hello")
         except NotAWorkflowStep as error:
             PLAIN_ERRORS.append(str(error))
+
+
+#: Per workflow id: set to let ``GatedStreams`` start streaming (the viewer is ready).
+GATES: dict[str, asyncio.Event] = {}
+
+
+@baton.worker(queue="default", max_attempts=1)
+class GatedStreams:
+    """Waits for its workflow's gate, then streams its ``chunks``."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        await GATES[job.meta["workflow_id"]].wait()
+        for chunk in job.args["chunks"]:
+            await baton.stream(job, chunk)
+        return "done"
