@@ -149,7 +149,8 @@ async def stream(job: Job, text: str) -> None:
 
 async def _flush_at(output: _Output, due: float) -> None:
     await asyncio.sleep(max(0.0, due - asyncio.get_running_loop().time()))
-    await _flush(output)
+    # Shielded: the step ending cancels this task, and text taken must still be sent.
+    await asyncio.shield(_flush(output))
 
 
 async def _flush(output: _Output) -> None:
