@@ -35,6 +35,7 @@ from ._deadline import enforce_deadlines
 from ._events import (
     Reconnected,
     StepEvent,
+    StepOutput,
     StepsAdded,
     Subscription,
     WorkflowFinished,
@@ -45,9 +46,12 @@ from ._llm import llm_backoff, llm_worker
 from ._outcomes import Cancel, Complete, Discard, Error, Snooze
 from ._prune import Pruner, PruneReport, prune
 from ._results import get_all_results, get_own_result, get_result, results
+from ._schedule import Schedule, Tick, schedule, schedules, unschedule
 from ._schema import SCHEMA_VERSION, install
+from ._stream import stream
 from ._sweep import Sweeper, SweepReport, sweep
 from ._usage import DEFAULT_PRICING, LLMUsage, PriceTable, Pricing, Rates
+from ._wait import wait
 from ._worker import worker
 from .workflow import Step, Workflow
 
@@ -65,15 +69,18 @@ __all__ = [
     "Pruner",
     "Rates",
     "Reconnected",
+    "Schedule",
     "Snooze",
     "Step",
     "StepEvent",
+    "StepOutput",
     "StepStatus",
     "StepUsage",
     "StepsAdded",
     "Subscription",
     "SweepReport",
     "Sweeper",
+    "Tick",
     "Workflow",
     "WorkflowFinished",
     "WorkflowStatus",
@@ -95,11 +102,16 @@ __all__ = [
     "prune",
     "results",
     "retry",
+    "schedule",
+    "schedules",
     "status",
+    "stream",
     "subscribe",
     "sweep",
     "telemetry",
+    "unschedule",
     "usage",
+    "wait",
     "worker",
 ]
 

@@ -108,6 +108,30 @@ class WorkflowFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class StepOutput:
+    """Partial output a running step streamed with ``baton.stream(job, text)``; not stored.
+
+    ``text`` is what the step streamed since its previous ``StepOutput`` (several calls
+    coalesced into one event); ``seq`` counts the events of this attempt from 1;
+    ``skipped`` is the number of characters dropped before ``text`` because the step
+    streamed faster than events are sent (see docs/streaming.md for the bounds).
+    """
+
+    workflow_id: str
+    step: str
+    job_id: int
+    attempt: int
+    seq: int
+    text: str
+    skipped: int
+    at: datetime
+
+    @property
+    def topics(self) -> tuple[str, str]:
+        return (f"workflow:{self.workflow_id}", ALL)
+
+
+@dataclass(frozen=True, slots=True)
 class Reconnected:
     """The listening connection was lost and is back; events in between were missed.
 
@@ -118,8 +142,8 @@ class Reconnected:
     topics: tuple[str, ...] = (ALL,)
 
 
-type Event = StepEvent | StepsAdded | WorkflowFinished | Reconnected
-type WorkflowEvent = StepEvent | StepsAdded | WorkflowFinished
+type Event = StepEvent | StepsAdded | WorkflowFinished | StepOutput | Reconnected
+type WorkflowEvent = StepEvent | StepsAdded | WorkflowFinished | StepOutput
 
 
 def _timestamp(text: str) -> datetime:
@@ -164,6 +188,17 @@ def parse(payload: str) -> WorkflowEvent | None:
                 at=_timestamp(data["at"]),
                 reason=data.get("reason"),
             )
+        case "output":
+            return StepOutput(
+                workflow_id=data["workflow_id"],
+                step=data["step"],
+                job_id=data["job_id"],
+                attempt=data["attempt"],
+                seq=data["seq"],
+                text=data["text"],
+                skipped=data["skipped"],
+                at=_timestamp(data["at"]),
+            )
     logger.warning("ignoring a Baton event of unknown type %r", data.get("type"))
     return None
 
@@ -176,6 +211,8 @@ def _telemetry(event: WorkflowEvent) -> None:
             telemetry.execute("baton.workflow.steps_added", {"event": event})
         case WorkflowFinished():
             telemetry.execute("baton.workflow.finished", {"event": event})
+        case StepOutput():
+            telemetry.execute("baton.step.output", {"event": event})
 
 
 class Subscription:

@@ -275,3 +275,44 @@ def before_stage(name: str, hook: Callable[[Oban], Awaitable[None]]) -> None:
 
     staged._baton_hooks = (*getattr(current, "_baton_hooks", ()), name)  # type: ignore[attr-defined]
     put_ext("stager.before_stage", staged)
+
+
+# --- Oban's cron scheduler (baton.schedule) -------------------------------------------------
+
+
+def check_cron(expression: str) -> None:
+    """Raise ValueError (Oban's reason) unless Oban's scheduler accepts ``expression``."""
+    from oban._scheduler import Expression
+
+    Expression.parse(expression)
+
+
+def add_cron(expression: str, timezone: str | None, key: str, new_job: Callable[[], Job]) -> Any:
+    """Have Oban's scheduler insert ``new_job()`` at every minute ``expression`` matches.
+
+    Oban's scheduler (on the leader node only, once a minute) builds each due entry's job
+    with its class's ``new()`` and adds the tick to the job's meta (``cron_at``); ``key``
+    names the entry in Oban's cron hash. Oban 0.7 offers no public way to register an
+    entry other than decorating a worker class, nor to remove one; the entry returned
+    here is what :func:`remove_cron` takes.
+    """
+    from zoneinfo import ZoneInfo
+
+    from oban._scheduler import Expression, ScheduledEntry, _scheduled_entries
+
+    source = type(key, (), {"new": staticmethod(new_job), "__module__": "baton.schedule"})
+    entry = ScheduledEntry(
+        expression=Expression.parse(expression),
+        worker_cls=source,
+        timezone=ZoneInfo(timezone) if timezone else None,
+    )
+    _scheduled_entries.append(entry)
+    return entry
+
+
+def remove_cron(entry: Any) -> None:
+    """Take an entry :func:`add_cron` made off Oban's scheduler; idempotent."""
+    from oban._scheduler import _scheduled_entries
+
+    if entry in _scheduled_entries:
+        _scheduled_entries.remove(entry)

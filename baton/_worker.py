@@ -25,7 +25,7 @@ import oban
 from oban import Cancel, Job, Snooze
 from psycopg import InterfaceError, OperationalError
 
-from . import _context, _expansion, _interrupt, _json, _oban, store
+from . import _context, _expansion, _interrupt, _json, _oban, _stream, store
 from ._gate import Blocked, Cancelled, Ready, Wait, gate
 from ._outcomes import Complete, Discard, Error, StepFailed
 from ._usage import DEFAULT_PRICING, Pricing, split_usage, usage_record
@@ -185,7 +185,8 @@ async def _process(self: Any, job: Job) -> Any:
             pass
 
     try:
-        outcome = await _perform(self, job)
+        async with _stream.running(instance, job, context.workflow_id, context.name):
+            outcome = await _perform(self, job)
     except NotADependency:
         _oban.discard_now(job)  # the same code asks for the same name on every attempt
         raise

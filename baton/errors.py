@@ -22,6 +22,8 @@ Every error derives from :class:`BatonError`::
     ├── UnknownWorkflow             no workflow has the id given
     ├── WorkflowFailed              baton.testing.run_workflow: some step did not complete
     ├── NotAWorkflowStep            a read-side call got a job that is not a workflow step
+    ├── StreamError                 baton.stream outside a running step (it has returned)
+    ├── ScheduleError               a bad schedule: cron, timezone, name taken, bad build
     └── ResultError                 a result cannot be read or stored
         ├── NotADependency          get_result() for a step that is not a declared dep
         ├── ResultUnavailable       the dep has not completed, or completed without a value
@@ -53,8 +55,10 @@ __all__ = [
     "ResultError",
     "ResultUnavailable",
     "RetentionError",
+    "ScheduleError",
     "SchemaError",
     "SelfDependency",
+    "StreamError",
     "TemplateError",
     "UnknownDependency",
     "UnknownWorkflow",
@@ -180,6 +184,19 @@ class WorkflowFailed(BatonError):
 
 class NotAWorkflowStep(BatonError, ValueError):
     """A read-side call got a job that was not inserted as part of a workflow."""
+
+
+class StreamError(BatonError):
+    """``baton.stream`` for a step that is not running in this process.
+
+    Its ``perform_workflow`` has returned (the step finished), or the job is not being
+    performed here; stream from inside ``perform_workflow``.
+    """
+
+
+class ScheduleError(BatonError, ValueError):
+    """A schedule cannot be registered: a bad cron expression or timezone, a name already
+    registered, or a build that is not callable. The message names the schedule."""
 
 
 class ResultError(BatonError):

@@ -7,7 +7,9 @@ is executed as an Oban telemetry event in that process, with the event object as
 - ``baton.step.executing``, ``.snoozed``, ``.completed``, ``.retryable``, ``.discarded``,
   ``.cancelled``, ``.deleted`` — a ``baton.StepEvent``;
 - ``baton.workflow.steps_added`` — a ``baton.StepsAdded`` (a running step added steps);
-- ``baton.workflow.finished`` — a ``baton.WorkflowFinished``.
+- ``baton.workflow.finished`` — a ``baton.WorkflowFinished``;
+- ``baton.step.output`` — a ``baton.StepOutput`` (streamed text; the default logger
+  leaves it out).
 
 Besides, the node that enforces a workflow's deadline executes ``baton.workflow.deadline``
 there, with ``metadata["workflow_id"]`` and ``metadata["cancelled"]`` (see

@@ -22,9 +22,11 @@ from oban.telemetry import logger as telemetry_logger
 
 from .. import _oban
 from .._prune import DEFAULT_MAX_AGE, Pruner
+from .._schedule_template import schedule_template
 from .._sweep import Sweeper
+from ..errors import BatonError
 from ._connection import probe, settings
-from ._exits import EXIT_INTERRUPTED, run_or_exit
+from ._exits import EXIT_INTERRUPTED, first_line, run_or_exit
 from ._options import IMPORTS, connection, import_project_modules
 from ._prune import DURATION, describe
 
@@ -79,6 +81,14 @@ def parse_queues(text: str) -> dict[str, int]:
     "(with baton.Pruner).",
 )
 @click.option("--no-prune", is_flag=True, help="Do not prune finished workflows.")
+@click.option(
+    "--schedule",
+    "schedules",
+    multiple=True,
+    metavar="FILE",
+    help="Build the workflow of this template file at every tick of its [schedule] cron "
+    "(repeatable; give every node the same ones). See docs/schedules.md.",
+)
 @IMPORTS
 @click.option(
     "--log-level",
@@ -97,6 +107,7 @@ def start(
     sweep_interval: float,
     prune_after: timedelta,
     no_prune: bool,
+    schedules: tuple[str, ...],
     imports: tuple[str, ...],
     log_level: str,
 ) -> None:
@@ -125,6 +136,12 @@ def start(
     if not conf.queues:
         conf = dataclasses.replace(conf, queues=parse_queues(DEFAULT_QUEUES))
     imported = import_project_modules(imports)
+    for path in schedules:
+        try:
+            registered = schedule_template(path)
+        except BatonError as error:
+            raise click.ClickException(first_line(error)) from None
+        logger.info("schedule %r: %s, from %s", registered.name, registered.cron, path)
     pruning = None if no_prune else prune_after
     run_or_exit(run_workers(conf, schema, sweep_interval, pruning, imported))
 

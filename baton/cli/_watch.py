@@ -20,7 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .._control import WorkflowStatus, status
-from .._events import Event, StepEvent, StepsAdded, WorkflowFinished, subscribe
+from .._events import Event, StepEvent, StepOutput, StepsAdded, WorkflowFinished, subscribe
+from ._output import OutputTail, output_line
 from ._sanitize import clean_line
 from ._terminal import (
     UNSETTLED,
@@ -58,6 +59,7 @@ def finished(current: WorkflowStatus) -> bool:
 class _View:
     current: WorkflowStatus
     started: float = field(default_factory=time.monotonic)
+    outputs: OutputTail = field(default_factory=OutputTail)
 
     def render(self) -> RenderableType:
         now = datetime.now(UTC)
@@ -67,6 +69,7 @@ class _View:
             steps_table(current, now),
             errors_view(current),
             *unserved_lines(current),
+            *self.outputs.render(),
             progress(current),
         )
 
@@ -93,6 +96,8 @@ def event_line(event: Event, since: float) -> str:
     if isinstance(event, StepsAdded):
         step = clean_line(event.step)
         return f"{elapsed}  {step}  added {event.count} step(s) under {step}/"
+    if isinstance(event, StepOutput):
+        return f"{elapsed}  {output_line(event)}"
     if isinstance(event, WorkflowFinished):
         why = f" ({clean_line(event.reason)})" if event.reason else ""
         return f"{elapsed}  workflow {event.outcome}{why} in {duration(event.duration_ms)}"
@@ -132,6 +137,9 @@ async def watch(
             async for event in events:
                 if not interactive:
                     out.print(Text(event_line(event, view.started)))
+                if isinstance(event, StepOutput):
+                    view.outputs.add(event)  # drawn by the live view's refresh, no re-read
+                    continue
                 dirty.set()
 
         reader = asyncio.create_task(read())

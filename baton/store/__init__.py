@@ -8,6 +8,7 @@ per operation and never see a cursor.
 from __future__ import annotations
 
 from ._databases import answers, create_database, drop_database
+from ._events import notify_output
 from ._flow import expire_deadlines
 from ._install import SCHEMA_VERSION, installed_version
 from ._install import install as install_schema
@@ -28,6 +29,7 @@ from ._rows import (
     UsageRow,
     WorkflowRow,
 )
+from ._schedules import claim_tick
 from ._step_input import StepInput
 from ._steps import (
     Addition,
@@ -78,6 +80,7 @@ __all__ = [
     "activate_stuck",
     "answers",
     "cancel",
+    "claim_tick",
     "complete",
     "create_database",
     "dep_rows",
@@ -89,6 +92,7 @@ __all__ = [
     "installed_version",
     "list_workflows",
     "listen",
+    "notify_output",
     "ping",
     "prune_batch",
     "prune_cutoff",

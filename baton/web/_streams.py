@@ -18,6 +18,7 @@ from starlette.responses import Response
 from .._events import (
     Reconnected,
     StepEvent,
+    StepOutput,
     StepsAdded,
     Subscription,
     WorkflowEvent,
@@ -36,6 +37,17 @@ logger = logging.getLogger("baton")
 
 def event_data(event: WorkflowEvent) -> tuple[str, dict[str, Any]]:
     """The SSE event name and JSON data of a workflow's event."""
+    if isinstance(event, StepOutput):  # streamed text: live only, never in a snapshot
+        return "output", {
+            "workflow_id": event.workflow_id,
+            "step": event.step,
+            "job_id": event.job_id,
+            "attempt": event.attempt,
+            "seq": event.seq,
+            "text": event.text,
+            "skipped": event.skipped,
+            "at": event.at.isoformat(),
+        }
     head = {"workflow_id": event.workflow_id, "workflow_name": event.workflow_name}
     match event:
         case StepEvent():
@@ -117,6 +129,8 @@ async def stream(
             if forward(event):
                 kind, payload = event_data(event)
                 yield ServerSentEvent(json.dumps(payload), event=kind, id=str(next(ids)))
+            if isinstance(event, StepOutput):
+                continue  # output changes nothing a snapshot holds
             if refresh(event):
                 due = None
                 data = await snapshot()

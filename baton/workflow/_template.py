@@ -30,8 +30,9 @@ FLAGS = ("ignore_cancelled", "ignore_discarded", "ignore_deleted")
 #: Options of the whole workflow (``docs/deadlines.md``, ``docs/unique.md``), not of a
 #: sub-workflow; their values may be params (``unique_key = "ticket:${ticket}"``).
 FLOW_KEYS = ("deadline", "unique_key")
-TOP_KEYS = ("name", *FLAGS, *FLOW_KEYS, "params", "context", "models", "steps")
-SUB_KEYS = tuple(key for key in TOP_KEYS if key not in ("params", *FLOW_KEYS))
+# `schedule` is read by `baton start --schedule` (baton/_schedule_template.py), not here.
+TOP_KEYS = ("name", *FLAGS, *FLOW_KEYS, "params", "context", "models", "steps", "schedule")
+SUB_KEYS = tuple(key for key in TOP_KEYS if key not in ("params", "schedule", *FLOW_KEYS))
 WORKER_KEYS = (
     "name",
     "worker",
@@ -225,7 +226,10 @@ def _plan[W: Buildable](
             SUB_KEYS,
             at_sub,
             "a sub-workflow",
-            {"params": "a sub-workflow uses the params of the top-level template"},
+            {
+                "params": "a sub-workflow uses the params of the top-level template",
+                "schedule": "only the top-level template can have a schedule",
+            },
         )
         return _Planned(name, where, deps, dep_entries, sub=_build(new, sub, at_sub, values))
     return _worker_step(step, name, where, deps, dep_entries, values)

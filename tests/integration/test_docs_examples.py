@@ -42,6 +42,9 @@ async def run_example(doc: str, index: int, dsn: str) -> Any:
         "templates.md",
         "deadlines.md",
         "unique.md",
+        "waiting.md",
+        "streaming.md",
+        "schedules.md",
     ],
 )
 def test_docs_examples_are_all_checked(doc: str) -> None:
@@ -56,6 +59,9 @@ def test_docs_examples_are_all_checked(doc: str) -> None:
         "templates.md": 1,
         "deadlines.md": 1,
         "unique.md": 1,
+        "waiting.md": 1,
+        "streaming.md": 1,
+        "schedules.md": 1,
     }
     assert len(runnable(doc)) == expected.get(doc, 0)
 
@@ -171,3 +177,35 @@ async def test_unique_example(installed: str) -> None:
     assert duplicate.workflow_id == first
     assert duplicate.unique_key == "ticket:42"
     assert again != first
+
+
+async def test_waiting_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    final, answer, again = await run_example("waiting.md", 0, installed)
+    assert (final.state, final.finished_at is not None) == ("completed", True)
+    assert answer == "an essay about Baton"
+    assert (again.id, again.state, again.finished_at) == (final.id, "completed", final.finished_at)
+
+
+async def test_streaming_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    streamed, result = await run_example("streaming.md", 0, installed)
+    assert streamed == result == "Baton streams partial output."
+    stored = await (await conn.execute("SELECT result FROM baton_steps")).fetchall()
+    assert stored == [({"value": "Baton streams partial output."},)]  # the result, no output
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+async def test_schedules_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    """Waits for the next minute's tick of Oban's scheduler (up to a minute)."""
+    await conn.execute("TRUNCATE baton_schedule_ticks")
+    final, beat = await run_example("schedules.md", 0, installed)
+    assert (final.name, final.state) == ("heartbeat", "completed")
+    [(tick,)] = await (
+        await conn.execute(
+            "SELECT tick FROM baton_schedule_ticks "
+            "WHERE schedule = 'heartbeat' AND workflow_id = %s",
+            (final.id,),
+        )
+    ).fetchall()
+    assert beat == f"alive at {tick.isoformat()}"
+    assert baton.schedules() == ()  # the example unscheduled it

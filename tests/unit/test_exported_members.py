@@ -21,15 +21,18 @@ EXPECTED = [
     "Pruner",
     "Rates",
     "Reconnected",
+    "Schedule",
     "Snooze",
     "Step",
     "StepEvent",
+    "StepOutput",
     "StepStatus",
     "StepUsage",
     "StepsAdded",
     "Subscription",
     "SweepReport",
     "Sweeper",
+    "Tick",
     "Workflow",
     "WorkflowFinished",
     "WorkflowStatus",
@@ -51,11 +54,16 @@ EXPECTED = [
     "prune",
     "results",
     "retry",
+    "schedule",
+    "schedules",
     "status",
+    "stream",
     "subscribe",
     "sweep",
     "telemetry",
+    "unschedule",
     "usage",
+    "wait",
     "worker",
 ]
 
@@ -78,8 +86,10 @@ EXPECTED_ERRORS = [
     "ResultError",
     "ResultUnavailable",
     "RetentionError",
+    "ScheduleError",
     "SchemaError",
     "SelfDependency",
+    "StreamError",
     "TemplateError",
     "UnknownDependency",
     "UnknownWorkflow",
@@ -124,6 +134,9 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "WorkflowSummary",
         "WorkflowUsage",
         "Pricing",
+        "StepOutput",
+        "Schedule",
+        "Tick",
     )
     for name in classes:
         assert inspect.isclass(getattr(baton, name)), name
@@ -140,10 +153,21 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "retry",
         "status",
         "usage",
+        "wait",
+        "stream",
     )
     for name in coroutines:
         assert inspect.iscoroutinefunction(getattr(baton, name)), name
-    for name in ("worker", "llm_worker", "llm_backoff", "subscribe", "model"):
+    for name in (
+        "worker",
+        "llm_worker",
+        "llm_backoff",
+        "subscribe",
+        "model",
+        "schedule",
+        "schedules",
+        "unschedule",
+    ):
         assert callable(getattr(baton, name)), name
     assert isinstance(baton.DEFAULT_PRICING, baton.PriceTable)
 

@@ -498,6 +498,22 @@
       if (current) header();
     }
 
+    // Streamed output (baton.stream): live only, the last OUTPUT_CHARS characters per step.
+    const OUTPUT_CHARS = 20000;
+    function showOutput(event) {
+      const section = document.getElementById("output-section");
+      const box = document.getElementById("output");
+      if (!section || !box) return;
+      section.hidden = false;
+      let pre = [...box.querySelectorAll("pre")].find((node) => node.dataset.step === event.step);
+      if (!pre) {
+        pre = el("pre", { "data-step": event.step });
+        box.append(el("h3", {}, event.step), pre);
+      }
+      const text = pre.textContent + (event.skipped ? "…" : "") + event.text;
+      pre.textContent = text.slice(-OUTPUT_CHARS);
+    }
+
     cancelButton.addEventListener("click", () => act("cancel", cancelButton));
     retryButton.addEventListener("click", () => act("retry", retryButton));
     connect(`${path}/events`, {
@@ -506,6 +522,7 @@
         render();
       },
       step: applyStep,
+      output: showOutput,
       added(event) { // a snapshot with the new steps follows at once
         for (const name of event.steps) fresh.add(name);
       },

@@ -1,0 +1,16 @@
+"""Events sent from Python rather than by the database's functions: streamed output."""
+
+from __future__ import annotations
+
+from oban import Oban
+
+from .. import _oban
+from . import _execute as db
+
+
+async def notify_output(oban: Oban, channel: str, payload: str) -> None:
+    """Send one ``StepOutput`` payload (JSON, under 8,000 bytes) on ``channel``."""
+    async with _oban.single(oban) as conn:
+        await db.values(
+            conn, "notify_output.sql", _oban.prefix(oban), {"channel": channel, "payload": payload}
+        )
