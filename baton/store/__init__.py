@@ -27,6 +27,7 @@ from ._rows import (
     UsageRow,
     WorkflowRow,
 )
+from ._skips import Skip, SkipTargets
 from ._step_input import StepInput
 from ._steps import (
     Addition,
@@ -64,6 +65,8 @@ __all__ = [
     "GraphRow",
     "PrunedBatch",
     "ResultPreview",
+    "Skip",
+    "SkipTargets",
     "StepContext",
     "StepInput",
     "StepRow",

@@ -40,6 +40,7 @@ class StepContext:
         upstream: ``(step, state)`` of every expanded dep, read only when the counters say
             the step is not clear to run; None when every dep completed or is ignored.
         workflow_cancelled: ``baton.cancel`` was called on the workflow.
+        skipped: Baton skipped the step (branches): its worker acks it without running.
     """
 
     workflow_id: str
@@ -51,6 +52,7 @@ class StepContext:
     ignore_deleted: bool
     upstream: Sequence[Sequence[str]] | None
     workflow_cancelled: bool = False
+    skipped: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,12 @@
 -- p_job_id. Job ids alone do not identify a step: they restart (TRUNCATE ... RESTART
 -- IDENTITY, oban_jobs dropped and created again) while Baton's rows remain.
 --
+-- Branches (migration 011): a completed step's stored `skips` name dependents that are
+-- skipped (baton_skip_steps cancels their jobs, and their settlement records 'skipped'
+-- because Baton set their skip_reason first); a dependent whose last dep settles with
+-- every dep skipped (live = 0) is skipped in turn. A skipped step's later job changes (a
+-- retry of its job by hand, refused by its worker) settle and broadcast nothing.
+--
 -- Call it with the last two parameters by name:
 --   p_wake => false       when the producer that acked the job fetches from its queue right
 --                         after (the trigger, for a job that was executing): one successor
@@ -52,6 +58,9 @@ DECLARE
     v_ready bigint[] := ARRAY[]::bigint[];
     v_ready_names text[] := ARRAY[]::text[];
     v_doomed bigint[] := ARRAY[]::bigint[];
+    v_skipped bigint[] := ARRAY[]::bigint[];
+    v_skips text[] := ARRAY[]::text[];
+    v_skip_job bigint;
     v_dependents text[];
     v_name text;
     v_dep record;
@@ -60,7 +69,7 @@ DECLARE
     v_now timestamp := timezone('UTC', now());
 BEGIN
     SELECT s.workflow_id, s.name, s.outcome, s.performed_at, s.performed_attempt,
-           w.name AS workflow_name
+           s.skips, s.skip_reason, w.name AS workflow_name
       INTO v_step
       FROM {prefix}.baton_steps s
       JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
@@ -68,6 +77,14 @@ BEGIN
 
     IF NOT FOUND THEN
         RETURN false;
+    END IF;
+
+    -- A skipped step stays skipped, silently (branches).
+    IF v_step.outcome = 'skipped' THEN
+        RETURN false;
+    END IF;
+    IF v_step.skip_reason IS NOT NULL AND v_state IN ('cancelled', 'deleted') THEN
+        v_state := 'skipped';
     END IF;
 
     IF v_state IN ('retryable', 'snoozed') THEN
@@ -113,7 +130,25 @@ BEGIN
       FROM {prefix}.baton_edges e
      WHERE e.workflow_id = v_step.workflow_id AND e.upstream = v_step.name;
 
+    IF v_state = 'completed' THEN
+        v_skips := coalesce(v_step.skips, v_skips);
+    END IF;
+
     FOREACH v_name IN ARRAY v_dependents LOOP
+        -- Branches: a dependent the completed step's result skips is skipped now,
+        -- whatever its other deps; pending = 0 keeps their settlements off it.
+        IF v_name = ANY(v_skips) THEN
+            UPDATE {prefix}.baton_steps s
+               SET pending = 0, skip_reason = 'skipped by ' || v_step.name
+             WHERE s.workflow_id = v_step.workflow_id AND s.name = v_name
+               AND s.pending > 0 AND s.outcome IS NULL
+            RETURNING s.job_id INTO v_skip_job;
+            IF FOUND THEN
+                v_skipped := v_skipped || v_skip_job;
+            END IF;
+            CONTINUE;
+        END IF;
+
         UPDATE {prefix}.baton_steps s
            SET pending = s.pending - 1,
                blocked = s.blocked + CASE
@@ -121,13 +156,21 @@ BEGIN
                    WHEN v_state = 'discarded' AND NOT s.ignore_discarded THEN 1
                    WHEN v_state = 'deleted' AND NOT s.ignore_deleted THEN 1
                    ELSE 0
-               END
+               END,
+               live = s.live + CASE WHEN v_state = 'skipped' THEN 0 ELSE 1 END
          WHERE s.workflow_id = v_step.workflow_id
            AND s.name = v_name
            AND s.pending > 0
-        RETURNING s.job_id, s.pending, s.blocked, s.gated AND s.callbacks AS callbacks INTO v_dep;
+        RETURNING s.job_id, s.pending, s.blocked, s.live, s.gated AND s.callbacks AS callbacks
+             INTO v_dep;
 
-        IF FOUND AND v_dep.pending = 0 THEN
+        IF FOUND AND v_dep.pending = 0 AND v_dep.blocked = 0 AND v_dep.live = 0 THEN
+            -- Branches: every dep was skipped, so this one is.
+            UPDATE {prefix}.baton_steps s
+               SET skip_reason = 'every dep was skipped'
+             WHERE s.workflow_id = v_step.workflow_id AND s.name = v_name;
+            v_skipped := v_skipped || v_dep.job_id;
+        ELSIF FOUND AND v_dep.pending = 0 THEN
             -- A blocked step runs only to call its worker's on_dep_* callback; without one
             -- it is cancelled here, so a class that cannot load is never needed.
             IF v_dep.blocked = 0 OR v_dep.callbacks THEN
@@ -175,6 +218,10 @@ BEGIN
 
     IF cardinality(v_doomed) > 0 THEN
         PERFORM {prefix}.baton_cancel_blocked(v_doomed);
+    END IF;
+
+    IF cardinality(v_skipped) > 0 THEN
+        PERFORM {prefix}.baton_skip_steps(v_skipped);
     END IF;
 
     PERFORM {prefix}.baton_finish_workflow(v_step.workflow_id);
