@@ -155,7 +155,12 @@ async def test_install_is_idempotent_and_records_its_version(
             "AND tgname LIKE 'baton%' ORDER BY tgname"
         )
     ).fetchall()
-    assert triggers == [("baton_jobs_truncated",), ("baton_step_deleted",), ("baton_step_settled",)]
+    assert triggers == [
+        ("baton_jobs_truncated",),
+        ("baton_step_deleted",),
+        ("baton_step_settled",),
+        ("baton_step_skipped",),
+    ]
 
     # The tables still work after the repeated installs.
     wf = await Workflow().add("a", Echo.new({"value": 1})).insert()

@@ -26,11 +26,13 @@ class Route:
     """Completes with its ``value`` arg, skipping what its ``skip`` arg names.
 
     ``add`` (a number) also adds that many ``Leaf`` steps as the group ``extra``;
-    ``context`` adds context values.
+    ``context`` adds context values; ``discard_first`` discards its first attempt.
     """
 
     async def perform_workflow(self, job: Job) -> Any:
         await _note(job)
+        if job.args.get("discard_first") and job.attempt == 1:
+            return baton.Discard("the first attempt is discarded")
         count = job.args.get("add")
         add = {"extra": [Leaf.new({}) for _ in range(count)]} if count else None
         return baton.Complete(
