@@ -41,6 +41,7 @@ STATE_STYLES = {
     "discarded": "red",
     "cancelled": "bright_magenta",
     "deleted": "dim",
+    "skipped": "italic bright_black",
     "running": "yellow",
     "failed": "bold red",
 }
@@ -156,6 +157,8 @@ def header(current: WorkflowStatus, now: datetime) -> Text:
     text.append_text(_state(current.state))
     completed = current.counts.get("completed", 0)
     text.append(f" · {completed}/{len(current.steps)} steps completed")
+    if current.counts.get("skipped"):  # branches not taken
+        text.append(f" · {current.counts['skipped']} skipped", style=STATE_STYLES["skipped"])
     if current.state == "cancelled":
         verb = "cancelled after"
     else:

@@ -69,6 +69,7 @@ EXPECTED_ERRORS = [
     "InvalidDSN",
     "InvalidExpansion",
     "InvalidOption",
+    "InvalidSkip",
     "InvalidStep",
     "InvalidStepName",
     "NotADependency",
@@ -78,6 +79,7 @@ EXPECTED_ERRORS = [
     "RetentionError",
     "SchemaError",
     "SelfDependency",
+    "StepSkipped",
     "TemplateError",
     "UnknownDependency",
     "UnknownWorkflow",
@@ -183,8 +185,10 @@ def test_the_error_tree() -> None:
         "UnstorableResult",
         "InvalidExpansion",
         "ContextConflict",
+        "InvalidSkip",
     ):
         assert issubclass(getattr(errors, name), errors.ResultError), name
+    assert issubclass(errors.StepSkipped, errors.ResultUnavailable)
     assert issubclass(errors.WorkflowError, ValueError)
     assert issubclass(errors.InvalidOption, ValueError)
     assert issubclass(errors.NotADependency, KeyError)
