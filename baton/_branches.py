@@ -65,19 +65,29 @@ def _meanings(name: str, step: str) -> tuple[str, ...]:
 
 
 def resolve(names: tuple[str, ...], step: str, targets: store.SkipTargets) -> list[str]:
-    """The dependents' paths ``skip`` names, innermost meaning first.
+    """The dependents' paths ``names`` name, innermost meaning first; a group's name
+    stands for its members that are direct dependents.
 
     Raises:
         InvalidSkip: a name is not a direct dependent of ``step`` (the message lists them).
     """
     resolved: list[str] = []
     unknown: list[str] = []
+    groups: dict[str, list[str]] = {}
+    for group, member in targets.members:
+        groups.setdefault(group, []).append(member)
     for name in names:
-        path = next((m for m in _meanings(name, step) if m in targets.found), None)
-        if path is None:
+        paths = next(
+            (
+                [meaning] if meaning in targets.found else groups[meaning]
+                for meaning in _meanings(name, step)
+                if meaning in targets.found or meaning in groups
+            ),
+            None,
+        )
+        if paths is None:
             unknown.append(name)
-        elif path not in resolved:
-            resolved.append(path)
+        resolved.extend(path for path in paths or () if path not in resolved)
     if unknown:
         shown = targets.dependents[:SHOWN_DEPENDENTS]
         listed = ", ".join(repr(name) for name in shown) or "none"

@@ -13,9 +13,11 @@ from . import _execute as db
 
 @dataclass(frozen=True, slots=True)
 class SkipTargets:
-    """Which candidate names are direct dependents, and the first dependents by name."""
+    """Which candidate names are direct dependents, the ``[group, member]`` pairs of the
+    groups named whose members are direct dependents, and the first dependents by name."""
 
     found: Sequence[str]
+    members: Sequence[Sequence[str]]
     dependents: Sequence[str]
 
 
@@ -51,4 +53,4 @@ async def skip_targets(
         "shown": shown + 1,
     }
     found = await db.row(conn, "skip_targets.sql", prefix, params, SkipTargets)
-    return found if found is not None else SkipTargets((), ())
+    return found if found is not None else SkipTargets((), (), ())

@@ -388,3 +388,80 @@ async def test_baton_retry_of_a_failed_router_skips_on_the_rerun_and_recounts_th
         "join": "skipped",
     }
     assert final.state == "completed"
+
+
+async def test_the_sweep_applies_the_stored_skips_of_a_completion_no_trigger_saw(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    wf = (
+        Workflow(name="swept")
+        .add("route", Route.new({"skip": ["no"]}))
+        .add("no", Leaf.new({}), deps=["route"])
+        .add("then", Leaf.new({}), deps=["no"])
+        .add("yes", Leaf.new({}), deps=["route"])
+    )
+    await wf.insert(oban=client)
+    # route's worker stored its result and skips, and its ack ran where no trigger fires
+    await conn.execute(
+        "UPDATE baton_steps SET performed_at = now(), performed_attempt = 1, "
+        "result = '{\"value\": 1}', skips = '{no}' WHERE workflow_id = %s AND name = 'route'",
+        (wf.id,),
+    )
+    async with conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute(
+            "UPDATE oban_jobs SET state = 'completed', completed_at = now() WHERE id = %s",
+            (wf.steps["route"].job.id,),
+        )
+    report = await baton.sweep(oban=client)
+    assert report.settled == ((wf.id, "route", "completed"),)
+    await drain_queue(queue="default", oban=client, with_safety=True)
+    outcomes = {name: o for name, (o, _v) in (await step_results(conn, wf.id)).items()}
+    assert outcomes == {
+        "route": "completed",
+        "no": "skipped",
+        "then": "skipped",
+        "yes": "completed",
+    }
+    assert (await baton.status(wf.id, oban=client)).state == "completed"
+
+
+async def test_a_router_inside_a_sub_workflow_skips_by_relative_name_and_by_group(
+    conn: psycopg.AsyncConnection[Any], running: Oban
+) -> None:
+    triage = (
+        Workflow()
+        .add("route", Route.new({"skip": ["escalate", "notify"]}))
+        .add("escalate", Leaf.new({}), deps=["route"])
+        .add_many("notify", [Leaf.new({}) for _ in range(3)], deps="route")
+        .add("reply", Leaf.new({}), deps=["route"])
+    )
+    wf = (
+        Workflow(name="nested-skip")
+        .add_workflow("triage", triage)
+        .add("done", Join.new({}), deps=["triage"])
+    )
+    await wf.insert()
+    await wait_settled(conn, wf.id)
+    outcomes = {name: o for name, (o, _v) in (await step_results(conn, wf.id)).items()}
+    assert outcomes == {
+        "triage/route": "completed",
+        "triage/escalate": "skipped",
+        "triage/notify[0]": "skipped",
+        "triage/notify[1]": "skipped",
+        "triage/notify[2]": "skipped",
+        "triage/reply": "completed",
+        "done": "completed",
+    }
+    [(skips,)] = await (
+        await conn.execute(
+            "SELECT skips FROM baton_steps WHERE workflow_id = %s AND name = 'triage/route'",
+            (wf.id,),
+        )
+    ).fetchall()
+    assert skips == [
+        "triage/escalate",
+        "triage/notify[0]",
+        "triage/notify[1]",
+        "triage/notify[2]",
+    ]
