@@ -40,6 +40,7 @@ async def run_example(doc: str, index: int, dsn: str) -> Any:
         "models.md",
         "context.md",
         "templates.md",
+        "branches.md",
     ],
 )
 def test_docs_examples_are_all_checked(doc: str) -> None:
@@ -52,6 +53,7 @@ def test_docs_examples_are_all_checked(doc: str) -> None:
         "models.md": 1,
         "context.md": 1,
         "templates.md": 1,
+        "branches.md": 1,
     }
     assert len(runnable(doc)) == expected.get(doc, 0)
 
@@ -150,4 +152,20 @@ async def test_context_example(installed: str, conn: psycopg.AsyncConnection[Any
     assert await step_values(conn, report.id) == {
         "detect": "acme",
         "write": "for engineers at acme, in fr",
+    }
+
+
+async def test_branches_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    report, results = await run_example("branches.md", 0, installed)
+    assert report.state == "completed"
+    assert {step.name: step.state for step in report.steps} == {
+        "route": "completed",
+        "refund": "completed",
+        "answer": "skipped",
+        "reply": "completed",
+    }
+    assert results == {
+        "route": {"kind": "refund"},
+        "refund": "refund of 20 EUR issued",
+        "reply": {"reply": "refund of 20 EUR issued", "note": "answer was skipped"},
     }
