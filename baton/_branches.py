@@ -41,7 +41,7 @@ def request(skip: object, step: str) -> store.Skip | None:
         raise InvalidSkip(
             f"{where} with {type(skip).__name__} {skip!r:.200}; skip takes a list of step names"
         )
-    names: list[str] = []
+    names: dict[str, None] = {}
     for name in skip:
         if not isinstance(name, str):
             raise InvalidSkip(
@@ -50,8 +50,7 @@ def request(skip: object, step: str) -> store.Skip | None:
             )
         if not _names.is_path(name):
             raise InvalidSkip(f"{where} naming {name[:200]!r}, which is not a step name")
-        if name not in names:
-            names.append(name)
+        names[name] = None
     if not names:
         return None
     candidates = dict.fromkeys(path for name in names for path in _meanings(name, step))
@@ -71,7 +70,7 @@ def resolve(names: tuple[str, ...], step: str, targets: store.SkipTargets) -> li
     Raises:
         InvalidSkip: a name is not a direct dependent of ``step`` (the message lists them).
     """
-    resolved: list[str] = []
+    resolved: dict[str, None] = {}
     unknown: list[str] = []
     groups: dict[str, list[str]] = {}
     for group, member in targets.members:
@@ -87,7 +86,7 @@ def resolve(names: tuple[str, ...], step: str, targets: store.SkipTargets) -> li
         )
         if paths is None:
             unknown.append(name)
-        resolved.extend(path for path in paths or () if path not in resolved)
+        resolved.update(dict.fromkeys(paths or ()))
     if unknown:
         shown = targets.dependents[:SHOWN_DEPENDENTS]
         listed = ", ".join(repr(name) for name in shown) or "none"
@@ -100,7 +99,7 @@ def resolve(names: tuple[str, ...], step: str, targets: store.SkipTargets) -> li
             "nothing it returned was stored"
             f"{_names.suggestion(unknown[0], targets.dependents)}"
         )
-    return resolved
+    return list(resolved)
 
 
 def refusal(step: str) -> str:

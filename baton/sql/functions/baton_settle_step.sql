@@ -59,7 +59,7 @@ DECLARE
     v_ready_names text[] := ARRAY[]::text[];
     v_doomed bigint[] := ARRAY[]::bigint[];
     v_skipped bigint[] := ARRAY[]::bigint[];
-    v_skips text[] := ARRAY[]::text[];
+    v_skips jsonb := jsonb_build_object();
     v_skip_job bigint;
     v_dependents text[];
     v_name text;
@@ -130,14 +130,17 @@ BEGIN
       FROM {prefix}.baton_edges e
      WHERE e.workflow_id = v_step.workflow_id AND e.upstream = v_step.name;
 
-    IF v_state = 'completed' THEN
-        v_skips := coalesce(v_step.skips, v_skips);
+    -- As a JSON object's keys: a lookup per dependent costs log(skips), not skips.
+    IF v_state = 'completed' AND v_step.skips IS NOT NULL THEN
+        SELECT coalesce(jsonb_object_agg(k, true), v_skips)
+          INTO v_skips
+          FROM unnest(v_step.skips) AS k;
     END IF;
 
     FOREACH v_name IN ARRAY v_dependents LOOP
         -- Branches: a dependent the completed step's result skips is skipped now,
         -- whatever its other deps; pending = 0 keeps their settlements off it.
-        IF v_name = ANY(v_skips) THEN
+        IF v_skips ? v_name THEN
             UPDATE {prefix}.baton_steps s
                SET pending = 0, skip_reason = 'skipped by ' || v_step.name
              WHERE s.workflow_id = v_step.workflow_id AND s.name = v_name
