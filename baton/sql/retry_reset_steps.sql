@@ -1,5 +1,5 @@
 UPDATE {prefix}.baton_steps s
-   SET outcome = NULL, settled_at = NULL, skip_reason = NULL
+   SET outcome = NULL, settled_at = NULL
  WHERE s.workflow_id = %(workflow_id)s
    AND s.outcome IN ('cancelled', 'discarded', 'deleted')
 RETURNING s.name, s.job_id,

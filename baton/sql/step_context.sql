@@ -24,7 +24,7 @@ WITH me AS (
                 WHERE e.workflow_id = s.workflow_id AND e.downstream = s.name
            ) END AS upstream,
            w.name AS workflow_name,
-           s.outcome IS NOT DISTINCT FROM 'skipped' OR s.skip_reason IS NOT NULL AS skipped,
+           s.outcome IS NOT DISTINCT FROM 'skipped' AS skipped,
            s.job_id
       FROM {prefix}.baton_steps s
       JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id

@@ -205,11 +205,11 @@ async def test_a_step_failing_with_skips_stored_does_not_skip(
 
 
 async def what_was_written(conn: psycopg.AsyncConnection[Any], workflow_id: str) -> Any:
-    """Results, skips, skip reasons, the step count and the context: what a bad skip must
-    leave untouched."""
+    """Results, skips, the step count and the context: what a bad skip must leave
+    untouched."""
     steps = await (
         await conn.execute(
-            "SELECT name, performed_at IS NOT NULL, result, skips, skip_reason FROM baton_steps "
+            "SELECT name, performed_at IS NOT NULL, result, skips FROM baton_steps "
             "WHERE workflow_id = %s ORDER BY job_id",
             (workflow_id,),
         )
@@ -256,7 +256,7 @@ async def test_a_bad_skip_discards_the_step_and_writes_nothing(
     outcomes = {name: o for name, (o, _v) in (await step_results(conn, wf.id)).items()}
     assert outcomes == {"route": "discarded", "child": "cancelled", "grandchild": "cancelled"}
     steps, workflow = await what_was_written(conn, wf.id)
-    assert [row[1:] for row in steps] == [(False, None, None, None)] * 3  # nothing stored
+    assert [row[1:] for row in steps] == [(False, None, None)] * 3  # nothing stored
     assert workflow == before[1] == (3, {"keep": 1})  # no added steps, no context
     [(attempt, errors)] = await (
         await conn.execute(

@@ -9,7 +9,7 @@ BEGIN
                 WHERE s.workflow_id = NEW.meta->>'workflow_id'
                   AND s.name = NEW.meta->>'workflow_step'
                   AND s.job_id = NEW.id
-                  AND (s.outcome = 'skipped' OR s.skip_reason IS NOT NULL)) THEN
+                  AND s.outcome = 'skipped') THEN
         RETURN NULL;
     END IF;
     RETURN NEW;

@@ -10,10 +10,10 @@
 -- IDENTITY, oban_jobs dropped and created again) while Baton's rows remain.
 --
 -- Branches (migration 011): a completed step's stored `skips` name dependents that are
--- skipped (baton_skip_steps cancels their jobs, and their settlement records 'skipped'
--- because Baton set their skip_reason first); a dependent whose last dep settles with
--- every dep skipped (live = 0) is skipped in turn. A skipped step's later job changes (a
--- retry of its job by hand, refused by its worker) settle and broadcast nothing.
+-- skipped, with everything downstream all of whose deps were skipped, by baton_skip_steps
+-- in this transaction; the ready and doomed steps it finds are promoted and cancelled here
+-- with the others. A skipped step's later job changes (its job cancelled by that function,
+-- a retry of it by hand refused by its worker) settle and broadcast nothing.
 --
 -- Call it with the last two parameters by name:
 --   p_wake => false       when the producer that acked the job fetches from its queue right
@@ -58,9 +58,9 @@ DECLARE
     v_ready bigint[] := ARRAY[]::bigint[];
     v_ready_names text[] := ARRAY[]::text[];
     v_doomed bigint[] := ARRAY[]::bigint[];
-    v_skipped bigint[] := ARRAY[]::bigint[];
+    v_skipped text[] := ARRAY[]::text[];
     v_skips jsonb := jsonb_build_object();
-    v_skip_job bigint;
+    v_more record;
     v_dependents text[];
     v_name text;
     v_dep record;
@@ -69,7 +69,7 @@ DECLARE
     v_now timestamp := timezone('UTC', now());
 BEGIN
     SELECT s.workflow_id, s.name, s.outcome, s.performed_at, s.performed_attempt,
-           s.skips, s.skip_reason, w.name AS workflow_name
+           s.skips, w.name AS workflow_name
       INTO v_step
       FROM {prefix}.baton_steps s
       JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
@@ -82,9 +82,6 @@ BEGIN
     -- A skipped step stays skipped, silently (branches).
     IF v_step.outcome = 'skipped' THEN
         RETURN false;
-    END IF;
-    IF v_step.skip_reason IS NOT NULL AND v_state IN ('cancelled', 'deleted') THEN
-        v_state := 'skipped';
     END IF;
 
     IF v_state IN ('retryable', 'snoozed') THEN
@@ -138,17 +135,10 @@ BEGIN
     END IF;
 
     FOREACH v_name IN ARRAY v_dependents LOOP
-        -- Branches: a dependent the completed step's result skips is skipped now,
-        -- whatever its other deps; pending = 0 keeps their settlements off it.
+        -- Branches: a dependent the completed step's result skips is skipped (below),
+        -- whatever its other deps.
         IF v_skips ? v_name THEN
-            UPDATE {prefix}.baton_steps s
-               SET pending = 0, skip_reason = 'skipped by ' || v_step.name
-             WHERE s.workflow_id = v_step.workflow_id AND s.name = v_name
-               AND s.pending > 0 AND s.outcome IS NULL
-            RETURNING s.job_id INTO v_skip_job;
-            IF FOUND THEN
-                v_skipped := v_skipped || v_skip_job;
-            END IF;
+            v_skipped := v_skipped || v_name;
             CONTINUE;
         END IF;
 
@@ -160,20 +150,14 @@ BEGIN
                    WHEN v_state = 'deleted' AND NOT s.ignore_deleted THEN 1
                    ELSE 0
                END,
-               live = s.live + CASE WHEN v_state = 'skipped' THEN 0 ELSE 1 END
+               live = s.live + 1
          WHERE s.workflow_id = v_step.workflow_id
            AND s.name = v_name
            AND s.pending > 0
         RETURNING s.job_id, s.pending, s.blocked, s.live, s.gated AND s.callbacks AS callbacks
              INTO v_dep;
 
-        IF FOUND AND v_dep.pending = 0 AND v_dep.blocked = 0 AND v_dep.live = 0 THEN
-            -- Branches: every dep was skipped, so this one is.
-            UPDATE {prefix}.baton_steps s
-               SET skip_reason = 'every dep was skipped'
-             WHERE s.workflow_id = v_step.workflow_id AND s.name = v_name;
-            v_skipped := v_skipped || v_dep.job_id;
-        ELSIF FOUND AND v_dep.pending = 0 THEN
+        IF FOUND AND v_dep.pending = 0 THEN
             -- A blocked step runs only to call its worker's on_dep_* callback; without one
             -- it is cancelled here, so a class that cannot load is never needed.
             IF v_dep.blocked = 0 OR v_dep.callbacks THEN
@@ -184,6 +168,14 @@ BEGIN
             END IF;
         END IF;
     END LOOP;
+
+    IF cardinality(v_skipped) > 0 THEN
+        SELECT * INTO v_more
+          FROM {prefix}.baton_skip_steps(v_step.workflow_id, v_step.workflow_name, v_skipped);
+        v_ready := v_ready || v_more.ready;
+        v_ready_names := v_ready_names || v_more.ready_names;
+        v_doomed := v_doomed || v_more.doomed;
+    END IF;
 
     IF cardinality(v_ready) > 0 THEN
         -- state::text, not state: the state index must not be used. Through it, the
@@ -221,10 +213,6 @@ BEGIN
 
     IF cardinality(v_doomed) > 0 THEN
         PERFORM {prefix}.baton_cancel_blocked(v_doomed);
-    END IF;
-
-    IF cardinality(v_skipped) > 0 THEN
-        PERFORM {prefix}.baton_skip_steps(v_skipped);
     END IF;
 
     PERFORM {prefix}.baton_finish_workflow(v_step.workflow_id);

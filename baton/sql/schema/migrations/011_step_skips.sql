@@ -4,13 +4,10 @@
 -- skips: the dependents a step's result skips, stored with the result (in the same write,
 --        before the ack), so a retry that finds the result stored skips the same ones; its
 --        settlement as completed applies them.
--- skip_reason: set on a step Baton skips, in the transaction that cancels its job; the
---        job's settlement then records the outcome 'skipped' rather than 'cancelled'.
 -- live: deps settled other than skipped; a step whose last dep settles with live = 0 had
 --        every dep skipped, and is skipped.
 ALTER TABLE {prefix}.baton_steps
     ADD COLUMN skips text[],
-    ADD COLUMN skip_reason text,
     ADD COLUMN live integer NOT NULL DEFAULT 0;
 
 ALTER TABLE {prefix}.baton_steps DROP CONSTRAINT IF EXISTS baton_steps_outcome_check;
