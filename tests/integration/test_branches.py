@@ -12,6 +12,7 @@ from oban.testing import drain_queue
 
 import baton
 from baton import Workflow
+from baton.testing import run_workflow
 from tests.support.branch_steps import PLAIN_RUNS, Join, Leaf, PlainAfter, Route
 from tests.support.db import step_results, wait_settled, wait_until
 
@@ -239,6 +240,7 @@ async def what_was_written(conn: psycopg.AsyncConnection[Any], workflow_id: str)
         ({"child": True}, "with a dict; skip takes a list of step names"),
         (3, "with int 3; skip takes a list of step names"),
         (["bad name!"], "naming 'bad name!', which is not a step name"),
+        (["route/extra[0]"], "naming 'route/extra[0]', which is not a direct dependent"),
     ],
 )
 async def test_a_bad_skip_discards_the_step_and_writes_nothing(
@@ -465,3 +467,17 @@ async def test_a_router_inside_a_sub_workflow_skips_by_relative_name_and_by_grou
         "triage/notify[1]",
         "triage/notify[2]",
     ]
+
+
+async def test_run_workflow_returns_what_ran_and_counts_skipped_steps_as_no_failure(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    results = await run_workflow(if_else(["then"]), oban=client)
+    assert results == {
+        "route": {"kind": "refund"},
+        "otherwise": {"step": "otherwise"},
+        "join": {
+            "all": {"otherwise": {"step": "otherwise"}},
+            "read": {"then": "StepSkipped: then", "otherwise": {"step": "otherwise"}},
+        },
+    }
