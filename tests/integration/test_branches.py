@@ -315,6 +315,10 @@ async def test_obans_retry_of_a_skipped_steps_job_is_refused_and_baton_retry_kee
     assert await baton.retry(wf.id, oban=client) == []  # nothing failed: nothing to re-run
     final = await baton.status(wf.id, oban=client)
     assert (final.state, final.counts) == ("completed", {"completed": 1, "skipped": 3})
+    # Oban's pruning (here delete_job) of a skipped step's job leaves the step skipped
+    await client.delete_job(wf.steps["leaf"].job.id)
+    pruned = await baton.status(wf.id, oban=client)
+    assert (pruned.state, pruned.step("leaf").state) == ("completed", "skipped")
 
 
 async def test_a_skipped_steps_job_made_available_without_triggers_is_acked_without_running(

@@ -32,13 +32,20 @@ BRANCHES = ["a", "b", "c"]
 
 
 def branching(index: int, skip: list[str]) -> Workflow:
-    """route → a | b | c (each a chain of two) → join; route skips the ``skip`` branches."""
+    """route → a | b | c (each a chain of two) → join; route skips the ``skip`` branches.
+
+    Every other workflow also has a root ``side`` running beside ``route``, and ``meet``
+    waiting for ``a`` and ``side``: the skip and the other dep settle at the same moment on
+    different nodes, and ``meet`` runs whether ``a`` was skipped or not.
+    """
     rec = {"record": True}
     wf = Workflow(name=f"branches-{index}").add("route", Route.new({**rec, "skip": skip}))
     for branch in BRANCHES:
         wf.add(branch, Leaf.new(rec), deps=["route"])
         wf.add(f"{branch}2", Leaf.new(rec), deps=[branch])
     wf.add("join", Join.new(rec), deps=[f"{b}2" for b in BRANCHES])
+    if index % 2:
+        wf.add("side", Leaf.new(rec)).add("meet", Join.new(rec), deps=["a", "side"])
     return wf.add("after", Leaf.new(rec), deps=["join"])
 
 
