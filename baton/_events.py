@@ -36,7 +36,8 @@ class StepEvent:
     """A step changed state.
 
     ``state`` is one of ``executing``, ``snoozed``, ``completed``, ``retryable``,
-    ``discarded``, ``cancelled``, ``deleted``. ``cached`` marks a completion that returned
+    ``discarded``, ``cancelled``, ``deleted``, ``skipped`` (a branch not taken, see
+    ``Complete(skip=...)``). ``cached`` marks a completion that returned
     a result stored by an earlier attempt; ``error`` is the last error, truncated.
     """
 
@@ -87,8 +88,9 @@ class StepsAdded:
 class WorkflowFinished:
     """Every step of a workflow has settled; sent exactly once per workflow.
 
-    ``outcome`` is ``completed`` when every step completed, else ``failed``;
-    ``failed_steps`` lists up to 40 of the ``failed_count`` steps that did not complete.
+    ``outcome`` is ``completed`` when every step completed or was skipped, else
+    ``failed``; ``failed_steps`` lists up to 40 of the ``failed_count`` steps that did not
+    complete (skipped steps are not among them).
     ``reason`` says why a workflow failed as a whole (``deadline``, ``budget``); None when
     it finished by its steps' own outcomes.
     """

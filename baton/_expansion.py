@@ -72,6 +72,7 @@ async def complete(
     context: Mapping[str, Any],
     *,
     unless_cancelled: bool = False,
+    skip: store.Skip | None = None,
 ) -> store.Stored:
     """Store the result, add ``context`` and the ``addition``'s steps, in one transaction.
 
@@ -85,6 +86,8 @@ async def complete(
 
     Raises:
         ContextConflict: ``context`` would change a value already set; nothing is written.
+        InvalidSkip: ``skip`` names a step that is not a direct dependent; nothing is
+            written.
     """
 
     def merged(current: dict[str, Any], step: str) -> str:
@@ -98,6 +101,7 @@ async def complete(
         addition,
         merged if context else None,
         unless_cancelled=unless_cancelled,
+        skip=skip,
     )
     if addition is not None and done.skipped is not None:
         logger.warning(

@@ -14,7 +14,7 @@ from . import store
 
 @dataclass(frozen=True, slots=True)
 class Ready:
-    """Every dep completed, or settled in a way this step ignores."""
+    """Every dep completed or was skipped, or settled in a way this step ignores."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ def gate(context: store.StepContext) -> Ready | Wait | Blocked | Cancelled:
     for name, state in context.upstream:
         if state in failed and not ignored[state]:
             failed[state].append(name)
-        elif state not in failed and state != "completed":
+        elif state not in failed and state not in ("completed", "skipped"):
             pending.append(name)
     if any(failed.values()):
         return Blocked(

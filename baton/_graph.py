@@ -43,7 +43,10 @@ STATE_COLOURS: Mapping[str, tuple[str, str, str]] = {
     "discarded": ("#fee2e2", "#ef4444", "#b91c1c"),
     "cancelled": ("#ede9fe", "#8b5cf6", "#6d28d9"),
     "deleted": ("#f3f4f6", "#6b7280", "#374151"),
+    "skipped": ("#f8fafc", "#94a3b8", "#64748b"),
 }
+#: States drawn with a dashed border besides their colours: a skipped step (branches).
+DASHED_STATES = frozenset({"skipped"})
 _OTHER_COLOURS = ("#f3f4f6", "#6b7280", "#374151")
 _INDENT = "    "
 
@@ -234,8 +237,10 @@ def to_mermaid(
             by_state.setdefault(states[name], []).append(node)
     for state, nodes in by_state.items():
         fill, stroke, text = STATE_COLOURS.get(state, _OTHER_COLOURS)
+        dashed = ",stroke-dasharray:5 3" if state in DASHED_STATES else ""
         lines.append(
-            f"{_INDENT}classDef {_class_name(state)} fill:{fill},stroke:{stroke},color:{text}"
+            f"{_INDENT}classDef {_class_name(state)} "
+            f"fill:{fill},stroke:{stroke},color:{text}{dashed}"
         )
         lines.append(f"{_INDENT}class {','.join(nodes)} {_class_name(state)}")
     return "\n".join(lines) + "\n"
@@ -251,6 +256,8 @@ def _dot_node(name: str, node: str, states: Mapping[str, str] | None) -> str:
             f'color="{stroke}"',
             f'fontcolor="{text}"',
         ]
+        if states[name] in DASHED_STATES:
+            attributes.append('style="rounded,filled,dashed"')
     return f"{node} [{', '.join(attributes)}];"
 
 

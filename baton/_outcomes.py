@@ -7,7 +7,7 @@ and context to the workflow along with the value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +62,14 @@ class Complete:
             ``get_result(job, "plan/summary")``.
         context: workflow context values to add; a key already set keeps its value
             (setting it to another raises ``ContextConflict`` and discards the step).
+        skip: names of this step's direct dependents to skip (a branch not taken), or of
+            a group of them (its members that depend on this step); inside a
+            sub-workflow, names are relative to it first. They settle ``skipped`` without
+            running, and so does every step all of whose deps were skipped; a step with
+            some deps skipped and the others completed runs. Naming anything else raises
+            ``InvalidSkip`` and discards the step, writing nothing. The steps ``add`` adds
+            in the same ``Complete`` cannot be named (they run); a skipped dependent is
+            skipped at once, without waiting for them.
 
     Example:
         >>> async def perform_workflow(self, job):
@@ -75,3 +83,4 @@ class Complete:
     value: Any = None
     add: Any = field(default=None, kw_only=True)
     context: Mapping[str, Any] | None = field(default=None, kw_only=True)
+    skip: Collection[str] | None = field(default=None, kw_only=True)

@@ -15,7 +15,7 @@ from oban import Job, Oban
 from . import _names, _oban, store
 from ._control import check_id
 from ._jobs import step_of
-from .errors import NotADependency, NotAWorkflowStep, ResultUnavailable
+from .errors import NotADependency, NotAWorkflowStep, ResultUnavailable, StepSkipped
 
 
 async def _read(
@@ -34,6 +34,12 @@ async def _read(
 
 
 def _value(row: store.StepRow, step: str) -> Any:
+    if row.outcome == "skipped":
+        raise StepSkipped(
+            f"step {step!r}: dep {row.name!r} was skipped (a branch not taken), so it has no "
+            "result; get_all_results(job) leaves skipped deps out",
+            row.name,
+        )
     if not row.performed:
         state = row.outcome or "not finished"
         raise ResultUnavailable(f"step {step!r}: dep {row.name!r} has no result ({state})")
@@ -78,8 +84,9 @@ async def results(workflow_id: str, *, oban: Oban | str | None = None) -> dict[s
         The value of each step that completed, by step name or path (None when it
         returned none), and for each group whose members all completed a list of their
         values under the group's name (a dict keyed by model for ``add_models``). Steps
-        that have not completed (waiting, running, failed, cancelled) are left out. For a
-        workflow that completed this is what ``baton.testing.run_workflow`` returns.
+        that have not completed (waiting, running, failed, cancelled, skipped) are left
+        out. For a workflow that completed this is what ``baton.testing.run_workflow``
+        returns.
 
     Raises:
         UnknownWorkflow: no workflow has that id.
@@ -115,6 +122,7 @@ async def get_result(job: Job, step: str, *, oban: Oban | str | None = None) -> 
             no step (a group member past its end). The step is discarded at once: asking
             again cannot succeed.
         ResultUnavailable: the dep has not completed, or completed without a value.
+        StepSkipped: the dep (or a member of the group) was skipped; it has no result.
     """
     _workflow_id, me, _job_id = step_of(job, "results")
     if not _names.is_path(step):
@@ -149,9 +157,9 @@ async def get_result(job: Job, step: str, *, oban: Oban | str | None = None) -> 
 async def get_all_results(job: Job, *, oban: Oban | str | None = None) -> dict[str, Any]:
     """Every declared dep's value by dep name, read as ``get_result`` reads each.
 
-    Deps that did not store a value (they returned None, or were cancelled, discarded or
-    deleted and this step ignores that) are left out; group members without a value are
-    None.
+    Deps that did not store a value (they returned None, were skipped, or were cancelled,
+    discarded or deleted and this step ignores that) are left out; group members without a
+    value (a skipped one, say) are None.
     """
     instance, workflow_id, deps, rows = await _read(job, None, oban)
     results: dict[str, Any] = {}

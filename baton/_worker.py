@@ -25,7 +25,7 @@ import oban
 from oban import Cancel, Job, Snooze
 from psycopg import InterfaceError, OperationalError
 
-from . import _context, _expansion, _interrupt, _json, _oban, _stream, store
+from . import _branches, _context, _expansion, _interrupt, _json, _oban, _stream, store
 from ._gate import Blocked, Cancelled, Ready, Wait, gate
 from ._outcomes import Complete, Discard, Error, StepFailed
 from ._usage import DEFAULT_PRICING, Pricing, split_usage, usage_record
@@ -34,6 +34,7 @@ from .errors import (
     InvalidContext,
     InvalidExpansion,
     InvalidOption,
+    InvalidSkip,
     NotADependency,
     UnstorableResult,
 )
@@ -165,6 +166,8 @@ async def _process(self: Any, job: Job) -> Any:
             f"{job.meta.get('workflow_step')!r} in its meta, but Baton has no step for it; "
             "insert workflow steps with Workflow.insert()"
         )
+    if context.skipped:  # its job retried by hand: a branch not taken never runs
+        return Cancel(_branches.refusal(context.name))
     if context.performed:
         return None
 
@@ -224,10 +227,17 @@ async def _finish(
 
     extras = (
         outcome
-        if isinstance(outcome, Complete) and (outcome.add is not None or outcome.context)
+        if isinstance(outcome, Complete)
+        and (outcome.add is not None or outcome.context or outcome.skip is not None)
         else None
     )
     if step is None:
+        if extras is not None and extras.skip is not None:
+            _oban.discard_now(job)
+            raise InvalidSkip(
+                f"job {job.id} ({job.worker}) returned Complete(skip=...), but it is not a "
+                "workflow step: insert it with Workflow.insert()"
+            )
         if extras:
             _oban.discard_now(job)
             raise InvalidExpansion(
@@ -282,16 +292,24 @@ def _completion(
             expansion, added = _expansion.plan(outcome.add, context.name, context.workflow_id)
         where = f"step {context.name!r}"
         values = _context.merge(added, _context.check(outcome.context or {}, where), where)
-    except (InvalidExpansion, InvalidContext):
+        skip = None if outcome.skip is None else _branches.request(outcome.skip, context.name)
+    except (InvalidExpansion, InvalidContext, InvalidSkip):
         _oban.discard_now(job)
         raise
 
     async def write() -> store.Stored:
         try:
             return await _expansion.complete(
-                instance, job, encoded, usage, expansion, values, unless_cancelled=unless_cancelled
+                instance,
+                job,
+                encoded,
+                usage,
+                expansion,
+                values,
+                unless_cancelled=unless_cancelled,
+                skip=skip,
             )
-        except ContextConflict:
+        except (ContextConflict, InvalidSkip):
             _oban.discard_now(job)
             raise
 

@@ -27,9 +27,11 @@ Every error derives from :class:`BatonError`::
     └── ResultError                 a result cannot be read or stored
         ├── NotADependency          get_result() for a step that is not a declared dep
         ├── ResultUnavailable       the dep has not completed, or completed without a value
+        │   └── StepSkipped         the dep was skipped (a branch not taken): it has no result
         ├── UnstorableResult        a returned value is not JSON or is over the size limit
         ├── InvalidExpansion        steps a running step returned to add cannot be added
-        └── ContextConflict         a step tried to change a context value already set
+        ├── ContextConflict         a step tried to change a context value already set
+        └── InvalidSkip             Complete(skip=...) names a step that is not a direct dependent
 
 Messages say what was wrong and name the step and workflow involved.
 """
@@ -48,6 +50,7 @@ __all__ = [
     "InvalidDSN",
     "InvalidExpansion",
     "InvalidOption",
+    "InvalidSkip",
     "InvalidStep",
     "InvalidStepName",
     "NotADependency",
@@ -58,6 +61,7 @@ __all__ = [
     "ScheduleError",
     "SchemaError",
     "SelfDependency",
+    "StepSkipped",
     "StreamError",
     "TemplateError",
     "UnknownDependency",
@@ -218,6 +222,18 @@ class ResultUnavailable(ResultError):
     """The dep has not completed, or completed without returning a value."""
 
 
+class StepSkipped(ResultUnavailable):
+    """The dep was skipped: a step upstream returned ``Complete(skip=...)`` naming it (or
+    every dep of it was skipped), so it never ran and has no result.
+
+    ``step`` is the skipped dep's name.
+    """
+
+    def __init__(self, message: str, step: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
 class UnstorableResult(ResultError):
     """A value returned by ``perform_workflow`` is not JSON or is over the size limit.
 
@@ -238,4 +254,13 @@ class ContextConflict(ResultError):
 
     Context values are write-once, so every step reads the same value for a key; the step
     is discarded rather than retried.
+    """
+
+
+class InvalidSkip(ResultError):
+    """A step returned ``Complete(skip=...)`` naming something it cannot skip.
+
+    Only the step's direct dependents (the steps that list it, or a group holding it, in
+    their deps) can be skipped, by name. The step is discarded rather than retried, and
+    nothing it returned is written: no result, no skips, no added steps or context.
     """

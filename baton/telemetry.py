@@ -5,7 +5,7 @@ is executed as an Oban telemetry event in that process, with the event object as
 ``metadata["event"]``:
 
 - ``baton.step.executing``, ``.snoozed``, ``.completed``, ``.retryable``, ``.discarded``,
-  ``.cancelled``, ``.deleted`` — a ``baton.StepEvent``;
+  ``.cancelled``, ``.deleted``, ``.skipped`` — a ``baton.StepEvent``;
 - ``baton.workflow.steps_added`` — a ``baton.StepsAdded`` (a running step added steps);
 - ``baton.workflow.finished`` — a ``baton.WorkflowFinished``;
 - ``baton.step.output`` — a ``baton.StepOutput`` (streamed text; the default logger
@@ -44,6 +44,7 @@ STEP_STATES = (
     "discarded",
     "cancelled",
     "deleted",
+    "skipped",
 )
 EVENTS = [
     *(f"baton.step.{state}" for state in STEP_STATES),

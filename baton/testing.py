@@ -37,13 +37,14 @@ async def run_workflow(workflow: Workflow, *, oban: Oban | str | None = None) ->
     Returns:
         Each step's stored value by step name or path (None when it returned none), and
         for each group a list of its members' values under the group's name (a dict
-        keyed by model for ``add_models``), steps added at run time included.
+        keyed by model for ``add_models``), steps added at run time included; skipped
+        steps (``Complete(skip=...)``) are left out.
 
     Raises:
         WorkflowError: the workflow is invalid (empty, unknown dep, cycle, …) or was
             already inserted; nothing ran.
-        WorkflowFailed: some step did not complete; ``.failures`` has each one's state and
-            last error.
+        WorkflowFailed: some step neither completed nor was skipped; ``.failures`` has each
+            one's state and last error.
     """
     workflow.validate()  # EmptyWorkflow before looking for a first step's job
     instance = _oban.instance_for_job(next(iter(workflow.steps.values())).job, oban)
@@ -60,7 +61,9 @@ async def run_workflow(workflow: Workflow, *, oban: Oban | str | None = None) ->
             break
         queues |= added
     failures = {
-        step.name: (step.state, step.error) for step in report.steps if step.state != "completed"
+        step.name: (step.state, step.error)
+        for step in report.steps
+        if step.state not in ("completed", "skipped")  # a branch not taken is no failure
     }
     if failures:
         listed = "; ".join(f"{name}: {state}" for name, (state, _error) in failures.items())

@@ -42,6 +42,7 @@ STATE_STYLES = {
     "discarded": "red",
     "cancelled": "bright_magenta",
     "deleted": "dim",
+    "skipped": "italic bright_black",
     "running": "yellow",
     "failed": "bold red",
 }
@@ -158,6 +159,8 @@ def header(current: WorkflowStatus, now: datetime) -> Text:
     text.append_text(_state(current.state))
     completed = current.counts.get("completed", 0)
     text.append(f" · {completed}/{len(current.steps)} steps completed")
+    if current.counts.get("skipped"):  # branches not taken
+        text.append(f" · {current.counts['skipped']} skipped", style=STATE_STYLES["skipped"])
     if current.state == "cancelled":
         verb = "cancelled after"
     else:

@@ -1,6 +1,7 @@
 UPDATE {prefix}.baton_steps s
    SET pending = counts.pending,
-       blocked = counts.blocked
+       blocked = counts.blocked,
+       live = counts.live
   FROM (
       SELECT me.name,
              count(d.name) FILTER (WHERE d.outcome IS NULL) AS pending,
@@ -8,7 +9,8 @@ UPDATE {prefix}.baton_steps s
                  WHERE (d.outcome = 'cancelled' AND NOT me.ignore_cancelled)
                     OR (d.outcome = 'discarded' AND NOT me.ignore_discarded)
                     OR (d.outcome = 'deleted' AND NOT me.ignore_deleted)
-             ) AS blocked
+             ) AS blocked,
+             count(d.name) FILTER (WHERE d.outcome <> 'skipped') AS live
         FROM {prefix}.baton_steps me
         LEFT JOIN {prefix}.baton_edges e
           ON e.workflow_id = me.workflow_id AND e.downstream = me.name

@@ -1,5 +1,6 @@
 -- The worker's read of its step before it runs; it also broadcasts the step's
--- `executing` event (the `sent` CTE, joined so that it runs once for the row found).
+-- `executing` event (the `sent` CTE, joined so that it runs once for the row found), except
+-- for a skipped step, which its worker acks without running.
 WITH me AS (
     SELECT s.workflow_id,
            s.name,
@@ -24,6 +25,7 @@ WITH me AS (
                 WHERE e.workflow_id = s.workflow_id AND e.downstream = s.name
            ) END AS upstream,
            w.name AS workflow_name,
+           s.outcome IS NOT DISTINCT FROM 'skipped' AS skipped,
            s.job_id
       FROM {prefix}.baton_steps s
       JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
@@ -34,9 +36,10 @@ sent AS (
                me.workflow_id, me.workflow_name, me.name, %(worker)s, 'executing', me.job_id,
                %(attempt)s, me.performed, false, NULL))
       FROM me
+     WHERE NOT me.skipped
 )
 SELECT me.workflow_id, me.name, me.performed, me.deps, me.ignore_cancelled,
        me.ignore_discarded, me.ignore_deleted, me.upstream, me.workflow_cancelled,
-       me.workflow_reason
+       me.workflow_reason, me.skipped
   FROM me
  CROSS JOIN sent

@@ -1,7 +1,8 @@
 -- Record that a step performed, with its result and usage, unless an earlier attempt did
 -- (`already`), or `unless_cancelled` is set and the workflow was cancelled (`refused`: an
 -- interruptible step stores nothing once its workflow's cancel is committed). The step is
--- the one the job's meta names, and only if it recorded this job.
+-- the one the job's meta names, and only if it recorded this job. `skips` (branches) are the
+-- dependents the result skips, applied when the step settles completed.
 WITH me AS (
     SELECT s.workflow_id,
            s.name,
@@ -16,7 +17,8 @@ stored AS (
        SET performed_at = timezone('UTC', now()),
            performed_attempt = %(attempt)s,
            result = %(result)s::jsonb,
-           usage = %(usage)s::jsonb
+           usage = %(usage)s::jsonb,
+           skips = %(skips)s::text[]
       FROM me
      WHERE s.workflow_id = me.workflow_id AND s.name = me.name AND s.job_id = %(job_id)s
        AND NOT me.performed

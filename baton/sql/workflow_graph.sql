@@ -1,6 +1,7 @@
 SELECT s.name,
        s.group_name AS "group",
-       CASE WHEN j.id IS NULL THEN coalesce(s.outcome, 'deleted') ELSE j.state::text END AS state,
+       CASE WHEN s.outcome = 'skipped' THEN 'skipped'
+            WHEN j.id IS NULL THEN coalesce(s.outcome, 'deleted') ELSE j.state::text END AS state,
        ARRAY(
            SELECT e.upstream
              FROM {prefix}.baton_edges e

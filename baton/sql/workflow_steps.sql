@@ -1,5 +1,6 @@
 SELECT s.name,
-       CASE WHEN j.id IS NULL THEN coalesce(s.outcome, 'deleted') ELSE j.state::text END AS state,
+       CASE WHEN s.outcome = 'skipped' THEN 'skipped'
+            WHEN j.id IS NULL THEN coalesce(s.outcome, 'deleted') ELSE j.state::text END AS state,
        s.worker,
        j.attempt,
        j.max_attempts,

@@ -30,6 +30,7 @@ from ._rows import (
     WorkflowRow,
 )
 from ._schedules import claim_tick
+from ._skips import Skip, SkipTargets
 from ._step_input import StepInput
 from ._steps import (
     Addition,
@@ -67,6 +68,8 @@ __all__ = [
     "GraphRow",
     "PrunedBatch",
     "ResultPreview",
+    "Skip",
+    "SkipTargets",
     "StepContext",
     "StepInput",
     "StepRow",

@@ -33,13 +33,20 @@ FUNCTIONS = (
     "baton_notify_step",
     "baton_cancel_blocked",
     "baton_finish_workflow",
-    "baton_settle_step",  # calls the four above
+    "baton_skip_steps",  # calls baton_notify_step
+    "baton_settle_step",  # calls the five above
     "baton_job_changed",  # the row triggers' function: calls baton_settle_step
     "baton_jobs_truncated",  # the TRUNCATE trigger's function: calls baton_settle_step
+    "baton_keep_skipped",  # baton_step_skipped's function: a skipped step's job stays cancelled
 )
 
 #: The triggers on ``oban_jobs``, created after the functions.
-TRIGGERS = ("baton_step_settled", "baton_step_deleted", "baton_jobs_truncated")
+TRIGGERS = (
+    "baton_step_settled",
+    "baton_step_deleted",
+    "baton_jobs_truncated",
+    "baton_step_skipped",
+)
 
 MIGRATIONS = _sql.migrations()
 

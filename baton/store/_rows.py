@@ -42,6 +42,7 @@ class StepContext:
         workflow_cancelled: ``baton.cancel`` was called on the workflow, or it failed as
             a whole.
         workflow_reason: why it failed as a whole (``deadline``); None otherwise.
+        skipped: Baton skipped the step (branches): its worker acks it without running.
     """
 
     workflow_id: str
@@ -54,6 +55,7 @@ class StepContext:
     upstream: Sequence[Sequence[str]] | None
     workflow_cancelled: bool = False
     workflow_reason: str | None = None
+    skipped: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from ._rows import (
     StepRow,
     StoredResult,
 )
+from ._skips import Skip, skip_targets
 
 
 async def insert_workflow(
@@ -178,7 +179,11 @@ async def store_result(
 
 
 def _result_params(
-    job: Job, encoded: str | None, usage: str | None, unless_cancelled: bool
+    job: Job,
+    encoded: str | None,
+    usage: str | None,
+    unless_cancelled: bool,
+    skips: list[str] | None = None,
 ) -> dict[str, Any]:
     return {
         **_key(job),
@@ -186,6 +191,7 @@ def _result_params(
         "result": encoded,
         "usage": usage,
         "unless_cancelled": unless_cancelled,
+        "skips": skips,
     }
 
 
@@ -233,12 +239,16 @@ async def complete(
     context: Callable[[dict[str, Any], str], str] | None,
     *,
     unless_cancelled: bool = False,
+    skip: Skip | None = None,
+    shown: int = 20,
 ) -> Completion:
     """Store the result, the new context and the ``addition``'s steps in one transaction.
 
     The transaction first locks the workflow's row, the lock every settlement of the
     workflow takes first. ``context``, given the current context and the step's name,
     returns the merged context as JSON; an exception it raises rolls everything back.
+    ``skip``'s dependents are checked against the step's edges and stored with the result;
+    an exception its ``resolve`` raises (a name that is no direct dependent) rolls back.
     """
     prefix = _oban.prefix(oban)
     ids = _key(job)
@@ -246,7 +256,11 @@ async def complete(
     try:
         async with _oban.pooled(oban) as conn, conn.transaction():
             step = await db.row(conn, "lock_step_workflow.sql", prefix, ids, LockedStep)
-            result = _result_params(job, encoded, usage, unless_cancelled)
+            skips = None
+            if skip is not None and step is not None:
+                targets = await skip_targets(conn, prefix, step.workflow_id, step.name, skip, shown)
+                skips = skip.resolve(targets)
+            result = _result_params(job, encoded, usage, unless_cancelled, skips)
             [stored] = await db.values(conn, "store_result.sql", prefix, result)
             if stored != "stored" or step is None:
                 raise _NotStored("already" if step is None else stored)

@@ -27,6 +27,7 @@ STEP_STATES = (
     "discarded",
     "cancelled",
     "deleted",
+    "skipped",
 )
 FILTERS = ("running", "completed", "failed", "cancelled")
 _CLASS = re.compile(r"[a-z_]{1,20}")
@@ -209,7 +210,7 @@ def workflow_content(base: str, detail: dict[str, Any]) -> str:
     settled = sum(
         count
         for state, count in detail["counts"].items()
-        if state in ("completed", "discarded", "cancelled", "deleted")
+        if state in ("completed", "discarded", "cancelled", "deleted", "skipped")
     )
     totals = detail["usage"]
     spent = usage_text({**totals, "model": None})

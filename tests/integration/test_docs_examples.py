@@ -45,6 +45,7 @@ async def run_example(doc: str, index: int, dsn: str) -> Any:
         "waiting.md",
         "streaming.md",
         "schedules.md",
+        "branches.md",
     ],
 )
 def test_docs_examples_are_all_checked(doc: str) -> None:
@@ -62,6 +63,7 @@ def test_docs_examples_are_all_checked(doc: str) -> None:
         "waiting.md": 1,
         "streaming.md": 1,
         "schedules.md": 1,
+        "branches.md": 1,
     }
     assert len(runnable(doc)) == expected.get(doc, 0)
 
@@ -209,3 +211,19 @@ async def test_schedules_example(installed: str, conn: psycopg.AsyncConnection[A
     ).fetchall()
     assert beat == f"alive at {tick.isoformat()}"
     assert baton.schedules() == ()  # the example unscheduled it
+
+
+async def test_branches_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    report, results = await run_example("branches.md", 0, installed)
+    assert report.state == "completed"
+    assert {step.name: step.state for step in report.steps} == {
+        "route": "completed",
+        "refund": "completed",
+        "answer": "skipped",
+        "reply": "completed",
+    }
+    assert results == {
+        "route": {"kind": "refund"},
+        "refund": "refund of 20 EUR issued",
+        "reply": {"reply": "refund of 20 EUR issued", "note": "answer was skipped"},
+    }

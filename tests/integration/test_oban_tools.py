@@ -375,6 +375,7 @@ async def test_oban_uninstall_and_install_then_baton_install_restores_the_trigge
         "baton_jobs_truncated",
         "baton_step_deleted",
         "baton_step_settled",
+        "baton_step_skipped",
     ]
 
     # A plain Oban instance, no sweep: only the triggers can advance the workflow.

@@ -155,7 +155,12 @@ async def test_install_is_idempotent_and_records_its_version(
             "AND tgname LIKE 'baton%' ORDER BY tgname"
         )
     ).fetchall()
-    assert triggers == [("baton_jobs_truncated",), ("baton_step_deleted",), ("baton_step_settled",)]
+    assert triggers == [
+        ("baton_jobs_truncated",),
+        ("baton_step_deleted",),
+        ("baton_step_settled",),
+        ("baton_step_skipped",),
+    ]
 
     # The tables still work after the repeated installs.
     wf = await Workflow().add("a", Echo.new({"value": 1})).insert()
@@ -311,8 +316,8 @@ async def test_a_trigger_is_recreated_only_when_its_file_changed(
     # As if baton_step_settled.sql had changed since the trigger was created.
     await scratch.execute("COMMENT ON TRIGGER baton_step_settled ON baton_alt.oban_jobs IS 'old'")
     await baton.install(installed, prefix=ALT)
-    (truncated, deleted, settled) = await (await scratch.execute(comments)).fetchall()
-    assert (truncated, deleted) == (first[0], first[1])
+    (truncated, deleted, settled, skipped) = await (await scratch.execute(comments)).fetchall()
+    assert (truncated, deleted, skipped) == (first[0], first[1], first[3])
     assert settled[:2] == first[2][:2]
     assert settled[2] != first[2][2]  # dropped and created again
 
@@ -335,7 +340,8 @@ async def test_install_repairs_a_disabled_trigger_and_a_dropped_function(
     await scratch.execute("ALTER TABLE baton_alt.oban_jobs DISABLE TRIGGER baton_jobs_truncated")
     await scratch.execute("DROP FUNCTION baton_alt.baton_job_changed() CASCADE")
     assert [name for name, *_rest in await (await scratch.execute(state)).fetchall()] == [
-        "baton_jobs_truncated"
+        "baton_jobs_truncated",
+        "baton_step_skipped",
     ]
     await baton.install(installed, prefix=ALT)
 

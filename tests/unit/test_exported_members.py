@@ -79,6 +79,7 @@ EXPECTED_ERRORS = [
     "InvalidDSN",
     "InvalidExpansion",
     "InvalidOption",
+    "InvalidSkip",
     "InvalidStep",
     "InvalidStepName",
     "NotADependency",
@@ -89,6 +90,7 @@ EXPECTED_ERRORS = [
     "ScheduleError",
     "SchemaError",
     "SelfDependency",
+    "StepSkipped",
     "StreamError",
     "TemplateError",
     "UnknownDependency",
@@ -210,8 +212,10 @@ def test_the_error_tree() -> None:
         "UnstorableResult",
         "InvalidExpansion",
         "ContextConflict",
+        "InvalidSkip",
     ):
         assert issubclass(getattr(errors, name), errors.ResultError), name
+    assert issubclass(errors.StepSkipped, errors.ResultUnavailable)
     assert issubclass(errors.WorkflowError, ValueError)
     assert issubclass(errors.InvalidOption, ValueError)
     assert issubclass(errors.NotADependency, KeyError)

@@ -137,3 +137,9 @@ def test_reason_of_a_real_gate_names_the_group_members() -> None:
     result = gate(context(upstream))
     assert isinstance(result, Blocked)
     assert result.reason() == "dependencies did not complete (discarded: 'parts[1]')"
+
+
+def test_a_skipped_dep_is_settled_and_no_failure() -> None:
+    assert gate(context([("a", "skipped"), ("b", "completed")])) == Ready()
+    assert gate(context([("a", "skipped"), ("b", "executing")])) == Wait(("b",))
+    assert gate(context([("a", "skipped"), ("b", "discarded")])) == blocked(discarded=("b",))

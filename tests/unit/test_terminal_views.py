@@ -9,7 +9,14 @@ from typing import Any
 from rich.console import Console
 
 from baton._control import StepStatus, WorkflowStatus
-from baton.cli._terminal import header, next_run, status_view, step_duration, steps_table
+from baton.cli._terminal import (
+    STATE_STYLES,
+    header,
+    next_run,
+    status_view,
+    step_duration,
+    steps_table,
+)
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -114,3 +121,24 @@ def test_status_names_each_queue_and_says_which_one_nobody_serves() -> None:
         "start one with `baton start --queues emails:10` (or unpause it)"
     )
     assert len(rendered(status_view(workflow(step("fetch", "available"))))) == 5
+
+
+def test_skipped_steps_have_a_style_of_their_own_and_are_counted_in_the_header() -> None:
+    current = workflow(
+        step("route", "completed"),
+        step("then", "completed"),
+        step("otherwise", "skipped", attempt=0),
+        state="completed",
+        counts={"completed": 2, "skipped": 1},
+        finished_at=NOW,
+    )
+    text = header(current, NOW)
+    assert text.plain.splitlines()[1].startswith("completed · 2/3 steps completed · 1 skipped ·")
+    assert any(span.style == "italic bright_black" for span in text.spans)
+    table = steps_table(current, NOW)
+    state_cells = list(table.columns[1].cells)
+    assert [cell.plain for cell in state_cells] == ["completed", "completed", "skipped"]
+    assert state_cells[2].style == "italic bright_black"
+    styles = {state: style for state, style in STATE_STYLES.items() if state != "skipped"}
+    assert STATE_STYLES["skipped"] not in styles.values()  # drawn unlike any other state
+    assert "skipped" not in header(workflow(step("a", "completed")), NOW).plain

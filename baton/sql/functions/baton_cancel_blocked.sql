@@ -23,7 +23,7 @@ BEGIN
                        ON d.workflow_id = e.workflow_id AND d.name = e.upstream
                     WHERE me.workflow_id = j.meta->>'workflow_id'
                       AND me.name = j.meta->>'workflow_step'
-                      AND d.outcome <> 'completed'
+                      AND d.outcome NOT IN ('completed', 'skipped')
                )
            ))
      WHERE j.id = ANY(p_job_ids) AND j.state::text = 'suspended'

@@ -20,7 +20,7 @@ BEGIN
         SELECT coalesce((array_agg(name ORDER BY job_id))[1:40], ARRAY[]::text[]), count(*)
           INTO v_failed, v_failed_count
           FROM {prefix}.baton_steps
-         WHERE workflow_id = p_workflow_id AND outcome <> 'completed';
+         WHERE workflow_id = p_workflow_id AND outcome NOT IN ('completed', 'skipped');
 
         UPDATE {prefix}.baton_workflows
            SET finished_at = v_now,

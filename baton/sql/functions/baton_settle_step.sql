@@ -9,6 +9,12 @@
 -- p_job_id. Job ids alone do not identify a step: they restart (TRUNCATE ... RESTART
 -- IDENTITY, oban_jobs dropped and created again) while Baton's rows remain.
 --
+-- Branches (migration 011): a completed step's stored `skips` name dependents that are
+-- skipped, with everything downstream all of whose deps were skipped, by baton_skip_steps
+-- in this transaction; the ready and doomed steps it finds are promoted and cancelled here
+-- with the others. A skipped step's later job changes (its job cancelled by that function,
+-- a retry of it by hand refused by its worker) settle and broadcast nothing.
+--
 -- Call it with the last two parameters by name:
 --   p_wake => false       when the producer that acked the job fetches from its queue right
 --                         after (the trigger, for a job that was executing): one successor
@@ -52,6 +58,9 @@ DECLARE
     v_ready bigint[] := ARRAY[]::bigint[];
     v_ready_names text[] := ARRAY[]::text[];
     v_doomed bigint[] := ARRAY[]::bigint[];
+    v_skipped text[] := ARRAY[]::text[];
+    v_skips jsonb := jsonb_build_object();
+    v_more record;
     v_dependents text[];
     v_name text;
     v_dep record;
@@ -60,13 +69,18 @@ DECLARE
     v_now timestamp := timezone('UTC', now());
 BEGIN
     SELECT s.workflow_id, s.name, s.outcome, s.performed_at, s.performed_attempt,
-           w.name AS workflow_name
+           s.skips, w.name AS workflow_name
       INTO v_step
       FROM {prefix}.baton_steps s
       JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
      WHERE s.workflow_id = p_workflow_id AND s.name = p_step AND s.job_id = p_job_id;
 
     IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+
+    -- A skipped step stays skipped, silently (branches).
+    IF v_step.outcome = 'skipped' THEN
         RETURN false;
     END IF;
 
@@ -113,7 +127,21 @@ BEGIN
       FROM {prefix}.baton_edges e
      WHERE e.workflow_id = v_step.workflow_id AND e.upstream = v_step.name;
 
+    -- As a JSON object's keys: a lookup per dependent costs log(skips), not skips.
+    IF v_state = 'completed' AND v_step.skips IS NOT NULL THEN
+        SELECT coalesce(jsonb_object_agg(k, true), v_skips)
+          INTO v_skips
+          FROM unnest(v_step.skips) AS k;
+    END IF;
+
     FOREACH v_name IN ARRAY v_dependents LOOP
+        -- Branches: a dependent the completed step's result skips is skipped (below),
+        -- whatever its other deps.
+        IF v_skips ? v_name THEN
+            v_skipped := v_skipped || v_name;
+            CONTINUE;
+        END IF;
+
         UPDATE {prefix}.baton_steps s
            SET pending = s.pending - 1,
                blocked = s.blocked + CASE
@@ -121,11 +149,13 @@ BEGIN
                    WHEN v_state = 'discarded' AND NOT s.ignore_discarded THEN 1
                    WHEN v_state = 'deleted' AND NOT s.ignore_deleted THEN 1
                    ELSE 0
-               END
+               END,
+               live = s.live + 1
          WHERE s.workflow_id = v_step.workflow_id
            AND s.name = v_name
            AND s.pending > 0
-        RETURNING s.job_id, s.pending, s.blocked, s.gated AND s.callbacks AS callbacks INTO v_dep;
+        RETURNING s.job_id, s.pending, s.blocked, s.live, s.gated AND s.callbacks AS callbacks
+             INTO v_dep;
 
         IF FOUND AND v_dep.pending = 0 THEN
             -- A blocked step runs only to call its worker's on_dep_* callback; without one
@@ -138,6 +168,14 @@ BEGIN
             END IF;
         END IF;
     END LOOP;
+
+    IF cardinality(v_skipped) > 0 THEN
+        SELECT * INTO v_more
+          FROM {prefix}.baton_skip_steps(v_step.workflow_id, v_step.workflow_name, v_skipped);
+        v_ready := v_ready || v_more.ready;
+        v_ready_names := v_ready_names || v_more.ready_names;
+        v_doomed := v_doomed || v_more.doomed;
+    END IF;
 
     IF cardinality(v_ready) > 0 THEN
         -- state::text, not state: the state index must not be used. Through it, the
