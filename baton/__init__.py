@@ -18,6 +18,8 @@ from __future__ import annotations
 from importlib.metadata import version
 
 from . import errors, telemetry
+from ._adapters import usage_from
+from ._analytics import UsageGroup, UsageReport, usage_report
 from ._context import get_context, model
 from ._control import (
     StepStatus,
@@ -73,6 +75,8 @@ __all__ = [
     "Subscription",
     "SweepReport",
     "Sweeper",
+    "UsageGroup",
+    "UsageReport",
     "Workflow",
     "WorkflowFinished",
     "WorkflowStatus",
@@ -98,6 +102,8 @@ __all__ = [
     "sweep",
     "telemetry",
     "usage",
+    "usage_from",
+    "usage_report",
     "worker",
 ]
 

@@ -23,6 +23,7 @@ WITH me AS (
                 WHERE e.workflow_id = s.workflow_id AND e.downstream = s.name
            ) END AS upstream,
            w.name AS workflow_name,
+           w.traceparent,
            s.job_id
       FROM {prefix}.baton_steps s
       JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
@@ -35,6 +36,7 @@ sent AS (
       FROM me
 )
 SELECT me.workflow_id, me.name, me.performed, me.deps, me.ignore_cancelled,
-       me.ignore_discarded, me.ignore_deleted, me.upstream, me.workflow_cancelled
+       me.ignore_discarded, me.ignore_deleted, me.upstream, me.workflow_cancelled,
+       me.traceparent
   FROM me
  CROSS JOIN sent

@@ -24,6 +24,7 @@ from ._rows import (
     StoredResult,
     SummaryRow,
     SweptStep,
+    UsageReportRow,
     UsageRow,
     WorkflowRow,
 )
@@ -42,6 +43,7 @@ from ._steps import (
     workflow_context,
 )
 from ._sweep import activate_stuck, settle_unseen
+from ._usage import usage_report
 from ._workflows import (
     cancel,
     edges_and_previews,
@@ -72,6 +74,7 @@ __all__ = [
     "StoredResult",
     "SummaryRow",
     "SweptStep",
+    "UsageReportRow",
     "UsageRow",
     "WorkflowRow",
     "activate_stuck",
@@ -97,6 +100,7 @@ __all__ = [
     "step_result",
     "step_rows",
     "store_result",
+    "usage_report",
     "workflow_context",
     "workflow_exists",
     "workflow_graph",

@@ -40,6 +40,7 @@ class StepContext:
         upstream: ``(step, state)`` of every expanded dep, read only when the counters say
             the step is not clear to run; None when every dep completed or is ignored.
         workflow_cancelled: ``baton.cancel`` was called on the workflow.
+        traceparent: the W3C trace context stored with the workflow at insert, or None.
     """
 
     workflow_id: str
@@ -51,6 +52,7 @@ class StepContext:
     ignore_deleted: bool
     upstream: Sequence[Sequence[str]] | None
     workflow_cancelled: bool = False
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,3 +252,20 @@ class PruneCount:
     edges: int
     jobs: int
     workflows: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReportRow:
+    """One group of ``usage/report.sql``; ``grouped`` is false for the period's totals."""
+
+    grouped: bool
+    key: str | None
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: Decimal
+    unpriced_calls: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None

@@ -18,7 +18,7 @@ from typing import Any, Self
 
 from oban import Job, Oban
 
-from .. import _context, _graph, _oban, store
+from .. import _context, _graph, _oban, _tracing, store
 from ..errors import DuplicateStep, InvalidStep, SelfDependency, WorkflowError
 from . import _checks, _deps, _encoding, _template
 from ._mount import Mount, mount
@@ -353,7 +353,9 @@ class Workflow:
         instance = _oban.instance_for_job(first, oban)
         steps, edges = _encoding.encode(self)
         jobs = {name: step.job for name, step in self._steps.items()}
-        await store.insert_workflow(instance, conn, _encoding.record(self), steps, edges, jobs)
+        with _tracing.inserting(self.id, self.name, len(self._steps)) as traceparent:
+            record = {**_encoding.record(self), "traceparent": traceparent}
+            await store.insert_workflow(instance, conn, record, steps, edges, jobs)
         self._inserted = True
         return self
 

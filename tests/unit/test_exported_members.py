@@ -30,6 +30,8 @@ EXPECTED = [
     "Subscription",
     "SweepReport",
     "Sweeper",
+    "UsageGroup",
+    "UsageReport",
     "Workflow",
     "WorkflowFinished",
     "WorkflowStatus",
@@ -55,6 +57,8 @@ EXPECTED = [
     "sweep",
     "telemetry",
     "usage",
+    "usage_from",
+    "usage_report",
     "worker",
 ]
 
@@ -69,6 +73,7 @@ EXPECTED_ERRORS = [
     "InvalidDSN",
     "InvalidExpansion",
     "InvalidOption",
+    "InvalidPrices",
     "InvalidStep",
     "InvalidStepName",
     "NotADependency",
@@ -80,6 +85,7 @@ EXPECTED_ERRORS = [
     "SelfDependency",
     "TemplateError",
     "UnknownDependency",
+    "UnknownResponse",
     "UnknownWorkflow",
     "UnstorableResult",
     "WorkflowError",
@@ -114,6 +120,8 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "StepEvent",
         "StepStatus",
         "StepUsage",
+        "UsageGroup",
+        "UsageReport",
         "Subscription",
         "WorkflowFinished",
         "StepsAdded",
@@ -137,10 +145,11 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "retry",
         "status",
         "usage",
+        "usage_report",
     )
     for name in coroutines:
         assert inspect.iscoroutinefunction(getattr(baton, name)), name
-    for name in ("worker", "llm_worker", "llm_backoff", "subscribe", "model"):
+    for name in ("worker", "llm_worker", "llm_backoff", "subscribe", "model", "usage_from"):
         assert callable(getattr(baton, name)), name
     assert isinstance(baton.DEFAULT_PRICING, baton.PriceTable)
 
