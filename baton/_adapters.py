@@ -4,8 +4,9 @@ Reads OpenAI chat completions and Responses API objects, Anthropic messages, and
 OpenAI-compatible dicts (LiteLLM, vLLM, OpenRouter), without importing any SDK: a pydantic
 response is read through its ``model_dump()``. Tokens are normalised to Baton's fields,
 where ``input_tokens`` are the input tokens *not* read from or written to a cache (OpenAI
-counts cached tokens inside ``prompt_tokens``/``input_tokens``; Anthropic does not), so
-each token is priced once, at its own rate.
+counts cache reads and writes inside ``prompt_tokens``/``input_tokens``, in their
+``*_tokens_details``; Anthropic counts them apart), so each token is priced once, at its
+own rate.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ def _as_dict(response: Any) -> Mapping[str, Any]:
 
 def _type_name(value: Any) -> str:
     kind = type(value)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
 
 
 def _count(usage: Mapping[str, Any], *path: str) -> int:
@@ -90,19 +95,23 @@ def usage_from(response: Any, *, latency_ms: float | None = None) -> dict[str, A
             f"(usage={usage!r}); expected {EXPECTED}"
         )
     if "prompt_tokens" in usage or "completion_tokens" in usage:
-        # chat completions (OpenAI, LiteLLM): prompt_tokens include the cached ones
+        # chat completions (OpenAI, LiteLLM): prompt_tokens include cache reads and writes
         read = _count(usage, "prompt_tokens_details", "cached_tokens") or _count(
             usage, "cache_read_input_tokens"
         )
-        write = _count(usage, "cache_creation_input_tokens")
+        write = _count(usage, "prompt_tokens_details", "cache_write_tokens") or _count(
+            usage, "cache_creation_input_tokens"
+        )
         prompt = _count(usage, "prompt_tokens")
         tokens = (max(prompt - read - write, 0), _count(usage, "completion_tokens"), read, write)
     elif "input_tokens" in usage and (
         data.get("object") == "response" or "input_tokens_details" in usage
     ):
-        # OpenAI's Responses API: input_tokens include the cached ones
+        # OpenAI's Responses API: input_tokens include cache reads and writes
         read = _count(usage, "input_tokens_details", "cached_tokens")
-        tokens = (max(_count(usage, "input_tokens") - read, 0), _count(usage, "output_tokens"), read, 0)
+        write = _count(usage, "input_tokens_details", "cache_write_tokens")
+        uncached = max(_count(usage, "input_tokens") - read - write, 0)
+        tokens = (uncached, _count(usage, "output_tokens"), read, write)
     elif "input_tokens" in usage:
         # Anthropic's Messages API: input_tokens exclude cache reads and writes
         tokens = (

@@ -1,0 +1,153 @@
+"""``baton.usage_report``: usage over a period by model, workflow and day, from real runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from oban import Oban
+
+import baton
+from baton import Workflow
+from baton.errors import InvalidOption
+from tests.support import event_steps as es
+from tests.support.event_steps import drain
+
+
+def usage(model: str | None, latency: float | None, **tokens: int) -> dict[str, Any]:
+    return {"model": model, "latency_ms": latency, **tokens}
+
+
+async def run(client: Oban, name: str, *usages: dict[str, Any]) -> Workflow:
+    wf = Workflow(name=name)
+    for index, spent in enumerate(usages):
+        wf.add(f"ask{index}", es.ReportsUsage.new({"usage": spent}))
+    await wf.insert()
+    await drain(client, "llm")
+    return wf
+
+
+async def seed(client: Oban) -> None:
+    await run(
+        client,
+        "brief",
+        usage("gpt-4o-mini", 100, input_tokens=1000, output_tokens=100),
+        usage("gpt-4o-mini", 200, input_tokens=1000, output_tokens=100, cache_read_tokens=500),
+        usage("claude-sonnet-4-5-20250929", 1000, input_tokens=10, cache_write_tokens=2000),
+    )
+    await run(
+        client,
+        "triage",
+        usage("gpt-4o-mini", 300, input_tokens=2000, output_tokens=0),
+        usage("my-llama", None, input_tokens=7, output_tokens=3),
+    )
+
+
+async def test_by_model_sums_tokens_and_cost_with_latency_percentiles(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    await seed(client)
+    report = await baton.usage_report(since=timedelta(hours=1), by="model")
+
+    assert report.by == "model"
+    assert [group.key for group in report.groups] == [
+        "claude-sonnet-4-5-20250929",  # costliest first
+        "gpt-4o-mini",
+        "my-llama",
+    ]
+    mini = report.group("gpt-4o-mini")
+    assert (mini.calls, mini.input_tokens, mini.output_tokens) == (3, 4000, 200)
+    assert (mini.cache_read_tokens, mini.cache_write_tokens) == (500, 0)
+    # 4000 x 0.15 + 200 x 0.60 + 500 x 0.075, per million
+    assert mini.cost_usd == Decimal("0.0007575")
+    assert mini.unpriced_calls == 0
+    assert mini.latency_p50_ms == 200
+    assert mini.latency_p95_ms == pytest.approx(290)  # interpolated between 200 and 300
+
+    sonnet = report.group("claude-sonnet-4-5-20250929")
+    assert sonnet.cache_write_tokens == 2000
+    assert sonnet.cost_usd == Decimal("0.00753")  # 10 x 3 + 2000 x 3.75, per million
+
+    llama = report.group("my-llama")
+    assert (llama.calls, llama.cost_usd, llama.unpriced_calls) == (1, Decimal(0), 1)
+    assert llama.latency_p50_ms is None and llama.latency_p95_ms is None
+
+    total = report.total
+    assert total.key is None
+    assert (total.calls, total.input_tokens, total.output_tokens) == (5, 4017, 203)
+    assert total.cost_usd == mini.cost_usd + sonnet.cost_usd
+    assert total.unpriced_calls == 1
+    assert total.latency_p50_ms == 250  # over the four calls that gave a latency
+
+
+async def test_by_workflow_and_by_day(conn: psycopg.AsyncConnection[Any], client: Oban) -> None:
+    await seed(client)
+    by_workflow = await baton.usage_report(since=timedelta(hours=1), by="workflow")
+    assert {group.key: group.calls for group in by_workflow.groups} == {"brief": 3, "triage": 2}
+    assert by_workflow.group("brief").input_tokens == 2010
+
+    # move one workflow's usage two days back: by day splits it out, in day order
+    moved = await conn.execute(
+        "UPDATE baton_usage SET recorded_at = recorded_at - interval '2 days' "
+        "WHERE workflow_name = 'triage'"
+    )
+    assert moved.rowcount == 2
+    by_day = await baton.usage_report(since=timedelta(days=7), by="day")
+    today = datetime.now(UTC).date()
+    assert [(group.key, group.calls) for group in by_day.groups] == [
+        ((today - timedelta(days=2)).isoformat(), 2),
+        (today.isoformat(), 3),
+    ]
+    assert by_day.total.calls == 5
+
+    # a period that leaves the moved rows out
+    recent = await baton.usage_report(since=timedelta(days=1), by="workflow")
+    assert [group.key for group in recent.groups] == ["brief"]
+    older = await baton.usage_report(
+        since=datetime.now(UTC) - timedelta(days=3), until=timedelta(days=1), by="workflow"
+    )
+    assert [group.key for group in older.groups] == ["triage"]
+
+
+async def test_an_empty_period_has_zero_totals(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    report = await baton.usage_report(since=timedelta(days=1))
+    assert report.groups == ()
+    assert (report.total.calls, report.total.cost_usd) == (0, Decimal(0))
+    with pytest.raises(KeyError, match="no usage by model 'gpt-4o'"):
+        report.group("gpt-4o")
+
+
+async def test_every_stored_usage_is_recorded_once_and_goes_with_its_workflow(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    wf = await run(client, "brief", usage("gpt-4o", 10, input_tokens=1, output_tokens=1))
+    await drain(client, "llm")  # nothing left to run: no second record
+    rows = await (
+        await conn.execute("SELECT workflow_id, step, model FROM baton_usage")
+    ).fetchall()
+    assert rows == [(wf.id, "ask0", "gpt-4o")]
+
+    await conn.execute("DELETE FROM baton_workflows WHERE id = %s", (wf.id,))
+    assert await (await conn.execute("SELECT count(*) FROM baton_usage")).fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"since": timedelta(days=1), "by": "cost"}, "by must be one of model, workflow, day"),
+        ({"since": datetime(2026, 1, 1)}, "since must be timezone-aware"),
+        ({"since": timedelta(0)}, "since must be a positive timedelta"),
+        ({"since": "7d"}, "since must be a datetime or a timedelta"),
+        ({"since": timedelta(days=1), "until": timedelta(days=2)}, "the period is empty"),
+    ],
+)
+async def test_bad_arguments_are_refused(
+    conn: psycopg.AsyncConnection[Any], client: Oban, options: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(InvalidOption, match=says):
+        await baton.usage_report(**options)
