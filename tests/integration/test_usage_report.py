@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ import baton
 from baton import Workflow
 from baton.errors import InvalidOption
 from tests.support import event_steps as es
+from tests.integration.test_cli_commands import cli
 from tests.support.event_steps import drain
 
 
@@ -151,3 +153,37 @@ async def test_bad_arguments_are_refused(
 ) -> None:
     with pytest.raises(InvalidOption, match=says):
         await baton.usage_report(**options)
+
+
+async def test_the_cli_prints_a_table_and_json(
+    installed: str, conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    await seed(client)
+    code, out, err = await cli("usage", "--dsn", installed, "--since", "1d", "--by", "model")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["MODEL", "CALLS", "INPUT"]
+    mini = next(line for line in lines if line.startswith("gpt-4o-mini"))
+    assert mini.split()[:7] == ["gpt-4o-mini", "3", "4,000", "200", "500", "0", "$0.000758"]
+    assert lines[-1].split()[:2] == ["total", "5"]
+
+    code, out, err = await cli("usage", "--dsn", installed, "--by", "workflow", "--json")
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert data["by"] == "workflow"
+    assert {group["key"]: group["calls"] for group in data["groups"]} == {"brief": 3, "triage": 2}
+    assert data["total"]["calls"] == 5
+    assert Decimal(data["total"]["cost_usd"]) > 0
+
+
+async def test_the_cli_says_when_there_is_no_usage_and_refuses_bad_options(
+    installed: str, conn: psycopg.AsyncConnection[Any]
+) -> None:
+    code, out, err = await cli("usage", "--dsn", installed, "--since", "12h")
+    assert (code, out, err) == (0, "No LLM usage recorded in the last 12h.\n", "")
+    code, out, err = await cli("usage", "--dsn", installed, "--by", "cost")
+    assert code == 2 and "Invalid value for '--by'" in err and "Traceback" not in err
+    code, out, err = await cli("usage", "--dsn", installed, "--since", "0")
+    assert code == 2 and "'--since': must be longer than 0s" in err
+    code, out, err = await cli("usage", "--dsn", installed, "--since", "7w")
+    assert code == 2 and "expected a duration such as 7d" in err
