@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,8 +15,11 @@ from oban import Oban
 import baton
 from baton import Workflow
 from baton.errors import InvalidOption
+from baton.web import create_app
 from tests.support import event_steps as es
 from tests.integration.test_cli_commands import cli
+from tests.integration.test_web import XSS_NAME as XSS
+from tests.integration.test_web import http
 from tests.support.event_steps import drain
 
 
@@ -187,3 +191,62 @@ async def test_the_cli_says_when_there_is_no_usage_and_refuses_bad_options(
     assert code == 2 and "'--since': must be longer than 0s" in err
     code, out, err = await cli("usage", "--dsn", installed, "--since", "7w")
     assert code == 2 and "expected a duration such as 7d" in err
+
+
+async def test_the_web_page_and_its_json(conn: psycopg.AsyncConnection[Any], client: Oban) -> None:
+    await seed(client)
+    await run(client, XSS, usage("<b>m</b>", 5, input_tokens=1, output_tokens=1))
+    async with http(create_app(oban=client)) as web:
+        page = await web.get("/usage?since=24h&by=model")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "<h1>LLM usage, last 24h</h1>" in page.text
+        row = re.search(r"<tr><td>gpt-4o-mini</td>(.*?)</tr>", page.text)
+        assert row is not None
+        cells = re.findall(r'<td class="num">(.*?)</td>', row[1])
+        assert cells == ["3", "4,000", "200", "500", "0", "$0.0007575", "0.20 s", "0.29 s"]
+        assert "&lt;b&gt;m&lt;/b&gt;" in page.text and "<b>m</b>" not in page.text
+        assert '<tr class="total"><td>total</td><td class="num">6</td>' in page.text
+        assert 'href="/usage?since=30d&amp;by=model"' in page.text  # the other periods
+
+        by_workflow = await web.get("/api/usage", params={"since": "7d", "by": "workflow"})
+        assert by_workflow.status_code == 200
+        data = by_workflow.json()
+        assert {group["key"]: group["calls"] for group in data["groups"]} == {
+            "brief": 3,
+            "triage": 2,
+            XSS: 1,
+        }
+        assert data["total"]["cost_usd"] == str(
+            sum(Decimal(group["cost_usd"]) for group in data["groups"])
+        )
+
+        by_day = await web.get("/usage?by=day")
+        assert f"<tr><td>{datetime.now(UTC).date().isoformat()}</td>" in by_day.text
+
+
+async def test_the_web_page_without_usage(conn: psycopg.AsyncConnection[Any], client: Oban) -> None:
+    async with http(create_app(oban=client)) as web:
+        page = await web.get("/usage")
+        assert page.status_code == 200
+        assert "<h1>LLM usage, last 7d</h1>" in page.text
+        assert "No LLM usage recorded in this period." in page.text
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("since=7w", "since must be a duration such as 24h, 7d or 30m"),
+        ("since=0d", "since must be a duration"),
+        ("since=%C2%B2d", "since must be a duration"),
+        ("since=9999d", "since must be at most 3650 days"),
+        ("by=cost", "by must be one of model, workflow, day"),
+    ],
+)
+async def test_bad_web_parameters_are_a_400_naming_them(
+    conn: psycopg.AsyncConnection[Any], client: Oban, query: str, says: str
+) -> None:
+    async with http(create_app(oban=client)) as web:
+        api = await web.get(f"/api/usage?{query}")
+        assert api.status_code == 400 and says in api.json()["error"]
+        page = await web.get(f"/usage?{query}")
+        assert page.status_code == 400 and says in page.text
