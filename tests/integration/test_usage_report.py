@@ -16,10 +16,10 @@ import baton
 from baton import Workflow
 from baton.errors import InvalidOption
 from baton.web import create_app
-from tests.support import event_steps as es
 from tests.integration.test_cli_commands import cli
 from tests.integration.test_web import XSS_NAME as XSS
 from tests.integration.test_web import http
+from tests.support import event_steps as es
 from tests.support.event_steps import drain
 
 
@@ -133,9 +133,7 @@ async def test_every_stored_usage_is_recorded_once_and_goes_with_its_workflow(
 ) -> None:
     wf = await run(client, "brief", usage("gpt-4o", 10, input_tokens=1, output_tokens=1))
     await drain(client, "llm")  # nothing left to run: no second record
-    rows = await (
-        await conn.execute("SELECT workflow_id, step, model FROM baton_usage")
-    ).fetchall()
+    rows = await (await conn.execute("SELECT workflow_id, step, model FROM baton_usage")).fetchall()
     assert rows == [(wf.id, "ask0", "gpt-4o")]
 
     await conn.execute("DELETE FROM baton_workflows WHERE id = %s", (wf.id,))
