@@ -124,6 +124,8 @@ async def test_a_workflow_inserted_in_a_span_joins_its_trace(
     assert insert.parent is not None and insert.parent.span_id == request.get_span_context().span_id
     assert step.context.trace_id == request.get_span_context().trace_id
     assert step.attributes is not None and step.attributes["baton.step.outcome"] == "performed"
+    stored = await stored_traceparent(conn, wf.id)
+    assert stored.startswith(f"00-{request.get_span_context().trace_id:032x}-")
 
 
 async def test_a_workflow_without_a_stored_context_still_gets_one_trace(
