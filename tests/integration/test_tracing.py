@@ -182,3 +182,32 @@ async def test_a_step_run_by_another_process_joins_the_trace(
     assert attributes["gen_ai.usage.cache_read.input_tokens"] == 100
     assert attributes["gen_ai.usage.output_tokens"] == 20
     assert node.pid != 0
+
+
+async def test_a_stored_context_that_is_not_one_is_ignored(
+    conn: psycopg.AsyncConnection[Any], client: Oban, spans: InMemorySpanExporter
+) -> None:
+    wf = Workflow(name="garbled").add("a", es.Quick.new()).add("b", es.Quick.new(), deps=["a"])
+    await wf.insert()
+    await conn.execute(
+        "UPDATE baton_workflows SET traceparent = 'not-a-traceparent' WHERE id = %s", (wf.id,)
+    )
+    await drain(client)
+    finished = spans.get_finished_spans()
+    [a] = named(finished, "baton.step a")
+    [b] = named(finished, "baton.step b")
+    assert a.context.trace_id == b.context.trace_id
+    assert a.status.status_code is StatusCode.UNSET
+
+
+async def test_a_snoozed_attempt_says_so(
+    conn: psycopg.AsyncConnection[Any], client: Oban, spans: InMemorySpanExporter
+) -> None:
+    wf = Workflow(name="snoozy").add("once", es.SnoozeOnce.new())
+    await wf.insert()
+    await drain(client)
+    outcomes = [
+        (span.attributes or {}).get("baton.step.outcome")
+        for span in named(spans.get_finished_spans(), "baton.step once")
+    ]
+    assert outcomes == ["snoozed", "performed"]
