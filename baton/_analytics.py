@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -55,6 +55,9 @@ class UsageReport:
             if group.key == key:
                 return group
         raise KeyError(f"no usage by {self.by} {key!r} between {self.since} and {self.until}")
+
+
+GROUP_FIELDS = tuple(item.name for item in fields(UsageGroup))
 
 
 def _moment(value: datetime | timedelta | None, name: str, now: datetime) -> datetime:
@@ -120,18 +123,7 @@ async def usage_report(
     groups = []
     total = UsageGroup(None, 0, 0, 0, 0, 0, Decimal(0), 0, None, None)
     for row in rows:
-        group = UsageGroup(
-            key=row.key,
-            calls=row.calls,
-            input_tokens=row.input_tokens,
-            output_tokens=row.output_tokens,
-            cache_read_tokens=row.cache_read_tokens,
-            cache_write_tokens=row.cache_write_tokens,
-            cost_usd=row.cost_usd,
-            unpriced_calls=row.unpriced_calls,
-            latency_p50_ms=row.latency_p50_ms,
-            latency_p95_ms=row.latency_p95_ms,
-        )
+        group = UsageGroup(**{name: getattr(row, name) for name in GROUP_FIELDS})
         if row.grouped:
             groups.append(group)
         else:

@@ -1,14 +1,15 @@
 """The ``analytics`` scenario: ``baton.usage_report`` over a million usage rows.
 
 The tables are filled with ``Sizes.usage_rows`` rows of usage (1,000,000; 100,000 with
-``--quick``) spread evenly over the last 90 days, 8 models and 5 workflow names, with the
+``--quick``) spread evenly over the 90 days before the run, 8 models and 5 workflow names, with the
 same usage also in ``baton_steps.usage`` (where it lives without the usage table). Rows are
 written by ``generate_series`` statements rather than by running that many steps; then
 ``VACUUM ANALYZE``, as autovacuum leaves a table that grows over days.
 
 Each report (by model over 7 days, by workflow over 7 days, by day over 30 days, by model
 over all 90 days) is timed ``QUERIES`` times per round through the public
-``baton.usage_report``; the median is reported. The baseline is the same by-model report
+``baton.usage_report``, over a period that ends at the round's start; the median is
+reported. The baseline is the same by-model report
 computed from ``baton_steps.usage`` (jsonb, filtered on ``performed_at``): what a report
 costs without the dedicated, indexed table.
 """
@@ -16,7 +17,7 @@ costs without the dedicated, indexed table.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import baton
@@ -94,7 +95,7 @@ SELECT GROUPING(u.key) = 0 AS grouped, u.key, count(*) AS calls,
                (s.usage->>'latency_ms')::float8 AS latency_ms
           FROM baton_steps s
          WHERE s.usage IS NOT NULL
-           AND s.performed_at >= timezone('UTC', now()) - %(since)s) AS u
+           AND s.performed_at >= %(since)s AND s.performed_at < %(until)s) AS u
  GROUP BY GROUPING SETS ((u.key), ())
 """
 
@@ -112,15 +113,16 @@ async def fill(b: Bench, rows: int) -> None:
     await b.conn.execute("VACUUM ANALYZE baton_workflows, baton_usage, baton_steps")
 
 
-async def timed_report(b: Bench, by: str, since: timedelta) -> tuple[float, int]:
+async def timed_report(b: Bench, by: str, since: datetime, until: datetime) -> tuple[float, int]:
     started = time.perf_counter()
-    report = await baton.usage_report(since=since, by=by, oban=b.client)
+    report = await baton.usage_report(since=since, until=until, by=by, oban=b.client)
     return time.perf_counter() - started, report.total.calls
 
 
-async def timed_baseline(b: Bench, since: timedelta) -> tuple[float, int]:
+async def timed_baseline(b: Bench, since: datetime, until: datetime) -> tuple[float, int]:
+    bounds = {"since": since.replace(tzinfo=None), "until": until.replace(tzinfo=None)}
     started = time.perf_counter()
-    found = await (await b.conn.execute(FROM_STEPS, {"since": since})).fetchall()
+    found = await (await b.conn.execute(FROM_STEPS, bounds)).fetchall()
     elapsed = time.perf_counter() - started
     return elapsed, sum(int(row[2]) for row in found if row[0])
 
@@ -135,12 +137,15 @@ async def analytics(b: Bench) -> dict[str, Any]:
     samples: dict[str, list[float]] = {name: [] for name in [*REPORTS, "steps_jsonb_model_7d"]}
     calls: dict[str, int] = {}
     for _round in range(b.repeat):
-        for name, (by, since) in REPORTS.items():
+        until = datetime.now(UTC)  # one period per round: the report and baseline agree
+        for name, (by, period) in REPORTS.items():
             for _ in range(QUERIES):
-                seconds, calls[name] = await timed_report(b, by, since)
+                seconds, calls[name] = await timed_report(b, by, until - period, until)
                 samples[name].append(seconds)
         for _ in range(QUERIES):
-            seconds, calls["steps_jsonb_model_7d"] = await timed_baseline(b, timedelta(days=7))
+            seconds, calls["steps_jsonb_model_7d"] = await timed_baseline(
+                b, until - timedelta(days=7), until
+            )
             samples["steps_jsonb_model_7d"].append(seconds)
     await db.reset(b.conn)
     medians = {name: stats.median(values) for name, values in samples.items()}
