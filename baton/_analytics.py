@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from oban import Oban
 
@@ -48,6 +49,15 @@ class UsageReport:
     until: datetime
     groups: tuple[UsageGroup, ...]
     total: UsageGroup
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as JSON values: times in ISO 8601, costs as decimal strings."""
+        data: dict[str, Any] = asdict(self)
+        data["since"] = self.since.isoformat()
+        data["until"] = self.until.isoformat()
+        for group in (*data["groups"], data["total"]):
+            group["cost_usd"] = str(group["cost_usd"])
+        return data
 
     def group(self, key: str | None) -> UsageGroup:
         """The group of one model, workflow name or day."""

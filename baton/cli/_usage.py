@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import timedelta
-from typing import Any
 
 import click
 from rich import box
@@ -59,16 +57,6 @@ def usage_table(report: _analytics.UsageReport) -> Table:
     return table
 
 
-def report_json(report: _analytics.UsageReport) -> str:
-    """The report as JSON: times in ISO 8601, costs as decimal strings."""
-    data: dict[str, Any] = dataclasses.asdict(report)
-    data["since"] = report.since.isoformat()
-    data["until"] = report.until.isoformat()
-    for group in (*data["groups"], data["total"]):
-        group["cost_usd"] = str(group["cost_usd"])
-    return json.dumps(data, indent=2)
-
-
 @click.command()
 @connection
 @click.option(
@@ -106,7 +94,7 @@ def usage(
         lambda oban: _analytics.usage_report(since=since, by=by, oban=oban),
     )
     if as_json:
-        click.echo(report_json(report))
+        click.echo(json.dumps(report.as_json(), indent=2))
     elif not report.groups:
         click.echo(f"No LLM usage recorded in the last {describe(since)}.")
     else:

@@ -135,7 +135,7 @@ async def api_list(request: Request) -> Response:
 
 async def api_usage(request: Request) -> Response:
     _since, report = await _usage.report(request, await _settings(request).source.oban())
-    return JSONResponse(_usage.as_json(report), headers=NO_STORE)
+    return JSONResponse(report.as_json(), headers=NO_STORE)
 
 
 async def api_detail(request: Request) -> Response:

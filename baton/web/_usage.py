@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import timedelta
 from html import escape
-from typing import Any
 
 from oban import Oban
 from starlette.exceptions import HTTPException
@@ -42,16 +40,6 @@ async def report(request: Request, oban: Oban) -> tuple[str, UsageReport]:
     """The report the request asks for, with its ``since`` as given."""
     since, period, by = params(request)
     return since, await usage_report(since=period, by=by, oban=oban)
-
-
-def as_json(found: UsageReport) -> dict[str, Any]:
-    """The report as JSON values: times in ISO 8601, costs as decimal strings."""
-    data: dict[str, Any] = dataclasses.asdict(found)
-    data["since"] = found.since.isoformat()
-    data["until"] = found.until.isoformat()
-    for group in (*data["groups"], data["total"]):
-        group["cost_usd"] = str(group["cost_usd"])
-    return data
 
 
 def _cells(label: str, group: UsageGroup) -> str:
