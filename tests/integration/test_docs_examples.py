@@ -173,11 +173,13 @@ TRACING_RUNNER = """
 import asyncio, json, re, sys
 from pathlib import Path
 text = Path("docs/tracing.md").read_text(encoding="utf-8")
-[block] = [b for b in re.findall(r"```python\\n(.*?)```", text, re.S) if b.startswith("# runnable\\n")]
+blocks = re.findall(r"```python\\n(.*?)```", text, re.S)
+[block] = [b for b in blocks if b.startswith("# runnable\\n")]
 namespace = {"__name__": "docs_tracing"}
 exec(compile(block, "docs/tracing.md", "exec"), namespace)
 spans = asyncio.run(namespace["main"](sys.argv[1]))
-print(json.dumps([[name, format(trace_id, "032x"), attributes] for name, trace_id, attributes in spans]))
+rows = [[name, format(trace_id, "032x"), attributes] for name, trace_id, attributes in spans]
+print(json.dumps(rows))
 """
 
 
