@@ -18,6 +18,8 @@ from __future__ import annotations
 from importlib.metadata import version
 
 from . import errors, telemetry
+from ._adapters import usage_from
+from ._analytics import UsageGroup, UsageReport, usage_report
 from ._context import get_context, model
 from ._control import (
     StepStatus,
@@ -81,6 +83,8 @@ __all__ = [
     "SweepReport",
     "Sweeper",
     "Tick",
+    "UsageGroup",
+    "UsageReport",
     "Workflow",
     "WorkflowFinished",
     "WorkflowStatus",
@@ -111,6 +115,8 @@ __all__ = [
     "telemetry",
     "unschedule",
     "usage",
+    "usage_from",
+    "usage_report",
     "wait",
     "worker",
 ]

@@ -20,7 +20,7 @@ from typing import Any, overload
 import oban
 from oban import Job
 
-from ._usage import DEFAULT_PRICING, Pricing
+from ._usage import Pricing
 from ._worker import DEFAULT_RESULT_LIMIT, DEFAULT_SNOOZE, DEFAULT_STORE_RETRY, worker
 from .errors import InvalidOption
 
@@ -64,7 +64,7 @@ def llm_worker(
     backoff_max: float = ...,
     result_limit: int = ...,
     snooze: int = ...,
-    pricing: Pricing = ...,
+    pricing: Pricing | None = ...,
     store_retry: float = ...,
     interruptible: bool = ...,
     **options: Any,
@@ -78,7 +78,7 @@ def llm_worker(
     backoff_max: float = DEFAULT_BACKOFF_MAX,
     result_limit: int = DEFAULT_RESULT_LIMIT,
     snooze: int = DEFAULT_SNOOZE,
-    pricing: Pricing = DEFAULT_PRICING,
+    pricing: Pricing | None = None,
     store_retry: float = DEFAULT_STORE_RETRY,
     interruptible: bool = True,
     **options: Any,
@@ -96,7 +96,7 @@ def llm_worker(
         store_retry: as for ``baton.worker``.
         interruptible: as for ``baton.worker``: a cancel interrupts the call to the model
             (False: the step runs to the end and keeps its result).
-        pricing: prices the ``llm_usage`` each step reports.
+        pricing: as for ``baton.worker``.
         **options: any ``oban.worker`` option; ``queue`` defaults to ``"llm"`` and
             ``max_attempts`` to 5. A class's own ``backoff(self, job)`` wins.
     """

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
 from typing import Any, Protocol
+
+from .errors import InvalidPrices
 
 logger = logging.getLogger("baton")
 
@@ -83,6 +90,15 @@ class PriceTable:
 
     rates: Mapping[str, Rates] = field(default_factory=dict)
 
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PriceTable:
+        """The table of a JSON or TOML price file, laid out as ``baton/data/prices.json``.
+
+        Raises:
+            InvalidPrices: the file cannot be read, is not JSON/TOML, or an entry is no price.
+        """
+        return load_prices(path)
+
     def cost(self, usage: LLMUsage) -> Decimal | None:
         if not usage.model:
             return None
@@ -104,34 +120,101 @@ class PriceTable:
         return total / MILLION
 
 
-def _rates(inp: str, out: str, read: str | None = None, write: str | None = None) -> Rates:
-    return Rates(
-        Decimal(inp),
-        Decimal(out),
-        Decimal(read) if read else None,
-        Decimal(write) if write else None,
-    )
+#: The price file shipped with Baton; ``BATON_PRICES`` names one whose models are added to
+#: it (or replace its entries of the same name).
+PRICES_FILE = "data/prices.json"
+PRICES_ENV = "BATON_PRICES"
+RATE_FIELDS = ("input", "output", "cache_read", "cache_write")
 
 
-#: Published list prices (USD per million tokens) of common models, as of 2025. Pass your
-#: own ``PriceTable`` (or any ``Pricing``) to the worker for negotiated or newer prices.
-DEFAULT_PRICING = PriceTable(
-    {
-        "gpt-4o": _rates("2.50", "10.00", "1.25"),
-        "gpt-4o-mini": _rates("0.15", "0.60", "0.075"),
-        "gpt-4.1": _rates("2.00", "8.00", "0.50"),
-        "gpt-4.1-mini": _rates("0.40", "1.60", "0.10"),
-        "gpt-4.1-nano": _rates("0.10", "0.40", "0.025"),
-        "o3-mini": _rates("1.10", "4.40", "0.55"),
-        "claude-3-5-haiku": _rates("0.80", "4.00", "0.08", "1.00"),
-        "claude-3-5-sonnet": _rates("3.00", "15.00", "0.30", "3.75"),
-        "claude-3-7-sonnet": _rates("3.00", "15.00", "0.30", "3.75"),
-        "claude-sonnet-4": _rates("3.00", "15.00", "0.30", "3.75"),
-        "claude-opus-4": _rates("15.00", "75.00", "1.50", "18.75"),
-        "gemini-1.5-flash": _rates("0.075", "0.30"),
-        "gemini-1.5-pro": _rates("1.25", "5.00"),
-    }
-)
+def _price(value: Any, where: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidPrices(f"{where} must be a number of USD per million tokens, got {value!r}")
+    try:
+        price = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidPrices(
+            f"{where} must be a number of USD per million tokens, got {value!r}"
+        ) from None
+    if not price.is_finite() or price < 0:
+        raise InvalidPrices(f"{where} must be a price >= 0, got {value!r}")
+    return price
+
+
+def _table(data: Any, source: str) -> PriceTable:
+    """The ``PriceTable`` of a price file's parsed content, or InvalidPrices naming the entry."""
+    models = data.get("models") if isinstance(data, Mapping) else None
+    if not isinstance(models, Mapping):
+        raise InvalidPrices(
+            f'{source}: expected an object with a "models" table of model names to prices'
+        )
+    rates = {}
+    for model, entry in models.items():
+        where = f"{source}: model {model!r}"
+        if not isinstance(entry, Mapping):
+            raise InvalidPrices(f"{where} must be a table of prices, got {entry!r}")
+        unknown = sorted(set(entry) - set(RATE_FIELDS))
+        if unknown:
+            raise InvalidPrices(
+                f"{where} has unknown field {unknown[0]!r} (fields: {', '.join(RATE_FIELDS)})"
+            )
+        missing = [name for name in ("input", "output") if name not in entry]
+        if missing:
+            raise InvalidPrices(f"{where} needs an {missing[0]!r} price")
+        prices = {
+            name: _price(entry[name], f"{where} {name}") for name in RATE_FIELDS if name in entry
+        }
+        rates[str(model)] = Rates(**prices)
+    return PriceTable(rates)
+
+
+def load_prices(path: str | os.PathLike[str]) -> PriceTable:
+    """The ``PriceTable`` of a JSON or TOML price file (see ``baton/data/prices.json``).
+
+    Raises:
+        InvalidPrices: the file cannot be read, is not JSON/TOML, or an entry is no price.
+    """
+    source = os.fspath(path)
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidPrices(f"cannot read price file {source!r}: {error}") from error
+    try:
+        data = tomllib.loads(text) if source.endswith(".toml") else json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as error:
+        kind = "TOML" if source.endswith(".toml") else "JSON"
+        raise InvalidPrices(f"price file {source!r} is not valid {kind}: {error}") from error
+    return _table(data, f"price file {source!r}")
+
+
+def _shipped() -> PriceTable:
+    text = resources.files("baton").joinpath(PRICES_FILE).read_text(encoding="utf-8")
+    return _table(json.loads(text), f"baton/{PRICES_FILE}")
+
+
+#: Published list prices (USD per million tokens) of common models, from the price file
+#: shipped with Baton. Pass your own ``PriceTable`` (or any ``Pricing``) to the worker, or
+#: set ``BATON_PRICES``, for negotiated or newer prices.
+DEFAULT_PRICING = _shipped()
+
+
+def default_pricing() -> PriceTable:
+    """The pricing of workers given none: ``DEFAULT_PRICING`` with ``BATON_PRICES``'s models.
+
+    Read when a worker class is decorated, so a bad file fails the import of the workers,
+    before any step runs.
+
+    Raises:
+        InvalidPrices: ``BATON_PRICES`` names a file that is not a valid price file.
+    """
+    path = os.environ.get(PRICES_ENV)
+    if not path:
+        return DEFAULT_PRICING
+    try:
+        extra = load_prices(path)
+    except InvalidPrices as error:
+        raise InvalidPrices(f"{PRICES_ENV}: {error}") from error
+    return PriceTable({**DEFAULT_PRICING.rates, **extra.rates})
 
 
 def split_usage(value: Any) -> tuple[Any, LLMUsage | None]:

@@ -25,10 +25,10 @@ import oban
 from oban import Cancel, Job, Snooze
 from psycopg import InterfaceError, OperationalError
 
-from . import _branches, _context, _expansion, _interrupt, _json, _oban, _stream, store
+from . import _branches, _context, _expansion, _interrupt, _json, _oban, _stream, _tracing, store
 from ._gate import Blocked, Cancelled, Ready, Wait, gate
 from ._outcomes import Complete, Discard, Error, StepFailed
-from ._usage import DEFAULT_PRICING, Pricing, split_usage, usage_record
+from ._usage import DEFAULT_PRICING, Pricing, default_pricing, split_usage, usage_record
 from .errors import (
     ContextConflict,
     InvalidContext,
@@ -78,7 +78,7 @@ def worker(
     *,
     result_limit: int = ...,
     snooze: int = ...,
-    pricing: Pricing = ...,
+    pricing: Pricing | None = ...,
     store_retry: float = ...,
     interruptible: bool = ...,
     **options: Any,
@@ -89,7 +89,7 @@ def worker(
     *,
     result_limit: int = DEFAULT_RESULT_LIMIT,
     snooze: int = DEFAULT_SNOOZE,
-    pricing: Pricing = DEFAULT_PRICING,
+    pricing: Pricing | None = None,
     store_retry: float = DEFAULT_STORE_RETRY,
     interruptible: bool = True,
     **options: Any,
@@ -100,7 +100,8 @@ def worker(
         result_limit: the largest result, in bytes of JSON, a step may store.
         snooze: seconds to wait before re-checking deps that have not finished (the
             fallback path: steps are normally activated by their last dep's completion).
-        pricing: prices the ``llm_usage`` a step reports (see ``baton.PriceTable``).
+        pricing: prices the ``llm_usage`` a step reports (see ``baton.PriceTable``); by
+            default ``DEFAULT_PRICING`` with the models of the ``BATON_PRICES`` file.
         store_retry: seconds to keep retrying to store a result while the database is
             unreachable before giving up (the step is then retried, repeating its work).
         interruptible: cancelling the job (``baton.cancel`` of its workflow, Oban's
@@ -127,7 +128,7 @@ def worker(
     settings = WorkerOptions(
         result_limit=result_limit,
         snooze=snooze,
-        pricing=pricing,
+        pricing=default_pricing() if pricing is None else pricing,
         store_retry=store_retry,
         interruptible=check_interruptible(interruptible),
     )
@@ -168,6 +169,13 @@ async def _process(self: Any, job: Job) -> Any:
         )
     if context.skipped:  # its job retried by hand: a branch not taken never runs
         return Cancel(_branches.refusal(context.name))
+    return await _tracing.attempt(
+        job, context, functools.partial(_run_step, self, job, instance, context)
+    )
+
+
+async def _run_step(self: Any, job: Job, instance: oban.Oban, context: store.StepContext) -> Any:
+    """One attempt of a workflow step, from the retry guard to the stored result."""
     if context.performed:
         return None
 
@@ -251,7 +259,9 @@ async def _finish(
     if usage is not None:
         if usage.model is None and _context.model(job) is not None:
             usage = replace(usage, model=_context.model(job))
-        recorded = _json.encode(usage_record(usage, self._baton.pricing))
+        record = usage_record(usage, self._baton.pricing)
+        _tracing.record_usage(usage, record["cost_usd"])
+        recorded = _json.encode(record)
     unless = self._baton.interruptible
     if extras is not None:
         write = _completion(instance, job, context, encoded, recorded, extras, unless)

@@ -15,7 +15,9 @@ Every error derives from :class:`BatonError`::
     │   ├── DuplicateWorkflow       insert(): an unfinished workflow holds the same unique_key
     │   └── TemplateError           a workflow template (JSON/TOML) is invalid; names the entry
     ├── InvalidOption               an option or argument has a value Baton does not accept
-    │   └── RetentionError          a bad argument to prune() or Pruner (also a ValueError)
+    │   ├── RetentionError          a bad argument to prune() or Pruner (also a ValueError)
+    │   └── InvalidPrices           a price file (baton.PriceTable.load, BATON_PRICES) is bad
+    ├── UnknownResponse             baton.usage_from() got an object it cannot read usage from
     ├── SchemaError                 Baton's tables are missing or older than this code
     ├── InvalidDSN                  a connection string cannot be parsed (password hidden)
     ├── EmbeddedPostgresMissing     an embedded PostgreSQL is wanted, the extra is not installed
@@ -50,6 +52,7 @@ __all__ = [
     "InvalidDSN",
     "InvalidExpansion",
     "InvalidOption",
+    "InvalidPrices",
     "InvalidSkip",
     "InvalidStep",
     "InvalidStepName",
@@ -65,6 +68,7 @@ __all__ = [
     "StreamError",
     "TemplateError",
     "UnknownDependency",
+    "UnknownResponse",
     "UnknownWorkflow",
     "UnstorableResult",
     "WorkflowError",
@@ -172,6 +176,14 @@ class InvalidOption(BatonError, ValueError):
 
 class RetentionError(InvalidOption):
     """A bad argument to ``baton.prune`` or ``baton.Pruner`` (an age, interval or limit)."""
+
+
+class InvalidPrices(InvalidOption):
+    """A price file cannot be read: missing, not JSON/TOML, or an entry is not a price."""
+
+
+class UnknownResponse(BatonError, TypeError):
+    """``baton.usage_from`` got an object that is no LLM response it knows; names its type."""
 
 
 class WorkflowFailed(BatonError):

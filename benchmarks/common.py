@@ -36,6 +36,7 @@ class Sizes:
     scale_workers: int = 3
     prune_steps: int = 100_000
     prune_live: int = 8_000
+    usage_rows: int = 1_000_000
 
 
 FULL = Sizes()
@@ -51,6 +52,7 @@ QUICK = Sizes(
     scale_workers=3,
     prune_steps=10_000,
     prune_live=800,
+    usage_rows=100_000,
 )
 
 

@@ -350,6 +350,44 @@ def prune_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+ANALYTICS_LABELS = {
+    "model_7d": "by model, 7 days",
+    "workflow_7d": "by workflow, 7 days",
+    "day_30d": "by day, 30 days",
+    "model_90d": "by model, all 90 days",
+}
+
+
+def analytics_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    medians = result["summary"]["medians"]
+    baseline = medians["steps_jsonb_model_7d"]
+    out = [
+        _row(
+            f"usage_report over {result['rows']:,} usage rows: "
+            f"{ANALYTICS_LABELS['model_7d']} ({result['calls']['model_7d']:,} rows)",
+            fmt_ms(medians["model_7d"]),
+            "same from baton_steps.usage jsonb",
+            fmt_ms(baseline),
+            fmt_ratio(result["summary"]["ratio_model_7d"]),
+            "< 0.5x",
+            stats.met(result["summary"]["ratio_model_7d"], 0.5),
+        )
+    ]
+    for name in ("workflow_7d", "day_30d", "model_90d"):
+        out.append(
+            _row(
+                f"  {ANALYTICS_LABELS[name]} ({result['calls'][name]:,} rows)",
+                fmt_ms(medians[name]),
+                "",
+                "",
+                "",
+                "info",
+                "",
+            )
+        )
+    return out
+
+
 def rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if "handoff" in results:
@@ -370,6 +408,8 @@ def rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         out += memory_rows(results["memory"])
     if "prune" in results:
         out += prune_rows(results["prune"])
+    if "analytics" in results:
+        out += analytics_rows(results["analytics"])
     return out
 
 

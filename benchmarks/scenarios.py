@@ -21,6 +21,7 @@ import psutil
 
 from baton import Workflow
 from benchmarks import db, stats
+from benchmarks.analytics import analytics
 from benchmarks.common import (
     INSERT_QUEUE,
     Bench,
@@ -490,6 +491,7 @@ SCENARIOS: dict[str, Callable[[Bench], Awaitable[dict[str, Any]]]] = {
     "memory": memory,
     "scale": scale,
     "prune": prune,
+    "analytics": analytics,
 }
 
 

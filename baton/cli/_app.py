@@ -10,6 +10,7 @@ from ._prune import prune
 from ._result import result
 from ._run import run_command
 from ._start import start
+from ._usage import usage
 from ._web import web
 from ._workflows import cancel, graph, list_command, retry, status, watch
 
@@ -26,6 +27,7 @@ COMMANDS = (
     cancel,
     retry,
     prune,
+    usage,
     web,
 )
 

@@ -26,6 +26,7 @@ WITH me AS (
            ) END AS upstream,
            w.name AS workflow_name,
            s.outcome IS NOT DISTINCT FROM 'skipped' AS skipped,
+           w.traceparent,
            s.job_id
       FROM {prefix}.baton_steps s
       JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
@@ -40,6 +41,6 @@ sent AS (
 )
 SELECT me.workflow_id, me.name, me.performed, me.deps, me.ignore_cancelled,
        me.ignore_discarded, me.ignore_deleted, me.upstream, me.workflow_cancelled,
-       me.workflow_reason, me.skipped
+       me.workflow_reason, me.skipped, me.traceparent
   FROM me
  CROSS JOIN sent

@@ -26,6 +26,7 @@ from ._rows import (
     StoredResult,
     SummaryRow,
     SweptStep,
+    UsageReportRow,
     UsageRow,
     WorkflowRow,
 )
@@ -46,6 +47,7 @@ from ._steps import (
     workflow_context,
 )
 from ._sweep import activate_stuck, settle_unseen
+from ._usage import usage_report
 from ._workflows import (
     cancel,
     edges_and_previews,
@@ -78,6 +80,7 @@ __all__ = [
     "StoredResult",
     "SummaryRow",
     "SweptStep",
+    "UsageReportRow",
     "UsageRow",
     "WorkflowRow",
     "activate_stuck",
@@ -106,6 +109,7 @@ __all__ = [
     "step_result",
     "step_rows",
     "store_result",
+    "usage_report",
     "workflow_context",
     "workflow_exists",
     "workflow_graph",

@@ -43,6 +43,7 @@ class StepContext:
             a whole.
         workflow_reason: why it failed as a whole (``deadline``); None otherwise.
         skipped: Baton skipped the step (branches): its worker acks it without running.
+        traceparent: the W3C trace context stored with the workflow at insert, or None.
     """
 
     workflow_id: str
@@ -56,6 +57,7 @@ class StepContext:
     workflow_cancelled: bool = False
     workflow_reason: str | None = None
     skipped: bool = False
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,3 +259,20 @@ class PruneCount:
     edges: int
     jobs: int
     workflows: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReportRow:
+    """One group of ``usage/report.sql``; ``grouped`` is false for the period's totals."""
+
+    grouped: bool
+    key: str | None
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: Decimal
+    unpriced_calls: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None

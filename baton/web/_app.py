@@ -27,7 +27,7 @@ from .._control import cancel, retry
 from .._events import StepsAdded, WorkflowFinished, subscribe
 from .._redact import redact
 from ..errors import SchemaError, UnknownWorkflow, WorkflowError
-from . import _data, _pages
+from . import _data, _pages, _usage
 from ._security import HostPolicy, SecurityMiddleware, csrf_ok, new_csrf_token
 from ._streams import NO_STORE, event_source, stream
 
@@ -118,6 +118,12 @@ async def workflow_page(request: Request) -> Response:
     return _render(request, title, content, attrs={"page": "workflow", "workflow": workflow_id})
 
 
+async def usage_page(request: Request) -> Response:
+    since, report = await _usage.report(request, await _settings(request).source.oban())
+    content = _usage.content(_base(request), since, report)
+    return _render(request, f"Usage · {_settings(request).title}", content, attrs={"page": "usage"})
+
+
 # --- JSON ----------------------------------------------------------------------------------
 
 
@@ -125,6 +131,11 @@ async def api_list(request: Request) -> Response:
     limit, state = _list_params(request)
     listing = await _data.list_workflows(_settings(request).source, limit=limit, state=state)
     return JSONResponse(listing, headers=NO_STORE)
+
+
+async def api_usage(request: Request) -> Response:
+    _since, report = await _usage.report(request, await _settings(request).source.oban())
+    return JSONResponse(report.as_json(), headers=NO_STORE)
 
 
 async def api_detail(request: Request) -> Response:
@@ -288,6 +299,8 @@ def build(
         routes=[
             Route("/", home, name="home"),
             Route("/workflows/{workflow_id:path}", workflow_page, name="workflow"),
+            Route("/usage", usage_page, name="usage"),
+            Route("/api/usage", api_usage, name="api_usage"),
             Route("/api/workflows", api_list, name="api_workflows"),
             Route("/api/events", api_list_events, name="api_events"),
             Route(f"{workflow}/events", api_workflow_events, name="api_workflow_events"),

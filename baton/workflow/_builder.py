@@ -19,9 +19,9 @@ from typing import Any, Self
 
 from oban import Job, Oban
 
-from .. import _context, _graph, _oban, store
+from .. import _context, _graph
 from ..errors import DuplicateStep, InvalidStep, SelfDependency, WorkflowError
-from . import _checks, _deps, _encoding, _flow, _template
+from . import _checks, _deps, _flow, _insert, _template
 from ._mount import Mount, mount
 from ._step import Step, label
 
@@ -362,11 +362,7 @@ class Workflow:
         if self._inserted:
             raise WorkflowError(f"workflow {label(self)} (id {self.id!r}) was already inserted")
         self.validate()
-        first = next(iter(self._steps.values())).job
-        instance = _oban.instance_for_job(first, oban)
-        steps, edges = _encoding.encode(self)
-        jobs = {name: step.job for name, step in self._steps.items()}
-        await store.insert_workflow(instance, conn, _encoding.record(self), steps, edges, jobs)
+        await _insert.insert(self, conn, oban)
         self._inserted = True
         return self
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,8 @@ async def run_example(doc: str, index: int, dsn: str) -> Any:
         "streaming.md",
         "schedules.md",
         "branches.md",
+        "usage.md",
+        "tracing.md",
     ],
 )
 def test_docs_examples_are_all_checked(doc: str) -> None:
@@ -64,6 +69,8 @@ def test_docs_examples_are_all_checked(doc: str) -> None:
         "streaming.md": 1,
         "schedules.md": 1,
         "branches.md": 1,
+        "usage.md": 1,
+        "tracing.md": 1,
     }
     assert len(runnable(doc)) == expected.get(doc, 0)
 
@@ -227,3 +234,52 @@ async def test_branches_example(installed: str, conn: psycopg.AsyncConnection[An
         "refund": "refund of 20 EUR issued",
         "reply": {"reply": "refund of 20 EUR issued", "note": "answer was skipped"},
     }
+
+
+async def test_usage_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    report = await run_example("usage.md", 0, installed)
+    mini = report.group("gpt-4o-mini")
+    assert (mini.calls, mini.input_tokens, mini.cache_read_tokens) == (2, 400, 2000)
+    assert mini.cost_usd == Decimal("0.000306")
+    assert mini.latency_p50_ms == 850
+    assert report.total.cost_usd == Decimal("0.000306")
+
+
+TRACING_RUNNER = """
+import asyncio, json, re, sys
+from pathlib import Path
+text = Path("docs/tracing.md").read_text(encoding="utf-8")
+blocks = re.findall(r"```python\\n(.*?)```", text, re.S)
+[block] = [b for b in blocks if b.startswith("# runnable\\n")]
+namespace = {"__name__": "docs_tracing"}
+exec(compile(block, "docs/tracing.md", "exec"), namespace)
+spans = asyncio.run(namespace["main"](sys.argv[1]))
+rows = [[name, format(trace_id, "032x"), attributes] for name, trace_id, attributes in spans]
+print(json.dumps(rows))
+"""
+
+
+async def test_tracing_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    # its own process: the example sets the global tracer provider, which is set only once
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        TRACING_RUNNER,
+        installed,
+        cwd=DOCS.parent,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    spans = json.loads(out)
+    assert sorted(name for name, _trace, _attributes in spans) == [
+        "baton.insert post",
+        "baton.step draft",
+        "baton.step publish",
+    ]
+    assert len({trace for _name, trace, _attributes in spans}) == 1
+    [draft] = [attributes for name, _trace, attributes in spans if name == "baton.step draft"]
+    assert draft["gen_ai.request.model"] == "gpt-4o-mini"
+    assert (draft["gen_ai.usage.input_tokens"], draft["gen_ai.usage.output_tokens"]) == (900, 60)

@@ -33,6 +33,8 @@ EXPECTED = [
     "SweepReport",
     "Sweeper",
     "Tick",
+    "UsageGroup",
+    "UsageReport",
     "Workflow",
     "WorkflowFinished",
     "WorkflowStatus",
@@ -63,6 +65,8 @@ EXPECTED = [
     "telemetry",
     "unschedule",
     "usage",
+    "usage_from",
+    "usage_report",
     "wait",
     "worker",
 ]
@@ -79,6 +83,7 @@ EXPECTED_ERRORS = [
     "InvalidDSN",
     "InvalidExpansion",
     "InvalidOption",
+    "InvalidPrices",
     "InvalidSkip",
     "InvalidStep",
     "InvalidStepName",
@@ -94,6 +99,7 @@ EXPECTED_ERRORS = [
     "StreamError",
     "TemplateError",
     "UnknownDependency",
+    "UnknownResponse",
     "UnknownWorkflow",
     "UnstorableResult",
     "WorkflowError",
@@ -128,6 +134,8 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "StepEvent",
         "StepStatus",
         "StepUsage",
+        "UsageGroup",
+        "UsageReport",
         "Subscription",
         "WorkflowFinished",
         "StepsAdded",
@@ -157,6 +165,7 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "usage",
         "wait",
         "stream",
+        "usage_report",
     )
     for name in coroutines:
         assert inspect.iscoroutinefunction(getattr(baton, name)), name
@@ -169,6 +178,7 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "schedule",
         "schedules",
         "unschedule",
+        "usage_from",
     ):
         assert callable(getattr(baton, name)), name
     assert isinstance(baton.DEFAULT_PRICING, baton.PriceTable)
