@@ -45,6 +45,7 @@ from ._outcomes import Cancel, Complete, Discard, Error, Snooze
 from ._prune import Pruner, PruneReport, prune
 from ._results import get_all_results, get_own_result, get_result, results
 from ._schema import SCHEMA_VERSION, install
+from ._signal import signal
 from ._sweep import Sweeper, SweepReport, sweep
 from ._usage import DEFAULT_PRICING, LLMUsage, PriceTable, Pricing, Rates
 from ._worker import worker
@@ -93,6 +94,7 @@ __all__ = [
     "prune",
     "results",
     "retry",
+    "signal",
     "status",
     "subscribe",
     "sweep",

@@ -43,6 +43,9 @@ STATE_COLOURS: Mapping[str, tuple[str, str, str]] = {
     "discarded": ("#fee2e2", "#ef4444", "#b91c1c"),
     "cancelled": ("#ede9fe", "#8b5cf6", "#6d28d9"),
     "deleted": ("#f3f4f6", "#6b7280", "#374151"),
+    # signals: a step waiting for baton.signal, and a signal step in a workflow not inserted
+    "awaiting_signal": ("#fce7f3", "#db2777", "#9d174d"),
+    "signal": ("#fdf2f8", "#db2777", "#9d174d"),
 }
 _OTHER_COLOURS = ("#f3f4f6", "#6b7280", "#374151")
 _INDENT = "    "

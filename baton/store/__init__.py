@@ -18,6 +18,7 @@ from ._rows import (
     Edge,
     GraphRow,
     ResultPreview,
+    SignalTarget,
     StepContext,
     StepRow,
     StepStatusRow,
@@ -41,6 +42,7 @@ from ._steps import (
     store_result,
     workflow_context,
 )
+from ._signals import signal, take_signal
 from ._sweep import activate_stuck, settle_unseen
 from ._workflows import (
     cancel,
@@ -64,6 +66,7 @@ __all__ = [
     "GraphRow",
     "PrunedBatch",
     "ResultPreview",
+    "SignalTarget",
     "StepContext",
     "StepInput",
     "StepRow",
@@ -93,10 +96,12 @@ __all__ = [
     "retry",
     "served_queues",
     "settle_unseen",
+    "signal",
     "step_context",
     "step_result",
     "step_rows",
     "store_result",
+    "take_signal",
     "workflow_context",
     "workflow_exists",
     "workflow_graph",

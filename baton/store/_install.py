@@ -33,7 +33,8 @@ FUNCTIONS = (
     "baton_notify_step",
     "baton_cancel_blocked",
     "baton_finish_workflow",
-    "baton_settle_step",  # calls the four above
+    "baton_await_signal",  # calls baton_notify_step
+    "baton_settle_step",  # calls the five above
     "baton_job_changed",  # the row triggers' function: calls baton_settle_step
     "baton_jobs_truncated",  # the TRUNCATE trigger's function: calls baton_settle_step
 )

@@ -146,6 +146,9 @@ class StepStatusRow:
     usage: dict[str, Any] | None
     model: str | None
     queue: str
+    signal: bool = False
+    signalled_at: datetime | None = None
+    signal_due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,3 +253,45 @@ class PruneCount:
     edges: int
     jobs: int
     workflows: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignalTarget:
+    """The step ``baton.signal`` names and its workflow, read under the workflow's lock."""
+
+    workflow_id: str
+    workflow_name: str | None
+    outcome: str | None
+    cancelled_at: datetime | None
+    step: str | None
+    signal: bool | None
+    signalled_at: datetime | None
+    signal_expired_at: datetime | None
+    signal_timeout: float | None
+    step_outcome: str | None
+    pending: int | None
+    blocked: int | None
+    job_id: int | None
+    worker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SignalStored:
+    """What storing a signal did: when, and whether the step's job became available."""
+
+    signalled_at: datetime
+    started: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SignalTaken:
+    """What the signal worker found on its step: the payload, or the state of its wait.
+
+    ``remaining`` is the seconds left until the wait ends (None: it never does).
+    """
+
+    signalled: bool
+    payload: dict[str, Any] | None
+    timeout: float | None
+    expired: bool
+    remaining: float | None

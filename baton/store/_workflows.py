@@ -9,6 +9,7 @@ from oban import Oban
 from .. import _oban
 from ..errors import UnknownWorkflow, WorkflowError
 from . import _execute as db
+from ._signals import retry_signals
 from ._rows import (
     Edge,
     GraphRow,
@@ -130,5 +131,6 @@ async def retry(oban: Oban, workflow_id: str) -> list[str]:
             await db.run(
                 conn, "retry_jobs.sql", prefix, {**params, "names": names, "channel": channel}
             )
+            await retry_signals(conn, prefix, workflow_id, names)
             await db.run(conn, "retry_workflow_row.sql", prefix, params)
     return names

@@ -50,6 +50,7 @@ EXPECTED = [
     "prune",
     "results",
     "retry",
+    "signal",
     "status",
     "subscribe",
     "sweep",
@@ -59,6 +60,7 @@ EXPECTED = [
 ]
 
 EXPECTED_ERRORS = [
+    "AlreadySignalled",
     "BatonError",
     "ContextConflict",
     "DependencyCycle",
@@ -69,21 +71,27 @@ EXPECTED_ERRORS = [
     "InvalidDSN",
     "InvalidExpansion",
     "InvalidOption",
+    "InvalidSignal",
     "InvalidStep",
     "InvalidStepName",
     "NotADependency",
+    "NotASignalStep",
     "NotAWorkflowStep",
     "ResultError",
     "ResultUnavailable",
     "RetentionError",
     "SchemaError",
     "SelfDependency",
+    "SignalError",
+    "SignalExpired",
     "TemplateError",
     "UnknownDependency",
+    "UnknownStep",
     "UnknownWorkflow",
     "UnstorableResult",
     "WorkflowError",
     "WorkflowFailed",
+    "WorkflowNotRunning",
 ]
 
 
@@ -135,6 +143,7 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "graph",
         "list_workflows",
         "retry",
+        "signal",
         "status",
         "usage",
     )

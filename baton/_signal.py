@@ -1,0 +1,161 @@
+"""Signal steps: a step completed from outside by ``baton.signal``, its payload its result.
+
+``Workflow.add_signal`` adds a step whose job runs :class:`SignalStep`, Baton's own worker.
+The step waits without taking a queue slot: once its deps settle, the settlement leaves its
+job suspended (no timeout) or schedules it for the end of its wait
+(``baton_await_signal``), unless a signal is already stored, in which case it becomes
+available like any step. :func:`signal` stores the payload on the step row under the
+workflow's row lock and, when the step is ready, makes its job available and wakes its
+queue. The worker then completes the step with the stored payload, or, when the wait ended
+without one, discards it with the reason ``no signal within N s`` (the ignore flags apply
+to its dependents as for any discarded step). See docs/signals.md.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from oban import Job, Oban, Snooze
+
+from . import _json, _oban, store
+from ._control import check_id
+from ._outcomes import Complete, Discard
+from ._worker import DEFAULT_RESULT_LIMIT, worker
+from .errors import (
+    AlreadySignalled,
+    InvalidSignal,
+    NotASignalStep,
+    SignalExpired,
+    UnknownStep,
+    UnstorableResult,
+    WorkflowNotRunning,
+)
+
+#: Seconds a signal step without a timeout snoozes when its job runs with no signal (run
+#: by hand): a signal makes it available again at once, whenever it comes.
+IDLE_SNOOZE = 365 * 24 * 3600
+
+
+def seconds(timeout: float) -> str:
+    """A timeout as messages show it: ``3600``, ``0.5``."""
+    return f"{timeout:g}"
+
+
+@worker
+class SignalStep:
+    """Baton's worker of signal steps: completes with the stored payload, or times out."""
+
+    async def perform_workflow(self, job: Job) -> Any:
+        taken = await store.take_signal(_oban.instance_for_job(job), job)
+        if taken is None:
+            return Discard(
+                f"job {job.id} runs Baton's signal worker, but step "
+                f"{job.meta.get('workflow_step')!r} is not a signal step"
+            )
+        if taken.signalled:
+            return Complete(None if taken.payload is None else taken.payload["value"])
+        if taken.expired and taken.timeout is not None:
+            return Discard(f"no signal within {seconds(taken.timeout)} s")
+        # run before its wait ended (by hand, say): wait again; a signal wakes it
+        if taken.remaining is None:
+            return Snooze(IDLE_SNOOZE)
+        return Snooze(max(1, math.ceil(taken.remaining)))
+
+
+async def signal(
+    workflow_id: str,
+    step: str,
+    payload: Any = None,
+    *,
+    conn: Any = None,
+    oban: Oban | str | None = None,
+) -> None:
+    """Signal a signal step: ``payload`` becomes its result and the step completes.
+
+    The signal is durable: sent before the step's deps have finished, it is stored and
+    applies when they do. Sent while the step waits, the step's job becomes available at
+    once. The first signal wins.
+
+    Args:
+        workflow_id: the workflow's id.
+        step: the signal step's name (a path inside a sub-workflow).
+        payload: any JSON-serialisable value, at most 1 MB encoded; downstream steps read
+            it with ``baton.get_result(job, step)``. None completes the step without a
+            value.
+        conn: a psycopg connection or SQLAlchemy session whose transaction the signal
+            joins (it takes effect when that transaction commits).
+        oban: the Oban instance (or its name) whose database to use; default ``"Oban"``.
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+        UnknownStep: the workflow has no step of that name.
+        NotASignalStep: the step is an ordinary step.
+        WorkflowNotRunning: the workflow has finished or was cancelled.
+        AlreadySignalled: the step was signalled before (``signalled_at`` says when).
+        SignalExpired: the step's timeout passed, or it settled otherwise (cancelled).
+        InvalidSignal: the payload is not JSON, holds a NUL character, or is too big.
+    """
+    workflow_id = check_id(workflow_id)
+    if not isinstance(step, str) or not step:
+        raise UnknownStep(
+            f"workflow {workflow_id!r}: a step name is a non-empty string, got {step!r}",
+            workflow_id,
+            str(step),
+        )
+    where = f"step {step!r} of workflow {workflow_id!r}"
+    try:
+        encoded = _json.encode_result(payload, DEFAULT_RESULT_LIMIT)
+    except UnstorableResult as error:
+        raise InvalidSignal(
+            f"{where}: the payload cannot be stored: {error}", workflow_id, step
+        ) from error
+
+    def check(target: store.SignalTarget) -> str:
+        if target.cancelled_at is not None or target.outcome is not None:
+            state = "cancelled" if target.cancelled_at is not None else str(target.outcome)
+            raise WorkflowNotRunning(
+                f"{where}: the workflow is {state}; it takes no more signals",
+                workflow_id,
+                step,
+                state,
+            )
+        if target.step is None:
+            raise UnknownStep(f"workflow {workflow_id!r} has no step {step!r}", workflow_id, step)
+        if not target.signal:
+            raise NotASignalStep(
+                f"{where} is not a signal step (its worker is {target.worker}); only steps "
+                "added with Workflow.add_signal take signals",
+                workflow_id,
+                step,
+            )
+        if target.signalled_at is not None:
+            raise AlreadySignalled(_already(where, target.signalled_at), workflow_id, step,
+                                   target.signalled_at)
+        if target.signal_expired_at is not None and target.signal_timeout is not None:
+            raise SignalExpired(
+                f"{where} waited {seconds(target.signal_timeout)} s for a signal and was "
+                f"discarded at {target.signal_expired_at.isoformat()} UTC; retry the "
+                "workflow (baton.retry) to wait again",
+                workflow_id,
+                step,
+            )
+        if target.step_outcome is not None:
+            raise SignalExpired(
+                f"{where} is {target.step_outcome}; it no longer waits for a signal",
+                workflow_id,
+                step,
+            )
+        return encoded
+
+    instance = _oban.instance(oban)
+    stored = await store.signal(instance, conn, workflow_id, step, check)
+    if stored is None:
+        raise SignalExpired(f"{where} no longer waits for a signal", workflow_id, step)
+
+
+def _already(where: str, signalled_at: Any) -> str:
+    return (
+        f"{where} was already signalled at {signalled_at.isoformat()} UTC; the first signal "
+        "wins and this one was not stored"
+    )
