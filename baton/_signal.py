@@ -130,8 +130,9 @@ async def signal(
                 step,
             )
         if target.signalled_at is not None:
-            raise AlreadySignalled(_already(where, target.signalled_at), workflow_id, step,
-                                   target.signalled_at)
+            raise AlreadySignalled(
+                _already(where, target.signalled_at), workflow_id, step, target.signalled_at
+            )
         if target.signal_expired_at is not None and target.signal_timeout is not None:
             raise SignalExpired(
                 f"{where} waited {seconds(target.signal_timeout)} s for a signal and was "

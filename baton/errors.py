@@ -204,9 +204,7 @@ class AlreadySignalled(SignalError):
         signalled_at: when the first signal was stored (UTC).
     """
 
-    def __init__(
-        self, message: str, workflow_id: str, step: str, signalled_at: datetime
-    ) -> None:
+    def __init__(self, message: str, workflow_id: str, step: str, signalled_at: datetime) -> None:
         super().__init__(message, workflow_id, step)
         self.signalled_at = signalled_at
 

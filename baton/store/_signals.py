@@ -39,25 +39,28 @@ async def signal(
     params: dict[str, Any] = {"workflow_id": workflow_id, "step": step}
 
     async def write(connection: AsyncConnection[Any]) -> SignalStored | None:
-        async with connection.transaction():
-            # the lock first, then a read of its own: a fresh snapshot, taken once any
-            # settlement holding the lock has committed
-            await db.values(connection, "lock_workflow.sql", prefix, params)
-            target = await db.row(connection, "signal_step.sql", prefix, params, SignalTarget)
-            if target is None:
-                raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
-            stored = {
-                **params,
-                "payload": check(target),
-                "ready": target.pending == 0 and target.blocked == 0,
-                "workflow_name": target.workflow_name,
-                "channel": _oban.insert_channel(prefix),
-            }
-            return await db.row(connection, "signal_store.sql", prefix, stored, SignalStored)
+        # the lock first, then a read of its own: a fresh snapshot, taken once any
+        # settlement holding the lock has committed
+        await db.values(connection, "lock_workflow.sql", prefix, params)
+        target = await db.row(connection, "signal_step.sql", prefix, params, SignalTarget)
+        if target is None:
+            raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
+        stored = {
+            **params,
+            "payload": check(target),
+            "ready": target.pending == 0 and target.blocked == 0,
+            "workflow_name": target.workflow_name,
+            "channel": _oban.insert_channel(prefix),
+        }
+        return await db.row(connection, "signal_store.sql", prefix, stored, SignalStored)
 
     if conn is not None:
-        return await write(await _oban.caller_connection(conn))
-    async with _oban.pooled(oban) as pooled:
+        caller = await _oban.caller_connection(conn)
+        if not caller.autocommit:  # the caller's transaction: it commits or rolls back
+            return await write(caller)
+        async with caller.transaction():
+            return await write(caller)
+    async with _oban.pooled(oban) as pooled, pooled.transaction():
         return await write(pooled)
 
 
