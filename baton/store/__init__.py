@@ -28,6 +28,7 @@ from ._rows import (
     UsageRow,
     WorkflowRow,
 )
+from ._signals import signal, take_signal
 from ._step_input import StepInput
 from ._steps import (
     Addition,
@@ -42,7 +43,6 @@ from ._steps import (
     store_result,
     workflow_context,
 )
-from ._signals import signal, take_signal
 from ._sweep import activate_stuck, settle_unseen
 from ._workflows import (
     cancel,

@@ -9,7 +9,6 @@ from oban import Oban
 from .. import _oban
 from ..errors import UnknownWorkflow, WorkflowError
 from . import _execute as db
-from ._signals import retry_signals
 from ._rows import (
     Edge,
     GraphRow,
@@ -21,6 +20,7 @@ from ._rows import (
     UsageRow,
     WorkflowRow,
 )
+from ._signals import retry_signals
 
 
 async def _read[T](
