@@ -9,6 +9,7 @@ from ._install import install
 from ._prune import prune
 from ._result import result
 from ._run import run_command
+from ._signal import signal_command
 from ._start import start
 from ._web import web
 from ._workflows import cancel, graph, list_command, retry, status, watch
@@ -25,6 +26,7 @@ COMMANDS = (
     graph,
     cancel,
     retry,
+    signal_command,
     prune,
     web,
 )
