@@ -14,6 +14,7 @@ to its dependents as for any discarded step). See docs/signals.md.
 from __future__ import annotations
 
 import math
+from datetime import UTC
 from typing import Any
 
 from oban import Job, Oban, Snooze
@@ -130,13 +131,18 @@ async def signal(
                 step,
             )
         if target.signalled_at is not None:
+            first = target.signalled_at.replace(tzinfo=UTC)
             raise AlreadySignalled(
-                _already(where, target.signalled_at), workflow_id, step, target.signalled_at
+                f"{where} was already signalled at {first:%Y-%m-%d %H:%M:%S} UTC; the first "
+                "signal wins and this one was not stored",
+                workflow_id,
+                step,
+                first,
             )
         if target.signal_expired_at is not None and target.signal_timeout is not None:
             raise SignalExpired(
                 f"{where} waited {seconds(target.signal_timeout)} s for a signal and was "
-                f"discarded at {target.signal_expired_at.isoformat()} UTC; retry the "
+                f"discarded at {target.signal_expired_at:%Y-%m-%d %H:%M:%S} UTC; retry the "
                 "workflow (baton.retry) to wait again",
                 workflow_id,
                 step,
@@ -153,10 +159,3 @@ async def signal(
     stored = await store.signal(instance, conn, workflow_id, step, check)
     if stored is None:
         raise SignalExpired(f"{where} no longer waits for a signal", workflow_id, step)
-
-
-def _already(where: str, signalled_at: Any) -> str:
-    return (
-        f"{where} was already signalled at {signalled_at.isoformat()} UTC; the first signal "
-        "wins and this one was not stored"
-    )

@@ -32,7 +32,7 @@ async def test_baton_signal_refuses_bad_json_and_a_second_signal(
     installed: str, client: Oban
 ) -> None:
     wf = await approval().insert()
-    code, out, err = await cli(
+    code, _out, err = await cli(
         "signal", wf.id, "approve", "--json", "{ok: true}", "--dsn", installed
     )
     assert code == 2  # a usage error, like any bad option value
@@ -41,7 +41,7 @@ async def test_baton_signal_refuses_bad_json_and_a_second_signal(
     assert (await baton.status(wf.id)).step("approve").signalled_at is None
 
     assert (await cli("signal", wf.id, "approve", "--dsn", installed))[0] == 0
-    code, out, err = await cli("signal", wf.id, "approve", "--json", "1", "--dsn", installed)
+    code, _out, err = await cli("signal", wf.id, "approve", "--json", "1", "--dsn", installed)
     assert code == 1
     assert "step 'approve' of workflow" in err and "was already signalled at" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
