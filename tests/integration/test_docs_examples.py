@@ -40,6 +40,7 @@ async def run_example(doc: str, index: int, dsn: str) -> Any:
         "models.md",
         "context.md",
         "templates.md",
+        "signals.md",
     ],
 )
 def test_docs_examples_are_all_checked(doc: str) -> None:
@@ -52,6 +53,7 @@ def test_docs_examples_are_all_checked(doc: str) -> None:
         "models.md": 1,
         "context.md": 1,
         "templates.md": 1,
+        "signals.md": 1,
     }
     assert len(runnable(doc)) == expected.get(doc, 0)
 
@@ -150,4 +152,13 @@ async def test_context_example(installed: str, conn: psycopg.AsyncConnection[Any
     assert await step_values(conn, report.id) == {
         "detect": "acme",
         "write": "for engineers at acme, in fr",
+    }
+
+
+async def test_signals_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    results = await run_example("signals.md", 0, installed)
+    assert results == {
+        "draft": {"text": "Your refund is on its way."},
+        "approve": {"ok": True, "by": "ana"},
+        "send": "sent 'Your refund is on its way.', approved by ana",
     }
