@@ -112,7 +112,7 @@ async def signal(
             f"{where}: the payload cannot be stored: {error}", workflow_id, step
         ) from error
 
-    def check(target: store.SignalTarget) -> str:
+    def check(target: store.SignalTarget) -> None:
         if target.cancelled_at is not None or target.outcome is not None:
             state = "cancelled" if target.cancelled_at is not None else str(target.outcome)
             raise WorkflowNotRunning(
@@ -153,9 +153,9 @@ async def signal(
                 workflow_id,
                 step,
             )
-        return encoded
 
     instance = _oban.instance(oban)
-    stored = await store.signal(instance, conn, workflow_id, step, check)
+    result = None if payload is None else encoded  # no payload: completed without a value
+    stored = await store.signal(instance, conn, workflow_id, step, encoded, result, check)
     if stored is None:
         raise SignalExpired(f"{where} no longer waits for a signal", workflow_id, step)

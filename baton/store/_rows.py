@@ -277,7 +277,7 @@ class SignalTarget:
 
 @dataclass(frozen=True, slots=True)
 class SignalStored:
-    """What storing a signal did: when, and whether the step's job became available."""
+    """What storing a signal did: when, and whether it completed the waiting step."""
 
     signalled_at: datetime
     started: bool

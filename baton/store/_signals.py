@@ -19,14 +19,23 @@ from ..errors import UnknownWorkflow
 from . import _execute as db
 from ._rows import SignalStored, SignalTaken, SignalTarget
 
-#: Checks the locked step and returns the payload to store, or raises to refuse the signal.
-type Check = Callable[[SignalTarget], str]
+#: Checks the locked step; raises to refuse the signal.
+type Check = Callable[[SignalTarget], None]
 
 
 async def signal(
-    oban: Oban, conn: Any, workflow_id: str, step: str, check: Check
+    oban: Oban,
+    conn: Any,
+    workflow_id: str,
+    step: str,
+    payload: str,
+    result: str | None,
+    check: Check,
 ) -> SignalStored | None:
     """Lock the workflow, read the step, let ``check`` accept it, then store the payload.
+
+    ``payload`` is the encoded payload, ``result`` the step's result if the signal
+    completes it (None: no value).
 
     ``conn`` is the caller's connection (the signal joins its transaction) or None for a
     transaction of its own. Returns None when the step was signalled or its wait ended
@@ -45,12 +54,13 @@ async def signal(
         target = await db.row(connection, "signal_step.sql", prefix, params, SignalTarget)
         if target is None:
             raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
+        check(target)
         stored = {
             **params,
-            "payload": check(target),
+            "payload": payload,
+            "result": result,
             "ready": target.pending == 0 and target.blocked == 0,
             "workflow_name": target.workflow_name,
-            "channel": _oban.insert_channel(prefix),
         }
         return await db.row(connection, "signal_store.sql", prefix, stored, SignalStored)
 

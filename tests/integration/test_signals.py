@@ -63,7 +63,9 @@ async def test_signal_after_ready_completes_the_step_and_its_dependent(
     assert await job_state(conn, wf, "approve") == "suspended"  # no queue slot taken
 
     await baton.signal(wf.id, "approve", {"ok": True, "by": "ana"})
-    assert await job_state(conn, wf, "approve") == "available"
+    # the waiting step completes in the signal's transaction: no worker run needed
+    assert await job_state(conn, wf, "approve") == "completed"
+    assert await job_state(conn, wf, "send") == "available"
     await drain(client)
     status = await baton.status(wf.id)
     assert status.state == "completed"
@@ -107,10 +109,14 @@ async def test_a_second_signal_raises_signal_error_naming_the_step_and_when(
     assert (await baton.results(wf.id))["approve"] == {"by": "ana"}  # the first one won
 
 
-async def test_signal_without_payload_completes_without_a_value(client: Oban) -> None:
+@pytest.mark.parametrize("early", [False, True])
+async def test_signal_without_payload_completes_without_a_value(client: Oban, early: bool) -> None:
     wf = await approval(ignore_discarded=True).insert()
+    if early:  # stored before ready: the signal worker completes the step
+        await baton.signal(wf.id, "approve")
     await drain(client)
-    await baton.signal(wf.id, "approve")
+    if not early:  # sent while it waits: the signal completes the step itself
+        await baton.signal(wf.id, "approve")
     await drain(client)
     status = await baton.status(wf.id)
     assert status.step("approve").state == "completed"
@@ -271,7 +277,7 @@ async def test_signal_steps_emit_step_events(client: Oban) -> None:
                 if isinstance(event, baton.WorkflowFinished):
                     break
     approve = [state for step, state in seen if step == "approve"]
-    assert approve == ["awaiting_signal", "signalled", "executing", "completed"]
+    assert approve == ["awaiting_signal", "signalled", "completed"]
 
 
 async def test_bad_signals_raise_clear_errors_and_store_nothing(client: Oban) -> None:
