@@ -348,3 +348,50 @@ async def test_the_stored_graph_draws_a_waiting_signal_step_distinctly(client: O
     wf = await approval().insert()
     await drain(client)
     assert "class n1 awaiting_signal" in await baton.graph(wf.id)
+
+
+def template(signal: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": "reply",
+        "params": {"wait": {"default": 60}},
+        "steps": [
+            {"name": "draft", "worker": "tests.support.steps.Echo", "args": {"value": "hi"}},
+            {"name": "approve", "signal": signal, "deps": "draft", **extra},
+            {"name": "send", "worker": "tests.support.steps.Echo", "deps": "approve"},
+        ],
+    }
+
+
+async def test_a_template_signal_step_waits_for_its_signal(client: Oban) -> None:
+    wf = Workflow.from_dict(template({"timeout": "${wait}", "queue": "default"}))
+    step = wf.steps["approve"]
+    assert (step.signal, step.signal_timeout, step.job.queue) == (True, 60.0, "default")
+    await wf.insert()
+    await drain(client)
+    assert (await baton.status(wf.id)).step("approve").state == "awaiting_signal"
+    await baton.signal(wf.id, "approve", {"ok": True})
+    await drain(client)
+    assert (await baton.status(wf.id)).state == "completed"
+
+
+@pytest.mark.parametrize(
+    ("signal", "extra", "message"),
+    [
+        (
+            {"timeout": 0},
+            {},
+            "steps[1] ('approve'): signal step 'approve' in workflow 'reply': "
+            "timeout must be a positive number",
+        ),
+        ({"timout": 5}, {}, "steps[1] ('approve').signal: unknown key 'timout'"),
+        ([], {}, "steps[1] ('approve').signal: expected a table of timeout and queue"),
+        ({}, {"args": {}}, "steps[1] ('approve'): unknown key 'args'"),
+        ({}, {"worker": "tests.support.steps.Echo"}, "got 'worker' and 'signal'"),
+    ],
+)
+def test_a_template_signal_step_with_bad_entries_names_them(
+    signal: Any, extra: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(baton.errors.TemplateError) as caught:
+        Workflow.from_dict(template(signal, **extra))
+    assert message in str(caught.value)
