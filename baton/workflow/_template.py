@@ -118,7 +118,8 @@ class _Planned[W: Buildable]:
         if self.sub is not None:
             workflow.add_workflow(self.name, self.sub, self.deps)
         elif self.signal is not None:
-            workflow.add_signal(self.name, self.deps, **self.signal, **self.flags)
+            options: dict[str, Any] = {**self.signal, **self.flags}
+            workflow.add_signal(self.name, self.deps, **options)
         elif self.models is not None:
             workflow.add_models(self.name, self.jobs[0], self.models, self.deps, **self.flags)
         elif self.each:
