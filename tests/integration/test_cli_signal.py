@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from oban import Oban
 
 import baton
-from tests.integration.test_cli_commands import cli
+from tests.integration.test_cli_commands import background, cli, read_until
 from tests.integration.test_signals import approval, drain
 
 
@@ -55,3 +57,26 @@ async def test_baton_signal_refuses_bad_json_and_a_second_signal(
         assert code == 1, (args, err)
         assert expected in err, (args, err)
         assert "Traceback" not in err
+
+
+async def test_status_and_watch_show_a_step_waiting_for_its_signal(
+    installed: str, client: Oban
+) -> None:
+    wf = await approval().insert()
+    await drain(client)
+    code, out, err = await cli("status", wf.id, "--dsn", installed)
+    assert code == 0, err
+    assert "awaiting_signal" in out
+    assert f"step approve waits for a signal: baton signal {wf.id} approve --json PAYLOAD" in out
+
+    async with background("watch", wf.id, "--dsn", installed) as watcher:
+        await read_until(watcher.stdout, "watching")
+        await baton.signal(wf.id, "approve", {"ok": True})
+        await drain(client)
+        async with asyncio.timeout(30):
+            out_bytes, err_bytes = await watcher.communicate()
+    assert watcher.returncode == 0, err_bytes
+    text = out_bytes.decode()
+    assert "  approve  signalled  attempt 0" in text
+    assert "  approve  completed  attempt 0" in text
+    assert "workflow completed in " in text
