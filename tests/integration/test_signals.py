@@ -395,3 +395,43 @@ def test_a_template_signal_step_with_bad_entries_names_them(
     with pytest.raises(baton.errors.TemplateError) as caught:
         Workflow.from_dict(template(signal, **extra))
     assert message in str(caught.value)
+
+
+@baton.worker(queue="default")
+class AddsApproval:
+    """Adds ``check`` (a signal step) → ``use`` under its own path at run time."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        added = (
+            Workflow()
+            .add_signal("check", timeout=600)
+            .add("use", Reader.new({"read": "one", "dep": "check"}), deps="check")
+        )
+        return baton.Complete("planned", add=added)
+
+
+async def test_signal_steps_in_a_sub_workflow_and_added_at_run_time(client: Oban) -> None:
+    sub = (
+        Workflow()
+        .add_signal("approve")
+        .add("send", Reader.new({"read": "one", "dep": "approve"}), deps="approve")
+    )
+    wf = await (
+        Workflow(name="nested")
+        .add("plan", AddsApproval.new())
+        .add_workflow("review", sub, deps="plan")
+        .insert()
+    )
+    await drain(client)
+    status = await baton.status(wf.id)
+    assert status.step("plan/check").state == "awaiting_signal"
+    assert status.step("plan/check").signal_due_at is not None
+    # review waits for plan, so for the steps plan added too: not ready yet
+    assert status.step("review/approve").state == "suspended"
+    await baton.signal(wf.id, "review/approve", "yes")  # kept until it is ready
+    await baton.signal(wf.id, "plan/check", {"n": 1})
+    await drain(client)
+    results = await baton.results(wf.id)
+    assert (await baton.status(wf.id)).state == "completed"
+    assert results["review/send"] == {"got": "yes"}
+    assert results["plan/use"] == {"got": {"n": 1}}
