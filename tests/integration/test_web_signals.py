@@ -72,6 +72,13 @@ async def test_the_signal_endpoint_signals_and_answers_bad_input_with_4xx(
         assert unknown.status_code == 404
         assert (await baton.status(wf.id)).step("approve").signalled_at is None
 
+        detail = (await web.get(f"/api/workflows/{wf.id}")).json()
+        approve = next(step for step in detail["steps"] if step["name"] == "approve")
+        assert (approve["state"], approve["signal"], approve["signalled_at"]) == (
+            "awaiting_signal",
+            True,
+            None,
+        )
         ok = await post("?step=approve", b'{"ok": true, "by": "web"}')
         assert ok.status_code == 200
         assert ok.json() == {"workflow_id": wf.id, "signalled": "approve"}
