@@ -5,10 +5,12 @@ The step waits without taking a queue slot: once its deps settle, the settlement
 job suspended (no timeout) or schedules it for the end of its wait
 (``baton_await_signal``), unless a signal is already stored, in which case it becomes
 available like any step. :func:`signal` stores the payload on the step row under the
-workflow's row lock and, when the step is ready, makes its job available and wakes its
-queue. The worker then completes the step with the stored payload, or, when the wait ended
-without one, discards it with the reason ``no signal within N s`` (the ignore flags apply
-to its dependents as for any discarded step). See docs/signals.md.
+workflow's row lock; when the step waits, the same transaction completes it (the payload
+its result, its job ``completed``), and the settlement at commit activates its
+dependents. The worker completes a step whose signal came before it was ready, with the
+stored payload, or, when the wait ended without one, discards it with the reason
+``no signal within N s`` (the ignore flags apply to its dependents as for any discarded
+step). See docs/signals.md.
 """
 
 from __future__ import annotations
@@ -75,8 +77,8 @@ async def signal(
     """Signal a signal step: ``payload`` becomes its result and the step completes.
 
     The signal is durable: sent before the step's deps have finished, it is stored and
-    applies when they do. Sent while the step waits, the step's job becomes available at
-    once. The first signal wins.
+    applies when they do. Sent while the step waits, it completes the step in its own
+    transaction, and the step's dependents start. The first signal wins.
 
     Args:
         workflow_id: the workflow's id.
