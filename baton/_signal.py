@@ -15,7 +15,6 @@ step). See docs/signals.md.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC
 from typing import Any
 
@@ -35,8 +34,8 @@ from .errors import (
     WorkflowNotRunning,
 )
 
-#: Seconds a signal step without a timeout snoozes when its job runs with no signal (run
-#: by hand): a signal makes it available again at once, whenever it comes.
+#: Seconds a signal step without a timeout snoozes when its job runs with no signal (made
+#: available by hand): a signal makes it available again at once, whenever it comes.
 IDLE_SNOOZE = 365 * 24 * 3600
 
 
@@ -58,12 +57,10 @@ class SignalStep:
             )
         if taken.signalled:
             return Complete(None if taken.payload is None else taken.payload["value"])
-        if taken.expired and taken.timeout is not None:
+        if taken.timeout is not None:  # its wait is over
             return Discard(f"no signal within {seconds(taken.timeout)} s")
-        # run before its wait ended (by hand, say): wait again; a signal wakes it
-        if taken.remaining is None:
-            return Snooze(IDLE_SNOOZE)
-        return Snooze(max(1, math.ceil(taken.remaining)))
+        # no timeout, run without a signal (made available by hand): wait again
+        return Snooze(IDLE_SNOOZE)
 
 
 async def signal(

@@ -285,13 +285,8 @@ class SignalStored:
 
 @dataclass(frozen=True, slots=True)
 class SignalTaken:
-    """What the signal worker found on its step: the payload, or the state of its wait.
-
-    ``remaining`` is the seconds left until the wait ends (None: it never does).
-    """
+    """What the signal worker found on its step: the stored payload, if it was signalled."""
 
     signalled: bool
     payload: dict[str, Any] | None
     timeout: float | None
-    expired: bool
-    remaining: float | None

@@ -435,3 +435,22 @@ async def test_signal_steps_in_a_sub_workflow_and_added_at_run_time(client: Oban
     assert (await baton.status(wf.id)).state == "completed"
     assert results["review/send"] == {"got": "yes"}
     assert results["plan/use"] == {"got": {"n": 1}}
+
+
+async def test_run_workflow_sends_the_signals_it_is_given(client: Oban) -> None:
+    from baton.testing import run_workflow
+
+    results = await run_workflow(approval(timeout=60), signals={"approve": {"by": "test"}})
+    assert results["send"] == {"got": {"by": "test"}}
+    # without its signal, a timed step is discarded as the drain reaches it (time passes)
+    with pytest.raises(baton.errors.WorkflowFailed) as caught:
+        await run_workflow(approval(timeout=60))
+    assert caught.value.failures["approve"] == (
+        "discarded",
+        "baton._outcomes.StepFailed: no signal within 60 s",
+    )
+    with pytest.raises(baton.errors.WorkflowFailed) as waiting:
+        await run_workflow(approval())  # no timeout: it is left waiting
+    assert waiting.value.failures["approve"][0] == "awaiting_signal"
+    with pytest.raises(NotASignalStep, match="names 'draft', which is not a signal step"):
+        await run_workflow(approval(), signals={"draft": 1})
