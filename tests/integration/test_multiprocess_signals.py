@@ -22,7 +22,7 @@ from oban import Oban
 
 import baton
 from baton import Workflow
-from baton.errors import AlreadySignalled, WorkflowNotRunning
+from baton.errors import AlreadySignalled, SignalExpired, WorkflowNotRunning
 from tests.integration.test_multiprocess import rows, settle, workers
 from tests.support.proc_steps import Node
 
@@ -114,3 +114,44 @@ async def test_a_timeout_passes_on_the_workers_and_cancels_the_dependent(
     assert await rows(conn, "SELECT step FROM test_calls WHERE workflow_id = %s", (wf.id,)) == [
         ("draft",)
     ]
+
+
+@pytest.mark.timeout(180)
+async def test_signals_racing_the_end_of_the_wait_are_applied_or_refused_never_both(
+    installed: str, calls: psycopg.AsyncConnection[Any], client: Oban, tmp_path: Path
+) -> None:
+    conn = calls
+    rng = random.Random(20_261_205)  # noqa: S311 - reproducible timings, not a secret
+    flows = [
+        Workflow(name=f"deadline-{index}")
+        .add_signal("approve", timeout=1)
+        .add("send", Node.new({}), deps="approve", ignore_discarded=True)
+        for index in range(30)
+    ]
+
+    async def late(wf: Workflow, delay: float) -> bool:
+        await wf.insert()  # a step without deps waits from its insert
+        await asyncio.sleep(delay)  # around the end of its 1 s wait
+        try:
+            await baton.signal(wf.id, "approve", {"step": "approve"})
+        except (SignalExpired, WorkflowNotRunning):
+            return False
+        return True
+
+    async with workers(installed, tmp_path) as group:
+        await group.start(NODES[:2], ["--stager-interval", "0.05"])
+        delays = [rng.uniform(0.85, 1.25) for _wf in flows]
+        accepted = await asyncio.gather(*(late(wf, d) for wf, d in zip(flows, delays, strict=True)))
+        for wf in flows:
+            await settle(conn, wf.id, timeout=60)
+    for wf, ok in zip(flows, accepted, strict=True):
+        status = await baton.status(wf.id)
+        approve = status.step("approve")
+        if ok:  # the signal got in before the wait ended: it is the step's result
+            assert approve.state == "completed", (wf.id, approve)
+            assert (await baton.results(wf.id))["approve"] == {"step": "approve"}
+        else:  # refused: the wait had ended, the step was discarded
+            assert approve.state == "discarded", (wf.id, approve)
+            assert approve.error == "baton._outcomes.StepFailed: no signal within 1 s"
+        assert status.step("send").state == "completed"  # ignore_discarded
+    assert 0 < sum(accepted) < len(flows), accepted  # both sides of the race were seen
