@@ -23,6 +23,7 @@ from oban import Job, Oban, Snooze
 from . import _json, _oban, store
 from ._control import check_id
 from ._outcomes import Complete, Discard
+from ._usage import USAGE_KEY
 from ._worker import DEFAULT_RESULT_LIMIT, worker
 from .errors import (
     AlreadySignalled,
@@ -94,7 +95,8 @@ async def signal(
         WorkflowNotRunning: the workflow has finished or was cancelled.
         AlreadySignalled: the step was signalled before (``signalled_at`` says when).
         SignalExpired: the step's timeout passed, or it settled otherwise (cancelled).
-        InvalidSignal: the payload is not JSON, holds a NUL character, or is too big.
+        InvalidSignal: the payload is not JSON, holds a NUL character, is too big, or has
+            a top-level ``llm_usage`` key (reserved for a step's LLM usage).
     """
     workflow_id = check_id(workflow_id)
     if not isinstance(step, str) or not step:
@@ -104,6 +106,13 @@ async def signal(
             str(step),
         )
     where = f"step {step!r} of workflow {workflow_id!r}"
+    if isinstance(payload, dict) and USAGE_KEY in payload:
+        raise InvalidSignal(
+            f"{where}: the payload has a top-level {USAGE_KEY!r} key, which Baton reserves "
+            "for a step's LLM usage; nest it under another key",
+            workflow_id,
+            step,
+        )
     try:
         encoded = _json.encode_result(payload, DEFAULT_RESULT_LIMIT)
     except UnstorableResult as error:

@@ -27,7 +27,7 @@ Every error derives from :class:`BatonError`::
     │   ├── UnknownStep             the workflow has no step of that name
     │   ├── NotASignalStep          the step is not a signal step (Workflow.add_signal)
     │   ├── WorkflowNotRunning      the workflow has finished or was cancelled
-    │   └── InvalidSignal           the payload is not JSON, or is over the size limit
+    │   └── InvalidSignal           the payload is not JSON, too big, or holds llm_usage
     └── ResultError                 a result cannot be read or stored
         ├── NotADependency          get_result() for a step that is not a declared dep
         ├── ResultUnavailable       the dep has not completed, or completed without a value
@@ -234,7 +234,8 @@ class WorkflowNotRunning(SignalError):
 
 
 class InvalidSignal(SignalError, ValueError):
-    """The payload is not JSON-serialisable, holds a NUL character, or is too big."""
+    """The payload is not JSON-serialisable, holds a NUL character, is too big, or has a
+    top-level ``llm_usage`` key (reserved for a step's LLM usage)."""
 
 
 class ResultError(BatonError):

@@ -298,6 +298,8 @@ async def test_bad_signals_raise_clear_errors_and_store_nothing(client: Oban) ->
         await baton.signal(wf.id, "approve", "a\x00b")
     with pytest.raises(InvalidSignal, match="over the limit"):
         await baton.signal(wf.id, "approve", "x" * 1_100_000)
+    with pytest.raises(InvalidSignal, match="'llm_usage' key, which Baton reserves"):
+        await baton.signal(wf.id, "approve", {"llm_usage": {"input_tokens": 1}})
     assert (await baton.status(wf.id)).step("approve").signalled_at is None  # nothing stored
 
     await baton.cancel(wf.id)
