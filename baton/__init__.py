@@ -50,6 +50,7 @@ from ._prune import Pruner, PruneReport, prune
 from ._results import get_all_results, get_own_result, get_result, results
 from ._schedule import Schedule, Tick, schedule, schedules, unschedule
 from ._schema import SCHEMA_VERSION, install
+from ._signal import signal
 from ._stream import stream
 from ._sweep import Sweeper, SweepReport, sweep
 from ._usage import DEFAULT_PRICING, LLMUsage, PriceTable, Pricing, Rates
@@ -108,6 +109,7 @@ __all__ = [
     "retry",
     "schedule",
     "schedules",
+    "signal",
     "status",
     "stream",
     "subscribe",

@@ -33,6 +33,11 @@ class StepStatus:
     ``queue`` is the Oban queue its job waits in; ``scheduled_at`` is when the job is due
     to run (for a ``retryable`` or ``scheduled`` step, when its next attempt runs);
     ``errored_at`` is when its last error was recorded.
+
+    ``signal`` marks a signal step (``Workflow.add_signal``): its state is
+    ``awaiting_signal`` while it is ready and waits for ``baton.signal``; ``signalled_at``
+    is when its signal was stored (it may come before the step is ready), and
+    ``signal_due_at`` when its wait ends, if it has a timeout.
     """
 
     name: str
@@ -53,6 +58,9 @@ class StepStatus:
     scheduled_at: datetime | None = None
     errored_at: datetime | None = None
     traceback: str | None = None
+    signal: bool = False
+    signalled_at: datetime | None = None
+    signal_due_at: datetime | None = None
 
     @property
     def parent(self) -> str | None:
@@ -245,6 +253,9 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
             scheduled_at=_utc(row.scheduled_at),
             errored_at=_utc(row.errored_at),
             traceback=row.traceback,
+            signal=row.signal,
+            signalled_at=_utc(row.signalled_at),
+            signal_due_at=_utc(row.signal_due_at),
         )
         for row in rows
     )
@@ -276,7 +287,9 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
     )
 
 
-WAITING = frozenset(("suspended", "available", "scheduled", "snoozed", "retryable"))
+WAITING = frozenset(
+    ("suspended", "available", "scheduled", "snoozed", "retryable", "awaiting_signal")
+)
 
 
 async def _unserved(oban: Oban, steps: tuple[StepStatus, ...]) -> dict[str, tuple[str, ...]]:

@@ -44,6 +44,9 @@ STATE_COLOURS: Mapping[str, tuple[str, str, str]] = {
     "cancelled": ("#ede9fe", "#8b5cf6", "#6d28d9"),
     "deleted": ("#f3f4f6", "#6b7280", "#374151"),
     "skipped": ("#f8fafc", "#94a3b8", "#64748b"),
+    # signals: a step waiting for baton.signal, and a signal step in a workflow not inserted
+    "awaiting_signal": ("#fce7f3", "#db2777", "#9d174d"),
+    "signal": ("#fdf2f8", "#db2777", "#9d174d"),
 }
 #: States drawn with a dashed border besides their colours: a skipped step (branches).
 DASHED_STATES = frozenset({"skipped"})

@@ -26,6 +26,13 @@ Every error derives from :class:`BatonError`::
     ├── NotAWorkflowStep            a read-side call got a job that is not a workflow step
     ├── StreamError                 baton.stream outside a running step (it has returned)
     ├── ScheduleError               a bad schedule: cron, timezone, name taken, bad build
+    ├── SignalError                 baton.signal refused; nothing was stored
+    │   ├── AlreadySignalled        the step was signalled before (the first signal wins)
+    │   ├── SignalExpired           the step no longer waits: its timeout passed, or it settled
+    │   ├── UnknownStep             the workflow has no step of that name
+    │   ├── NotASignalStep          the step is not a signal step (Workflow.add_signal)
+    │   ├── WorkflowNotRunning      the workflow has finished or was cancelled
+    │   └── InvalidSignal           the payload is not JSON, too big, or holds llm_usage
     └── ResultError                 a result cannot be read or stored
         ├── NotADependency          get_result() for a step that is not a declared dep
         ├── ResultUnavailable       the dep has not completed, or completed without a value
@@ -40,7 +47,10 @@ Messages say what was wrong and name the step and workflow involved.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 __all__ = [
+    "AlreadySignalled",
     "BatonError",
     "ContextConflict",
     "DependencyCycle",
@@ -53,10 +63,12 @@ __all__ = [
     "InvalidExpansion",
     "InvalidOption",
     "InvalidPrices",
+    "InvalidSignal",
     "InvalidSkip",
     "InvalidStep",
     "InvalidStepName",
     "NotADependency",
+    "NotASignalStep",
     "NotAWorkflowStep",
     "ResultError",
     "ResultUnavailable",
@@ -64,15 +76,19 @@ __all__ = [
     "ScheduleError",
     "SchemaError",
     "SelfDependency",
+    "SignalError",
+    "SignalExpired",
     "StepSkipped",
     "StreamError",
     "TemplateError",
     "UnknownDependency",
     "UnknownResponse",
+    "UnknownStep",
     "UnknownWorkflow",
     "UnstorableResult",
     "WorkflowError",
     "WorkflowFailed",
+    "WorkflowNotRunning",
 ]
 
 
@@ -213,6 +229,63 @@ class StreamError(BatonError):
 class ScheduleError(BatonError, ValueError):
     """A schedule cannot be registered: a bad cron expression or timezone, a name already
     registered, or a build that is not callable. The message names the schedule."""
+
+
+class SignalError(BatonError):
+    """``baton.signal`` was refused; nothing was stored.
+
+    Raised as itself only through its subclasses, which say why.
+
+    Attributes:
+        workflow_id: the workflow named.
+        step: the step named.
+    """
+
+    def __init__(self, message: str, workflow_id: str, step: str) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+        self.step = step
+
+
+class AlreadySignalled(SignalError):
+    """The step was signalled before: the first signal wins, and this one was not stored.
+
+    Attributes:
+        signalled_at: when the first signal was stored (UTC).
+    """
+
+    def __init__(self, message: str, workflow_id: str, step: str, signalled_at: datetime) -> None:
+        super().__init__(message, workflow_id, step)
+        self.signalled_at = signalled_at
+
+
+class SignalExpired(SignalError):
+    """The step no longer waits for a signal: its timeout passed, or it settled otherwise."""
+
+
+class UnknownStep(SignalError, LookupError):
+    """The workflow has no step of that name."""
+
+
+class NotASignalStep(SignalError):
+    """The step exists but is an ordinary step; only ``add_signal`` steps take signals."""
+
+
+class WorkflowNotRunning(SignalError):
+    """The workflow has finished (completed or failed) or was cancelled.
+
+    Attributes:
+        state: ``completed``, ``failed`` or ``cancelled``.
+    """
+
+    def __init__(self, message: str, workflow_id: str, step: str, state: str) -> None:
+        super().__init__(message, workflow_id, step)
+        self.state = state
+
+
+class InvalidSignal(SignalError, ValueError):
+    """The payload is not JSON-serialisable, holds a NUL character, is too big, or has a
+    top-level ``llm_usage`` key (reserved for a step's LLM usage)."""
 
 
 class ResultError(BatonError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks import stats
+from benchmarks.signals import signal_rows
 from benchmarks.stats import fmt_met, fmt_ms, fmt_pct, fmt_rate, fmt_ratio, fmt_us
 
 HEADER = ["scenario", "Baton", "baseline", "baseline value", "ratio", "target", "met?"]
@@ -410,6 +411,8 @@ def rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         out += prune_rows(results["prune"])
     if "analytics" in results:
         out += analytics_rows(results["analytics"])
+    if "signal" in results:
+        out += signal_rows(results["signal"])
     return out
 
 

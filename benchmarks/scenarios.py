@@ -36,6 +36,7 @@ from benchmarks.common import (
 from benchmarks.fan import expand, fanout
 from benchmarks.procs import CeleryWorker, Subscriber, Worker, start_workers, stop_all
 from benchmarks.prune import prune
+from benchmarks.signals import signal
 from benchmarks.steps import Keep, Plain, Step
 
 # -- hand-off -------------------------------------------------------------------------------
@@ -481,6 +482,11 @@ async def memory(b: Bench) -> dict[str, Any]:
     }
 
 
+async def signals(b: Bench) -> dict[str, Any]:
+    """``baton.signal`` → the dependent starts, against the plain hand-off of a chain."""
+    return await signal(b, baton_chain)
+
+
 SCENARIOS: dict[str, Callable[[Bench], Awaitable[dict[str, Any]]]] = {
     "handoff": handoff,
     "throughput": throughput,
@@ -492,6 +498,7 @@ SCENARIOS: dict[str, Callable[[Bench], Awaitable[dict[str, Any]]]] = {
     "scale": scale,
     "prune": prune,
     "analytics": analytics,
+    "signal": signals,
 }
 
 

@@ -9,6 +9,7 @@ from ._install import install
 from ._prune import prune
 from ._result import result
 from ._run import run_command
+from ._signal import signal_command
 from ._start import start
 from ._usage import usage
 from ._web import web
@@ -26,6 +27,7 @@ COMMANDS = (
     graph,
     cancel,
     retry,
+    signal_command,
     prune,
     usage,
     web,

@@ -29,7 +29,9 @@ from .._names import SEPARATOR
 from ._sanitize import clean, clean_line
 
 PIPED_WIDTH = 160
-UNSETTLED = frozenset(("suspended", "available", "scheduled", "snoozed", "executing", "retryable"))
+UNSETTLED = frozenset(
+    ("suspended", "available", "scheduled", "snoozed", "executing", "retryable", "awaiting_signal")
+)
 
 STATE_STYLES = {
     "suspended": "dim",
@@ -43,6 +45,7 @@ STATE_STYLES = {
     "cancelled": "bright_magenta",
     "deleted": "dim",
     "skipped": "italic bright_black",
+    "awaiting_signal": "bold cyan",
     "running": "yellow",
     "failed": "bold red",
 }
@@ -258,6 +261,7 @@ def status_view(current: WorkflowStatus) -> Group:
         steps_table(current, now),
         errors_view(current),
         *unserved_lines(current),
+        *signal_lines(current),
     )
 
 
@@ -275,4 +279,17 @@ def unserved_lines(current: WorkflowStatus) -> list[Text]:
     return [
         Text(unserved_hint(queue, steps), style="bold red")
         for queue, steps in current.unserved_queues.items()
+    ]
+
+
+def signal_lines(current: WorkflowStatus) -> list[Text]:
+    """One line per step waiting for a signal, with the command that sends it."""
+    return [
+        Text(
+            f"step {clean_line(step.name)} waits for a signal: baton signal "
+            f"{clean_line(current.id)} {clean_line(step.name)} --json PAYLOAD",
+            style="cyan",
+        )
+        for step in current.steps
+        if step.state == "awaiting_signal"
     ]

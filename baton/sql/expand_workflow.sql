@@ -23,10 +23,12 @@ jobs AS (
 steps AS (
     INSERT INTO {prefix}.baton_steps
         (workflow_id, name, job_id, worker, group_name, group_index, deps, ignore_cancelled,
-         ignore_discarded, ignore_deleted, gated, callbacks, pending, model, by_model)
+         ignore_discarded, ignore_deleted, gated, callbacks, pending, model, by_model, signal,
+         signal_timeout)
     SELECT %(workflow_id)s, s.name, j.id, s.worker, s.group_name, s.group_index,
            ARRAY(SELECT jsonb_array_elements_text(s.deps)), s.ignore_cancelled,
-           s.ignore_discarded, s.ignore_deleted, s.gated, s.callbacks, s.pending, s.model, s.by_model
+           s.ignore_discarded, s.ignore_deleted, s.gated, s.callbacks, s.pending, s.model, s.by_model, s.signal,
+           s.signal_timeout
       FROM input s
       JOIN jobs j ON j.step = s.name
 ),

@@ -15,6 +15,8 @@ SELECT s.workflow_id,
    AND s.outcome IS NULL
    AND s.pending = 0
    AND j.state = 'suspended'
+   -- a ready signal step with no signal yet waits for one: it is not stuck
+   AND NOT (s.signal AND s.signalled_at IS NULL AND s.blocked = 0)
  ORDER BY j.id
  LIMIT %(limit)s
    FOR UPDATE OF j

@@ -20,6 +20,7 @@ from ._rows import (
     Edge,
     GraphRow,
     ResultPreview,
+    SignalTarget,
     StepContext,
     StepRow,
     StepStatusRow,
@@ -31,6 +32,7 @@ from ._rows import (
     WorkflowRow,
 )
 from ._schedules import claim_tick
+from ._signals import signal, take_signal
 from ._skips import Skip, SkipTargets
 from ._step_input import StepInput
 from ._steps import (
@@ -70,6 +72,7 @@ __all__ = [
     "GraphRow",
     "PrunedBatch",
     "ResultPreview",
+    "SignalTarget",
     "Skip",
     "SkipTargets",
     "StepContext",
@@ -105,10 +108,12 @@ __all__ = [
     "retry",
     "served_queues",
     "settle_unseen",
+    "signal",
     "step_context",
     "step_result",
     "step_rows",
     "store_result",
+    "take_signal",
     "usage_report",
     "workflow_context",
     "workflow_exists",

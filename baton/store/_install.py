@@ -33,6 +33,7 @@ FUNCTIONS = (
     "baton_notify_step",
     "baton_cancel_blocked",
     "baton_finish_workflow",
+    "baton_await_signal",  # calls baton_notify_step
     "baton_skip_steps",  # calls baton_notify_step
     "baton_settle_step",  # calls the five above
     "baton_job_changed",  # the row triggers' function: calls baton_settle_step

@@ -155,6 +155,9 @@ class StepStatusRow:
     usage: dict[str, Any] | None
     model: str | None
     queue: str
+    signal: bool = False
+    signalled_at: datetime | None = None
+    signal_due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,3 +279,40 @@ class UsageReportRow:
     unpriced_calls: int
     latency_p50_ms: float | None
     latency_p95_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SignalTarget:
+    """The step ``baton.signal`` names and its workflow, read under the workflow's lock."""
+
+    workflow_id: str
+    workflow_name: str | None
+    outcome: str | None
+    cancelled_at: datetime | None
+    step: str | None
+    signal: bool | None
+    signalled_at: datetime | None
+    signal_expired_at: datetime | None
+    signal_timeout: float | None
+    step_outcome: str | None
+    pending: int | None
+    blocked: int | None
+    job_id: int | None
+    worker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SignalStored:
+    """What storing a signal did: when, and whether it completed the waiting step."""
+
+    signalled_at: datetime
+    started: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SignalTaken:
+    """What the signal worker found on its step: the stored payload, if it was signalled."""
+
+    signalled: bool
+    payload: dict[str, Any] | None
+    timeout: float | None

@@ -21,6 +21,7 @@ _INTEGER = {"sql": sql.SQL("integer")}
 _BOOLEAN = {"sql": sql.SQL("boolean")}
 _JSONB = {"sql": sql.SQL("jsonb")}
 _TIMESTAMP = {"sql": sql.SQL("timestamp")}
+_DOUBLE = {"sql": sql.SQL("double precision")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,8 @@ class StepInput:
             ``on_dep_discarded``: blocked, it is activated to call them; else cancelled.
         model: the step's resolved model, if any.
         by_model: a member of an ``add_models`` fan-out.
+        signal: a signal step (``Workflow.add_signal``), completed by ``baton.signal``.
+        signal_timeout: seconds a signal step waits once ready, or None for ever.
     """
 
     name: str = field(metadata=_TEXT)
@@ -71,6 +74,8 @@ class StepInput:
     callbacks: bool = field(metadata=_BOOLEAN)
     model: str | None = field(metadata=_TEXT)
     by_model: bool = field(metadata=_BOOLEAN)
+    signal: bool = field(default=False, metadata=_BOOLEAN)
+    signal_timeout: float | None = field(default=None, metadata=_DOUBLE)
 
     def as_json(self) -> dict[str, Any]:
         """The row as the JSON object the statements read (values not copied)."""

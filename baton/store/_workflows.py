@@ -22,6 +22,7 @@ from ._rows import (
     UsageRow,
     WorkflowRow,
 )
+from ._signals import retry_signals
 
 
 async def _read[T](
@@ -160,5 +161,6 @@ async def _retry(oban: Oban, workflow_id: str) -> list[str]:
             await db.run(
                 conn, "retry_jobs.sql", prefix, {**params, "names": names, "channel": channel}
             )
+            await retry_signals(conn, prefix, workflow_id, names)
             await db.run(conn, "retry_workflow_row.sql", prefix, params)
     return names

@@ -29,6 +29,7 @@ from .._redact import redact
 from ..errors import SchemaError, UnknownWorkflow, WorkflowError
 from . import _data, _pages, _usage
 from ._security import HostPolicy, SecurityMiddleware, csrf_ok, new_csrf_token
+from ._signals import signal_response
 from ._streams import NO_STORE, event_source, stream
 
 STREAM_QUEUE = 2_000  # events buffered per stream; past that, a fresh snapshot instead
@@ -143,7 +144,7 @@ async def api_detail(request: Request) -> Response:
     try:
         detail = await _data.workflow_detail(_settings(request).source, workflow_id)
     except UnknownWorkflow:
-        if workflow_id.endswith(("/cancel", "/retry")):  # a GET of an action
+        if workflow_id.endswith(("/cancel", "/retry", "/signal")):  # a GET of an action
             raise HTTPException(405, "use POST", headers={"allow": "POST"}) from None
         raise
     return JSONResponse(detail, headers=NO_STORE)
@@ -178,6 +179,15 @@ async def api_retry(request: Request) -> Response:
     except WorkflowError as error:
         return JSONResponse({"error": str(error)}, status_code=409)
     return JSONResponse({"workflow_id": workflow_id, "retried_steps": steps})
+
+
+async def api_signal(request: Request) -> Response:
+    settings = _settings(request)
+    if not csrf_ok(request, settings.csrf, settings.hosts):
+        return _refused()
+    workflow_id = _workflow_id(request)
+    step, body = request.query_params.get("step"), await request.body()
+    return await signal_response(await settings.source.oban(), workflow_id, step, body)
 
 
 # --- Server-Sent Events --------------------------------------------------------------------
@@ -306,6 +316,7 @@ def build(
             Route(f"{workflow}/events", api_workflow_events, name="api_workflow_events"),
             Route(f"{workflow}/cancel", api_cancel, methods=["POST"], name="api_cancel"),
             Route(f"{workflow}/retry", api_retry, methods=["POST"], name="api_retry"),
+            Route(f"{workflow}/signal", api_signal, methods=["POST"], name="api_signal"),
             Route(workflow, api_detail, name="api_workflow"),
             Mount("/static", Assets(packages=[("baton.web", "static")]), name="static"),
         ],

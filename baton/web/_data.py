@@ -193,6 +193,10 @@ def _step(
         "result_truncated": truncated,
         "cost_usd": _money(step.cost_usd),
         "usage": _usage(record),
+        # signals: a signal step, when its signal came and when its wait ends
+        "signal": step.signal,
+        "signalled_at": _iso(step.signalled_at),
+        "signal_due_at": _iso(step.signal_due_at),
     }
 
 

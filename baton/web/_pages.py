@@ -21,6 +21,7 @@ STEP_STATES = (
     "suspended",
     "available",
     "scheduled",
+    "awaiting_signal",
     "executing",
     "retryable",
     "completed",

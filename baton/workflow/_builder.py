@@ -23,10 +23,11 @@ from .. import _context, _graph
 from ..errors import DuplicateStep, InvalidStep, SelfDependency, WorkflowError
 from . import _checks, _deps, _flow, _insert, _template
 from ._mount import Mount, mount
+from ._signals import SignalSteps
 from ._step import Step, label
 
 
-class Workflow:
+class Workflow(SignalSteps):
     """A DAG of Oban jobs, inserted atomically and run in dependency order.
 
     Example:
@@ -331,14 +332,18 @@ class Workflow:
 
     def to_mermaid(self) -> str:
         """The graph as a Mermaid flowchart (``add_many`` groups as subgraphs)."""
-        return _graph.to_mermaid(self._graph_steps(), self.edges())
+        return _graph.to_mermaid(self._graph_steps(), self.edges(), self._graph_kinds())
 
     def to_dot(self) -> str:
         """The graph as a Graphviz DOT digraph (``add_many`` groups as clusters)."""
-        return _graph.to_dot(self._graph_steps(), self.edges())
+        return _graph.to_dot(self._graph_steps(), self.edges(), self._graph_kinds())
 
     def _graph_steps(self) -> list[tuple[str, str | None]]:
         return [(name, step.group) for name, step in self._steps.items()]
+
+    def _graph_kinds(self) -> dict[str, str]:
+        """Signal steps drawn as such (a class of their own)."""
+        return {name: "signal" for name, step in self._steps.items() if step.signal}
 
     async def insert(self, conn: Any = None, *, oban: Oban | str | None = None) -> Self:
         """Insert every step in one transaction.

@@ -101,6 +101,8 @@ def _row(workflow: StepGraph, step: Step, pending: int) -> StepInput:
         callbacks=gated and any(hasattr(worker, name) for name in CALLBACKS),
         model=model,
         by_model=step.by_model,
+        signal=step.signal,
+        signal_timeout=step.signal_timeout,
     )
 
 

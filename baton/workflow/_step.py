@@ -35,6 +35,8 @@ class Step:
         model: the model the step was given itself (``add(model=)``, ``add_models``);
             None when it takes the workflow's mapping, if any.
         by_model: a member of an ``add_models`` fan-out.
+        signal: a signal step (``add_signal``): its job is Baton's signal worker.
+        signal_timeout: seconds a signal step waits once ready; None for ever.
     """
 
     name: str
@@ -47,6 +49,8 @@ class Step:
     ignore_deleted: bool | None = None
     model: str | None = None
     by_model: bool = False
+    signal: bool = False
+    signal_timeout: float | None = None
 
 
 class StepGraph(Protocol):
@@ -128,6 +132,18 @@ class Buildable(Protocol):
     ) -> Self: ...
 
     def add_workflow(self, name: str, sub: Self, deps: Iterable[str] | str = ()) -> Self: ...
+
+    def add_signal(
+        self,
+        name: str,
+        deps: Iterable[str] | str = (),
+        *,
+        timeout: float | None = None,
+        queue: str = ...,
+        ignore_cancelled: bool | None = None,
+        ignore_discarded: bool | None = None,
+        ignore_deleted: bool | None = None,
+    ) -> Self: ...
 
     def validate(self) -> list[str]: ...
 

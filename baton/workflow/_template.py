@@ -49,6 +49,9 @@ WORKER_KEYS = (
     *FLAGS,
 )
 WORKFLOW_KEYS = ("name", "workflow", "deps")
+SIGNAL_KEYS = ("name", "signal", "deps", *FLAGS)
+#: What a signal step's ``signal`` table may hold: ``add_signal``'s options.
+SIGNAL_OPTIONS = ("timeout", "queue")
 
 
 def from_dict[W: Buildable](
@@ -114,10 +117,14 @@ class _Planned[W: Buildable]:
     model: str | None = None
     sub: W | None = None
     flags: Mapping[str, bool] = field(default_factory=dict)
+    signal: Mapping[str, Any] | None = None
 
     def add_to(self, workflow: W) -> None:
         if self.sub is not None:
             workflow.add_workflow(self.name, self.sub, self.deps)
+        elif self.signal is not None:
+            options: dict[str, Any] = {**self.signal, **self.flags}
+            workflow.add_signal(self.name, self.deps, **options)
         elif self.models is not None:
             workflow.add_models(self.name, self.jobs[0], self.models, self.deps, **self.flags)
         elif self.each:
@@ -203,14 +210,24 @@ def _plan[W: Buildable](
     if "name" not in step:
         raise where.error("missing 'name': every step needs one, e.g. name = \"fetch\"")
     name = checks.text(step["name"], where.key("name"), "a step name (a string)")
-    checks.known_keys(step, (*WORKER_KEYS, "workflow"), where, "a step")
-    if ("worker" in step) == ("workflow" in step):
-        given = "both" if "worker" in step else "neither"
+    checks.known_keys(step, (*WORKER_KEYS, "workflow", "signal"), where, "a step")
+    kinds = [kind for kind in ("worker", "workflow", "signal") if kind in step]
+    if len(kinds) != 1:
+        given = " and ".join(map(repr, kinds)) if kinds else "none"
         raise where.error(
             f"a step needs exactly one of 'worker' (a dotted path such as "
-            f"'myapp.workers.Fetch') and 'workflow' (an inline sub-template), got {given}"
+            f"'myapp.workers.Fetch'), 'workflow' (an inline sub-template) and 'signal' (a "
+            f"table, e.g. {{timeout = 3600}}), got {given}"
         )
     deps, dep_entries = _deps(step.get("deps", ()), where.key("deps"))
+    if "signal" in step:
+        checks.known_keys(step, SIGNAL_KEYS, where, "a signal step")
+        at_signal = where.key("signal")
+        options = checks.table(step["signal"], at_signal, "a table of timeout and queue")
+        checks.known_keys(options, SIGNAL_OPTIONS, at_signal, "a signal table")
+        flags = {flag: checks.flag(step[flag], where.key(flag)) for flag in FLAGS if flag in step}
+        signal = dict(params.substitute(options, values, at_signal))
+        return _Planned(name, where, deps, dep_entries, flags=flags, signal=signal)
     if "workflow" in step:
         checks.known_keys(
             step,

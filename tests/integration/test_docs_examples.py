@@ -51,6 +51,7 @@ async def run_example(doc: str, index: int, dsn: str) -> Any:
         "branches.md",
         "usage.md",
         "tracing.md",
+        "signals.md",
     ],
 )
 def test_docs_examples_are_all_checked(doc: str) -> None:
@@ -71,6 +72,7 @@ def test_docs_examples_are_all_checked(doc: str) -> None:
         "branches.md": 1,
         "usage.md": 1,
         "tracing.md": 1,
+        "signals.md": 1,
     }
     assert len(runnable(doc)) == expected.get(doc, 0)
 
@@ -283,3 +285,12 @@ async def test_tracing_example(installed: str, conn: psycopg.AsyncConnection[Any
     [draft] = [attributes for name, _trace, attributes in spans if name == "baton.step draft"]
     assert draft["gen_ai.request.model"] == "gpt-4o-mini"
     assert (draft["gen_ai.usage.input_tokens"], draft["gen_ai.usage.output_tokens"]) == (900, 60)
+
+
+async def test_signals_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    results = await run_example("signals.md", 0, installed)
+    assert results == {
+        "draft": {"text": "Your refund is on its way."},
+        "approve": {"ok": True, "by": "ana"},
+        "send": "sent 'Your refund is on its way.', approved by ana",
+    }

@@ -213,6 +213,40 @@ async def test_the_cancel_button(
     assert (await baton.status(wf.id)).state == "cancelled"
 
 
+async def test_a_waiting_signal_step_shows_an_approve_form_that_completes_it(
+    conn: psycopg.AsyncConnection[Any], running: Oban, browser: Any
+) -> None:
+    wf = (
+        Workflow(name="reply")
+        .add("draft", es.Quick.new())
+        .add_signal("approve", deps=["draft"], timeout=3600)
+        .add("send", es.Quick.new(), deps="approve")
+    )
+    await wf.insert()
+    async with live_server(create_app(oban=running)) as url:
+        await browser.goto(f"{url}/workflows/{wf.id}")
+        await browser.wait_for_selector(
+            '#dag g.node[data-step="approve"][data-state="awaiting_signal"]'
+        )
+        form = 'form.signal[data-step="approve"]'
+        await browser.wait_for_selector(form)
+        await browser.fill(f"{form} textarea", "{not json")
+        await browser.click(f"{form} button")
+        await browser.wait_for_function(
+            """() => document.querySelector('form.signal .signal-message').textContent
+                 .startsWith('the payload is not JSON')"""
+        )
+        assert (await baton.status(wf.id)).step("approve").signalled_at is None
+        await browser.fill(f"{form} textarea", '{"approved": true, "by": "ana"}')
+        await browser.click(f"{form} button")
+        await browser.wait_for_selector('#dag g.node[data-step="send"][data-state="completed"]')
+        await browser.wait_for_function(
+            "() => document.querySelector('#wf-state').textContent === 'completed'"
+        )
+        assert await browser.query_selector(form) is None  # no longer waiting: no form
+    assert (await baton.results(wf.id))["approve"] == {"approved": True, "by": "ana"}
+
+
 async def test_the_list_shows_new_workflows_live(
     conn: psycopg.AsyncConnection[Any], running: Oban, browser: Any
 ) -> None:

@@ -200,3 +200,17 @@ def test_checked_fan_rejects_a_join_that_started_before_the_last_member_ended() 
     records[-1] = ("x", 3, 3.2, 4.0)  # fan[2] ends at 3.5
     with pytest.raises(RuntimeError, match=r"join started 300\.0 ms before fan\[2\]"):
         fan.checked_fan(records, "x", 3, "w")
+
+
+def test_signal_rows_judge_the_p50_against_5_ms_and_show_the_hand_off() -> None:
+    from benchmarks.signals import signal_rows
+
+    def result(p50: float) -> dict[str, object]:
+        figures = {"p50": p50, "p95": p50 * 2, "pooled": {}}
+        hand_off = {"p50": 0.002, "p95": 0.004, "pooled": {}}
+        return {"count": 50, "summary": {"signal": figures, "handoff": hand_off}}
+
+    fast, slow = signal_rows(result(0.003)), signal_rows(result(0.006))
+    assert fast[0]["met"] == "yes" and slow[0]["met"] == "NO"
+    assert fast[0]["ratio"] == "1.50x"
+    assert fast[1]["baton"] == "6.00 ms" and fast[1]["baseline_value"] == "4.00 ms"

@@ -58,6 +58,7 @@ EXPECTED = [
     "retry",
     "schedule",
     "schedules",
+    "signal",
     "status",
     "stream",
     "subscribe",
@@ -72,6 +73,7 @@ EXPECTED = [
 ]
 
 EXPECTED_ERRORS = [
+    "AlreadySignalled",
     "BatonError",
     "ContextConflict",
     "DependencyCycle",
@@ -84,10 +86,12 @@ EXPECTED_ERRORS = [
     "InvalidExpansion",
     "InvalidOption",
     "InvalidPrices",
+    "InvalidSignal",
     "InvalidSkip",
     "InvalidStep",
     "InvalidStepName",
     "NotADependency",
+    "NotASignalStep",
     "NotAWorkflowStep",
     "ResultError",
     "ResultUnavailable",
@@ -95,15 +99,19 @@ EXPECTED_ERRORS = [
     "ScheduleError",
     "SchemaError",
     "SelfDependency",
+    "SignalError",
+    "SignalExpired",
     "StepSkipped",
     "StreamError",
     "TemplateError",
     "UnknownDependency",
     "UnknownResponse",
+    "UnknownStep",
     "UnknownWorkflow",
     "UnstorableResult",
     "WorkflowError",
     "WorkflowFailed",
+    "WorkflowNotRunning",
 ]
 
 
@@ -161,6 +169,7 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "graph",
         "list_workflows",
         "retry",
+        "signal",
         "status",
         "usage",
         "wait",

@@ -379,7 +379,8 @@ def test_an_unknown_key_suggests_the_closest_valid_one() -> None:
     assert message(one_step(dep="b")) == (
         "template: steps[0] ('a'): unknown key 'dep'; did you mean 'deps'? (the keys of a "
         "step are: name, worker, args, each, models, deps, queue, priority, max_attempts, "
-        "tags, meta, model, ignore_cancelled, ignore_discarded, ignore_deleted, workflow)"
+        "tags, meta, model, ignore_cancelled, ignore_discarded, ignore_deleted, workflow, "
+        "signal)"
     )
     top = message({"step": [], "steps": [{"name": "a", "worker": ECHO}]})
     assert top.startswith("template: top level: unknown key 'step'; did you mean 'steps'?")
@@ -454,9 +455,9 @@ def test_a_step_without_a_name() -> None:
 def test_a_step_needs_exactly_one_of_worker_and_workflow() -> None:
     neither = message({"steps": [{"name": "a", "deps": []}]})
     assert neither.startswith("template: steps[0] ('a'): a step needs exactly one of 'worker'")
-    assert neither.endswith("got neither")
+    assert neither.endswith("got none")
     both = message(one_step(workflow={"steps": []}))
-    assert both.endswith("got both")
+    assert both.endswith("got 'worker' and 'workflow'")
 
 
 @pytest.mark.parametrize(

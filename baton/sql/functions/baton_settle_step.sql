@@ -154,13 +154,20 @@ BEGIN
          WHERE s.workflow_id = v_step.workflow_id
            AND s.name = v_name
            AND s.pending > 0
-        RETURNING s.job_id, s.pending, s.blocked, s.live, s.gated AND s.callbacks AS callbacks
+        RETURNING s.job_id, s.pending, s.blocked, s.live, s.gated AND s.callbacks AS callbacks,
+                  s.signal AND s.signalled_at IS NULL AS awaits_signal, s.signal_timeout,
+                  s.worker
              INTO v_dep;
 
         IF FOUND AND v_dep.pending = 0 THEN
             -- A blocked step runs only to call its worker's on_dep_* callback; without one
             -- it is cancelled here, so a class that cannot load is never needed.
-            IF v_dep.blocked = 0 OR v_dep.callbacks THEN
+            IF v_dep.blocked = 0 AND v_dep.awaits_signal THEN
+                -- signals: a ready signal step with no signal stored waits for one
+                PERFORM {prefix}.baton_await_signal(
+                    v_dep.job_id, v_step.workflow_id, v_step.workflow_name, v_name,
+                    v_dep.worker, v_dep.signal_timeout);
+            ELSIF v_dep.blocked = 0 OR v_dep.callbacks THEN
                 v_ready := v_ready || v_dep.job_id;
                 v_ready_names := v_ready_names || v_name;
             ELSE

@@ -74,11 +74,18 @@ BEGIN
                SET pending = greatest(s.pending - v_dep.skipped, 0)
              WHERE s.workflow_id = p_workflow_id AND s.name = v_dep.name
                AND s.pending > 0 AND s.outcome IS NULL
-            RETURNING s.job_id, s.pending, s.blocked, s.live, s.gated AND s.callbacks AS callbacks
+            RETURNING s.job_id, s.pending, s.blocked, s.live, s.gated AND s.callbacks AS callbacks,
+                      s.signal AND s.signalled_at IS NULL AS awaits_signal, s.signal_timeout,
+                      s.worker
                  INTO v_step;
             CONTINUE WHEN NOT FOUND OR v_step.pending > 0;
             IF v_step.blocked = 0 AND v_step.live = 0 THEN
                 v_next := v_next || v_dep.name;  -- every dep was skipped
+            ELSIF v_step.blocked = 0 AND v_step.awaits_signal THEN
+                -- signals: a ready signal step with no signal stored waits for one
+                PERFORM {prefix}.baton_await_signal(
+                    v_step.job_id, p_workflow_id, p_workflow_name, v_dep.name, v_step.worker,
+                    v_step.signal_timeout);
             ELSIF v_step.blocked = 0 OR v_step.callbacks THEN
                 ready := ready || v_step.job_id;
                 ready_names := ready_names || v_dep.name;

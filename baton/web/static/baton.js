@@ -8,6 +8,8 @@
   const FAILED = new Set(["discarded", "cancelled", "deleted"]);
   const ORDER = ["executing", "retryable", "available", "scheduled", "suspended",
     "discarded", "cancelled", "deleted", "skipped", "completed"];
+  const ORDER = ["executing", "retryable", "available", "scheduled", "awaiting_signal", "suspended",
+    "discarded", "cancelled", "deleted", "completed"];
   const GROUP_LIMIT = 12; // larger groups are drawn as one node with a bar of states
   const MAX_NODES = 400; // past this, the graph is left out (the table still lists every step)
   const NODE = { w: 184, h: 46, modelH: 14, gapX: 64, gapY: 12, pad: 20, label: 18, groupPad: 10 };
@@ -426,9 +428,49 @@
             el("code", {}, queue), `, which steps ${names.join(", ")} wait for: start one with `,
             el("code", {}, `baton start --queues ${queue}:10`), " (or unpause it).")));
       document.getElementById("wf-flow").textContent = current.flow || ""; // deadline, key
+      signalForms();
       cancelButton.disabled = current.state !== "running";
       retryButton.disabled = !current.steps.some((s) => FAILED.has(s.state));
       body.dataset.state = current.state;
+    }
+
+    // signals: one approve form per step waiting for a signal, kept while it waits (a
+    // redraw must not wipe a payload being typed)
+    let waitingKey = null;
+    function signalForms() {
+      const waiting = current.steps.filter((s) => s.state === "awaiting_signal");
+      const key = waiting.map((s) => s.name).join("\n");
+      if (key === waitingKey) return;
+      waitingKey = key;
+      document.getElementById("wf-signals").replaceChildren(...waiting.map((step) => {
+        const text = el("textarea", { name: "payload", "aria-label": `payload for ${step.name}` });
+        text.value = "{\"approved\": true}";
+        const note = el("span", { class: "signal-message", role: "status" });
+        const button = el("button", { type: "submit" }, "Approve");
+        const form = el("form", { class: "signal", "data-step": step.name },
+          el("label", {}, "Step ", el("code", {}, step.name), " waits for a signal. Payload (JSON):"),
+          text, button, note);
+        form.addEventListener("submit", async (event) => {
+          event.preventDefault();
+          button.disabled = true;
+          note.textContent = "Sending…";
+          try {
+            const response = await fetch(`${path}/signal?step=${encodeURIComponent(step.name)}`, {
+              method: "POST",
+              credentials: "same-origin",
+              headers: { "X-Baton-CSRF": csrf, Accept: "application/json",
+                "Content-Type": "application/json" },
+              body: text.value,
+            });
+            const reply = await response.json().catch(() => ({}));
+            note.textContent = response.ok ? "Signalled." : reply.error || `Failed (HTTP ${response.status})`;
+          } catch (error) {
+            note.textContent = `Request failed: ${error}`;
+          }
+          button.disabled = false;
+        });
+        return form;
+      }));
     }
 
     function render() {
@@ -447,7 +489,11 @@
     function applyStep(event) {
       const step = current && byName.get(event.step);
       if (!step) return;
-      step.state = event.state === "snoozed" ? "scheduled" : event.state;
+      if (event.state === "signalled") { // stored; the step runs now if it waited
+        if (step.state === "awaiting_signal") step.state = "available";
+      } else {
+        step.state = event.state === "snoozed" ? "scheduled" : event.state;
+      }
       step.attempt = event.attempt;
       if (event.state === "executing") delete current.unserved_queues[step.queue]; // served now
       if (event.error) step.error = event.error;
