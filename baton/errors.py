@@ -14,7 +14,8 @@ Every error derives from :class:`BatonError`::
     │   ├── InvalidContext          workflow context that is not a JSON object, or too big
     │   └── TemplateError           a workflow template (JSON/TOML) is invalid; names the entry
     ├── InvalidOption               an option or argument has a value Baton does not accept
-    │   └── RetentionError          a bad argument to prune() or Pruner (also a ValueError)
+    │   ├── RetentionError          a bad argument to prune() or Pruner (also a ValueError)
+    │   └── InvalidLimit            a bad rate limit: key, count, window, or a token estimate
     ├── SchemaError                 Baton's tables are missing or older than this code
     ├── InvalidDSN                  a connection string cannot be parsed (password hidden)
     ├── EmbeddedPostgresMissing     an embedded PostgreSQL is wanted, the extra is not installed
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidContext",
     "InvalidDSN",
     "InvalidExpansion",
+    "InvalidLimit",
     "InvalidOption",
     "InvalidStep",
     "InvalidStepName",
@@ -147,6 +149,11 @@ class InvalidOption(BatonError, ValueError):
 
 class RetentionError(InvalidOption):
     """A bad argument to ``baton.prune`` or ``baton.Pruner`` (an age, interval or limit)."""
+
+
+class InvalidLimit(InvalidOption):
+    """A bad rate limit: its key, a count or window given to ``baton.set_limit``, a
+    worker's ``limit=``, or a token estimate a worker's ``estimate_tokens`` returned."""
 
 
 class WorkflowFailed(BatonError):

@@ -10,13 +10,22 @@ from __future__ import annotations
 from ._databases import answers, create_database, drop_database
 from ._install import SCHEMA_VERSION, installed_version
 from ._install import install as install_schema
+from ._limits import acquire as acquire_limit
+from ._limits import correct as correct_limit
+from ._limits import limits as limit_rows
+from ._limits import pause as pause_limit
+from ._limits import remove as remove_limit
+from ._limits import resume as resume_limit
+from ._limits import set_limit
 from ._listen import listen, ping
 from ._nodes import PRODUCER_MAX_AGE, served_queues
 from ._prune import START as PRUNE_START
 from ._prune import PrunedBatch, prune_batch, prune_cutoff
 from ._rows import (
+    Admission,
     Edge,
     GraphRow,
+    LimitRow,
     ResultPreview,
     StepContext,
     StepRow,
@@ -59,9 +68,11 @@ __all__ = [
     "PRUNE_START",
     "SCHEMA_VERSION",
     "Addition",
+    "Admission",
     "Completion",
     "Edge",
     "GraphRow",
+    "LimitRow",
     "PrunedBatch",
     "ResultPreview",
     "StepContext",
@@ -74,10 +85,12 @@ __all__ = [
     "SweptStep",
     "UsageRow",
     "WorkflowRow",
+    "acquire_limit",
     "activate_stuck",
     "answers",
     "cancel",
     "complete",
+    "correct_limit",
     "create_database",
     "dep_rows",
     "drop_database",
@@ -85,13 +98,18 @@ __all__ = [
     "insert_workflow",
     "install_schema",
     "installed_version",
+    "limit_rows",
     "list_workflows",
     "listen",
+    "pause_limit",
     "ping",
     "prune_batch",
     "prune_cutoff",
+    "remove_limit",
+    "resume_limit",
     "retry",
     "served_queues",
+    "set_limit",
     "settle_unseen",
     "step_context",
     "step_result",

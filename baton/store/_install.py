@@ -36,6 +36,7 @@ FUNCTIONS = (
     "baton_settle_step",  # calls the four above
     "baton_job_changed",  # the row triggers' function: calls baton_settle_step
     "baton_jobs_truncated",  # the TRUNCATE trigger's function: calls baton_settle_step
+    "baton_limit_acquire",  # rate limits: admits one call (docs/rate-limits.md)
 )
 
 #: The triggers on ``oban_jobs``, created after the functions.
