@@ -3,7 +3,8 @@
 ``Call`` is an LLM step under the limit ``KEY``: it charges ``args["estimate"]`` tokens
 before it runs, records the call (in ``CALLS``, and in ``test_limit_calls`` when a pool
 was given, as in ``tests.support.worker_proc``), then fails with a provider's 429 when
-``args["status"]`` says so, or returns ``args["used"]`` input tokens as its usage.
+``args["status"]`` says so (only before its first snooze with ``args["once"]``), or
+returns ``args["used"]`` input tokens as its usage.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class Call:
 
     async def perform_workflow(self, job: Job) -> Any:
         await _record(job)
-        if job.args.get("status") == 429:
+        if job.args.get("status") == 429 and not (job.args.get("once") and job.meta.get("snoozed")):
             raise rate_limited(job.args.get("retry_after"))
         if job.args.get("sleep"):
             await asyncio.sleep(job.args["sleep"])
