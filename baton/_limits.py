@@ -152,7 +152,8 @@ async def set_limit(
 
 async def get_limit(key: str, *, oban: Oban | str | None = None) -> Limit | None:
     """The rate limit ``key`` and its current usage, or None if no such key is stored."""
-    rows = await store.limit_rows(_oban.instance(oban), check_key(key))
+    key = check_key(key)
+    rows = await store.limit_rows(_oban.instance(oban), key)
     return _limit(rows[0]) if rows else None
 
 
@@ -166,12 +167,14 @@ async def remove_limit(key: str, *, oban: Oban | str | None = None) -> bool:
 
     Workers naming it then run unlimited (with a warning), until it is set again.
     """
-    return await store.remove_limit(_oban.instance(oban), check_key(key))
+    key = check_key(key)
+    return await store.remove_limit(_oban.instance(oban), key)
 
 
 async def resume_limit(key: str, *, oban: Oban | str | None = None) -> bool:
     """End the pause a provider's 429 set on ``key`` now; whether the key exists."""
-    return await store.resume_limit(_oban.instance(oban), check_key(key))
+    key = check_key(key)
+    return await store.resume_limit(_oban.instance(oban), key)
 
 
 def _limit(row: store.LimitRow) -> Limit:

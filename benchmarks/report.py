@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks import stats
+from benchmarks.limits import limits_rows
 from benchmarks.stats import fmt_met, fmt_ms, fmt_pct, fmt_rate, fmt_ratio, fmt_us
 
 HEADER = ["scenario", "Baton", "baseline", "baseline value", "ratio", "target", "met?"]
@@ -370,6 +371,8 @@ def rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         out += memory_rows(results["memory"])
     if "prune" in results:
         out += prune_rows(results["prune"])
+    if "limits" in results:
+        out += limits_rows(results["limits"])
     return out
 
 

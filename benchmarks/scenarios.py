@@ -33,6 +33,7 @@ from benchmarks.common import (
     with_peers,
 )
 from benchmarks.fan import expand, fanout
+from benchmarks.limits import limits
 from benchmarks.procs import CeleryWorker, Subscriber, Worker, start_workers, stop_all
 from benchmarks.prune import prune
 from benchmarks.steps import Keep, Plain, Step
@@ -490,6 +491,7 @@ SCENARIOS: dict[str, Callable[[Bench], Awaitable[dict[str, Any]]]] = {
     "memory": memory,
     "scale": scale,
     "prune": prune,
+    "limits": limits,
 }
 
 

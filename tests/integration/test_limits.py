@@ -219,16 +219,20 @@ async def test_a_key_nobody_set_runs_unlimited_with_a_warning(
     assert await baton.limits(oban=client) == []
 
 
+@pytest.mark.parametrize("estimate", [-5, 1.5, "many", None])
 async def test_a_bad_token_estimate_discards_the_step_naming_it(
-    conn: psycopg.AsyncConnection[Any], client: Oban
+    conn: psycopg.AsyncConnection[Any], client: Oban, estimate: Any
 ) -> None:
     await baton.set_limit(ls.KEY, requests_per_minute=10, oban=client)
     ls.CALLS.clear()
-    [bad] = await insert_calls(client, {"estimate": -5})
+    [bad] = await insert_calls(client, {"estimate": estimate})
     await run_once(client)
     row = await job_row(conn, bad.id)
     assert row["state"] == "discarded"
-    assert "Call.estimate_tokens returned -5" in row["errors"][-1]["error"]
+    assert (
+        f"Call.estimate_tokens returned {estimate!r}; it must return a whole number of "
+        "tokens >= 0" in row["errors"][-1]["error"]
+    )
     assert ls.CALLS["call0"] == 0  # the step itself was never called
     limit = await baton.get_limit(ls.KEY, oban=client)
     assert limit is not None and limit.requests_used == 0

@@ -1,8 +1,8 @@
 """Workers under a rate limit, for the rate-limit tests (in this process and in workers).
 
 ``Call`` is an LLM step under the limit ``KEY``: it charges ``args["estimate"]`` tokens
-before it runs, records the call (in ``CALLS``, and in ``test_limit_calls`` when a pool
-was given, as in ``tests.support.worker_proc``), then fails with a provider's 429 when
+before it runs, records the call (in ``CALLS``, and its start in ``test_limit_calls`` when
+a pool was given, as in ``tests.support.worker_proc``), then fails with a provider's 429 when
 ``args["status"]`` says so (only before its first snooze with ``args["once"]``), or
 returns ``args["used"]`` input tokens as its usage.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -31,7 +32,7 @@ CREATE TABLE IF NOT EXISTS test_limit_calls (
 )
 """
 
-RECORD_CALL = "INSERT INTO test_limit_calls (workflow_id, step, pid) VALUES (%s, %s, %s)"
+RECORD_CALL = "INSERT INTO test_limit_calls (workflow_id, step, pid, at) VALUES (%s, %s, %s, %s)"
 
 CALLS: Counter[str] = Counter()  # workflow_step → calls in this process
 
@@ -53,13 +54,14 @@ def rate_limited(retry_after: str | None) -> httpx.HTTPStatusError:
 
 
 async def _record(job: Job) -> None:
+    """Count the call; with a pool, record when it started (this machine's clock, UTC)."""
+    started = datetime.now(UTC).replace(tzinfo=None)  # first: the call starts now
     CALLS[job.meta.get("workflow_step", str(job.id))] += 1
     if _pool is not None:
+        meta = job.meta
+        params = (meta.get("workflow_id", ""), meta.get("workflow_step", ""), os.getpid(), started)
         async with _pool.connection() as conn, conn.transaction():
-            await conn.execute(
-                RECORD_CALL,
-                (job.meta.get("workflow_id", ""), job.meta.get("workflow_step", ""), os.getpid()),
-            )
+            await conn.execute(RECORD_CALL, params)
 
 
 @baton.llm_worker(queue=QUEUE, limit=KEY, max_attempts=3, timeout=60)

@@ -5,7 +5,8 @@
 -- key, from any node, queue here), it drops the calls that left the window, then admits
 -- the call if the window's requests stay within the limit and its tokens, with p_tokens
 -- added, within theirs; a call weighing more than the whole token limit is admitted into
--- an empty window. Any window of window_seconds thus holds at most the limit of requests.
+-- an empty window. Any window of window_seconds (plus its grace, below) thus holds at most
+-- the limit of admissions.
 --
 -- Returns granted (the call may run now; call_id names its row, to correct its tokens),
 -- or not and wait_seconds: until the key's pause ends, or until enough calls leave the
@@ -15,7 +16,7 @@ RETURNS TABLE (granted boolean, call_id bigint, wait_seconds double precision, k
 LANGUAGE plpgsql AS $$
 DECLARE
     v_limit {prefix}.baton_limits%ROWTYPE;
-    v_now timestamp := timezone('UTC', clock_timestamp());
+    v_now timestamp;
     v_window interval;
     v_requests bigint;
     v_tokens bigint;
@@ -27,6 +28,9 @@ DECLARE
     v_id bigint;
 BEGIN
     SELECT * INTO v_limit FROM {prefix}.baton_limits WHERE key = p_key FOR UPDATE;
+    -- The time once the lock is held, not when the statement started: an admission that
+    -- waited for the lock behind others must not be recorded before them.
+    v_now := timezone('UTC', clock_timestamp());
     IF NOT FOUND THEN
         RETURN QUERY SELECT true, NULL::bigint, 0::double precision, false;
         RETURN;
@@ -37,7 +41,11 @@ BEGIN
         RETURN;
     END IF;
 
-    v_window := make_interval(secs => v_limit.window_seconds);
+    -- A call holds its place for the window plus a grace (a tenth of the window, at most
+    -- 1 s): it reaches the provider a little after its admission, by a delay that varies
+    -- from call to call, and the provider counts from its arrival.
+    v_window := make_interval(secs => v_limit.window_seconds
+                                      + least(1.0, v_limit.window_seconds / 10));
     DELETE FROM {prefix}.baton_limit_calls WHERE key = p_key AND at <= v_now - v_window;
     -- Limits per minute, scaled to the window (at least 1); NULL: no such limit. (Not
     -- greatest(1, NULL), which is 1.)
