@@ -90,7 +90,7 @@ def limits(
     if as_json:
         click.echo(_as_json(found))
     elif not found:
-        click.echo("No rate limits set: see `baton limits set --help`.")
+        click.echo("No rate limits set: see `baton limits set -h`.")
     else:
         console().print(limits_table(found, datetime.now(UTC)))
 

@@ -16,7 +16,7 @@ async def test_limits_lists_each_key_with_usage_and_pause(
     installed: str, conn: psycopg.AsyncConnection[Any], client: Oban
 ) -> None:
     code, out, err = await cli("limits", "--dsn", installed)
-    assert (code, out.strip()) == (0, "No rate limits set: see `baton limits set --help`."), err
+    assert (code, out.strip()) == (0, "No rate limits set: see `baton limits set -h`."), err
 
     await baton.set_limit("openai", requests_per_minute=500, tokens_per_minute=200_000, oban=client)
     await baton.set_limit("slow", requests_per_minute=12, window=10, oban=client)

@@ -79,7 +79,11 @@ async def test_a_429_in_one_process_pauses_the_key_for_another(
             "WHERE s.workflow_id = %s AND l.key = %s",
             (wf.id, ls.KEY),
         )
-        assert snoozed == [(0, "w2", "scheduled", True)] * 3
+        assert snoozed == [(0, "w2", "scheduled", True)] * 3, await rows(
+            conn,
+            "SELECT j.id, j.state::text, j.attempt, j.meta, j.errors, j.scheduled_at, "
+            "l.paused_until FROM oban_jobs j, baton_limits l ORDER BY j.id",
+        )
         called = "SELECT count(*) FROM test_limit_calls WHERE workflow_id = %s"
         assert await rows(conn, called, (wf.id,)) == [(0,)]
 

@@ -6,8 +6,9 @@
 Starts ``--workers`` worker processes (``tests.support.worker_proc`` running
 ``tests.support.limit_steps``), sets the limit ``KEY`` to ``--rpm`` requests per minute
 counted over ``--window`` seconds, and inserts more single-call steps than the limit can
-admit in the run, so that work waits all along. Every call records its start in
-``test_limit_calls`` (the database's clock, shared by every process). After ``--seconds``
+admit in the run, so that work waits all along. Every call records the time it started
+(taken first thing in ``perform_workflow``, by the machine's clock, which the processes
+and the local PostgreSQL share) in ``test_limit_calls``. After ``--seconds``
 from the first call the workers stop and it prints, as JSON:
 
 - ``max_in_window``: the most calls started within any closed window ``[t, t + window]``
