@@ -67,7 +67,7 @@ async def test_a_429_in_one_process_pauses_the_key_for_another(
         # w2 fetched each step and snoozed it to the pause's end, without calling it
         await wait_until(
             conn,
-            "SELECT bool_and((j.meta->>'snoozed')::int >= 1) FROM baton_steps s "
+            "SELECT bool_and(coalesce((j.meta->>'snoozed')::int, 0) >= 1) FROM baton_steps s "
             "JOIN oban_jobs j ON j.id = s.job_id WHERE s.workflow_id = %s",
             (wf.id,),
         )
