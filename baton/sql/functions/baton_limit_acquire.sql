@@ -1,8 +1,10 @@
 -- Admit one call under a rate limit, or say how long until it would fit.
 --
 -- Sliding window log: every admitted call of the key is a row of baton_limit_calls until
--- it is older than the window. Under the key's row lock (so concurrent admissions of one
--- key, from any node, queue here), it drops the calls that left the window, then admits
+-- it is older than the window; the key's row counts them (window_requests, window_tokens)
+-- so that no admission counts the window's rows. Under the key's row lock (so concurrent
+-- admissions of one key, from any node, queue here), it drops the calls that left the
+-- window (by the index on key and time), then admits
 -- the call if the window's requests stay within the limit and its tokens, with p_tokens
 -- added, within theirs; a call weighing more than the whole token limit is admitted into
 -- an empty window. Any window of window_seconds (plus its grace, below) thus holds at most
@@ -27,6 +29,9 @@ DECLARE
     v_token_free timestamp;
     v_id bigint;
 BEGIN
+    -- The window is bookkeeping, not a record: its transaction need not wait for the WAL
+    -- to reach the disk (a server crash may forget the last moments' calls).
+    PERFORM set_config('synchronous_commit', 'off', true);
     SELECT * INTO v_limit FROM {prefix}.baton_limits WHERE key = p_key FOR UPDATE;
     -- The time once the lock is held, not when the statement started: an admission that
     -- waited for the lock behind others must not be recorded before them.
@@ -46,7 +51,14 @@ BEGIN
     -- from call to call, and the provider counts from its arrival.
     v_window := make_interval(secs => v_limit.window_seconds
                                       + least(1.0, v_limit.window_seconds / 10));
-    DELETE FROM {prefix}.baton_limit_calls WHERE key = p_key AND at <= v_now - v_window;
+    WITH gone AS (
+        DELETE FROM {prefix}.baton_limit_calls
+         WHERE key = p_key AND at <= v_now - v_window
+        RETURNING tokens
+    )
+    SELECT v_limit.window_requests - count(*), v_limit.window_tokens - coalesce(sum(tokens), 0)
+      INTO v_used_requests, v_used_tokens
+      FROM gone;
     -- Limits per minute, scaled to the window (at least 1); NULL: no such limit. (Not
     -- greatest(1, NULL), which is 1.)
     v_requests := CASE WHEN v_limit.requests_per_minute IS NOT NULL THEN
@@ -54,9 +66,6 @@ BEGIN
     v_tokens := CASE WHEN v_limit.tokens_per_minute IS NOT NULL THEN
         greatest(1, floor(v_limit.tokens_per_minute * v_limit.window_seconds / 60)) END;
     v_weight := least(p_tokens, v_tokens);
-
-    SELECT count(*), coalesce(sum(tokens), 0) INTO v_used_requests, v_used_tokens
-      FROM {prefix}.baton_limit_calls WHERE key = p_key;
 
     IF v_requests IS NOT NULL AND v_used_requests >= v_requests THEN
         -- room comes when the (used - limit + 1)-th oldest call leaves the window
@@ -76,6 +85,10 @@ BEGIN
         v_free := greatest(v_free, v_token_free);
     END IF;
     IF v_free IS NOT NULL THEN
+        UPDATE {prefix}.baton_limits
+           SET window_requests = v_used_requests, window_tokens = v_used_tokens
+         WHERE key = p_key
+           AND (window_requests, window_tokens) IS DISTINCT FROM (v_used_requests, v_used_tokens);
         RETURN QUERY SELECT false, NULL::bigint,
             greatest(0, extract(epoch FROM v_free + v_window - v_now))::double precision, true;
         RETURN;
@@ -83,6 +96,9 @@ BEGIN
 
     INSERT INTO {prefix}.baton_limit_calls (key, at, tokens)
     VALUES (p_key, v_now, p_tokens) RETURNING id INTO v_id;
+    UPDATE {prefix}.baton_limits
+       SET window_requests = v_used_requests + 1, window_tokens = v_used_tokens + p_tokens
+     WHERE key = p_key;
     RETURN QUERY SELECT true, v_id, 0::double precision, true;
 END;
 $$;

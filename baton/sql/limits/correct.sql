@@ -1,1 +1,1 @@
-UPDATE {prefix}.baton_limit_calls SET tokens = %(tokens)s WHERE id = %(call_id)s
+SELECT {prefix}.baton_limit_correct(%(call_id)s, %(tokens)s)

@@ -8,6 +8,10 @@ CREATE TABLE {prefix}.baton_limits (
     tokens_per_minute bigint CHECK (tokens_per_minute > 0),
     window_seconds double precision NOT NULL DEFAULT 60 CHECK (window_seconds > 0),
     paused_until timestamp WITHOUT TIME ZONE,
+    -- what baton_limit_calls holds for the key: kept by baton_limit_acquire and
+    -- baton_limit_correct, so that an admission does not count the window's rows
+    window_requests bigint NOT NULL DEFAULT 0,
+    window_tokens bigint NOT NULL DEFAULT 0,
     updated_at timestamp WITHOUT TIME ZONE NOT NULL DEFAULT timezone('UTC', now())
 );
 
