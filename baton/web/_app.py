@@ -127,6 +127,10 @@ async def api_list(request: Request) -> Response:
     return JSONResponse(listing, headers=NO_STORE)
 
 
+async def api_limits(request: Request) -> Response:
+    return JSONResponse(await _data.limits(_settings(request).source), headers=NO_STORE)
+
+
 async def api_detail(request: Request) -> Response:
     workflow_id = _workflow_id(request)
     try:
@@ -290,6 +294,7 @@ def build(
             Route("/workflows/{workflow_id:path}", workflow_page, name="workflow"),
             Route("/api/workflows", api_list, name="api_workflows"),
             Route("/api/events", api_list_events, name="api_events"),
+            Route("/api/limits", api_limits, name="api_limits"),
             Route(f"{workflow}/events", api_workflow_events, name="api_workflow_events"),
             Route(f"{workflow}/cancel", api_cancel, methods=["POST"], name="api_cancel"),
             Route(f"{workflow}/retry", api_retry, methods=["POST"], name="api_retry"),

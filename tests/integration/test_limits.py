@@ -242,3 +242,37 @@ async def test_bad_limits_name_what_was_wrong(client: Oban) -> None:
     with pytest.raises(InvalidLimit, match="requests_per_minute must be above 0, got 0"):
         await baton.set_limit(ls.KEY, requests_per_minute=0, oban=client)
     assert await baton.limits(oban=client) == []
+
+
+async def test_the_web_view_serves_the_limits_as_json(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    import httpx
+
+    from baton.web import create_app
+
+    await baton.set_limit("openai", requests_per_minute=500, tokens_per_minute=200_000, oban=client)
+    await baton.set_limit("slow", requests_per_minute=12, window=10, oban=client)
+    await insert_calls(client, {"status": 429, "retry_after": "30"})
+    await run_once(client)  # pauses the key of limit_steps
+    transport = httpx.ASGITransport(app=create_app(oban=client))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as web:
+        response = await web.get("/api/limits")
+    assert response.status_code == 200
+    found = {item["key"]: item for item in response.json()["limits"]}
+    assert list(found) == ["openai", "slow", ls.KEY]
+    assert found["openai"] == {
+        "key": "openai",
+        "requests_per_minute": 500,
+        "tokens_per_minute": 200_000,
+        "window_seconds": 60.0,
+        "requests_per_window": 500,
+        "tokens_per_window": 200_000,
+        "requests_used": 0,
+        "tokens_used": 0,
+        "paused_until": None,
+    }
+    assert found["slow"]["requests_per_window"] == 2
+    # no limit was set for it: the 429 made its row, to hold the pause
+    assert found[ls.KEY]["paused_until"] is not None
+    assert (found[ls.KEY]["requests_per_minute"], found[ls.KEY]["requests_used"]) == (None, 0)
