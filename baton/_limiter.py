@@ -5,7 +5,8 @@ Before ``perform_workflow`` the step asks the key's row for room (one statement,
 (0 without one). Without room it snoozes until the window frees room, or the key's pause
 ends: Oban's snooze gives the attempt back and frees the queue slot. After the call, the
 tokens its ``llm_usage`` reports replace the estimate. A provider's 429 (an exception with
-status 429) pauses the key for its ``Retry-After`` on every node and snoozes the step.
+status 429) pauses the key for its ``Retry-After`` on every node and snoozes the step,
+up to ``MAX_REFUSED`` times per job.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ DEFAULT_PAUSE = 10.0
 MAX_PAUSE = 3600.0
 #: How deep an exception's causes are searched for a 429.
 MAX_CAUSES = 5
+#: The job's meta key counting the 429s it snoozed for, and how many it may: past them a
+#: 429 is an ordinary error (retried with backoff, using attempts), so that a provider
+#: refusing for good (a spent quota) does not keep a step waiting forever.
+REFUSED_META = "rate_limited"
+MAX_REFUSED = 20
 
 _warned: set[str] = set()
 
@@ -55,6 +61,9 @@ async def limited(
     except Exception as error:
         if status_code(error) != 429:
             raise
+        refused = int(job.meta.get(REFUSED_META, 0) or 0)
+        if refused >= MAX_REFUSED:
+            raise  # a quota rather than a rate (OpenAI's insufficient_quota is a 429 too)
         seconds = retry_after(error)
         until = await store.pause_limit(instance, key, seconds)
         if admission.call_id is not None:
@@ -66,7 +75,7 @@ async def limited(
             key,
             until.isoformat(timespec="seconds"),
         )
-        return Snooze(snooze_seconds(seconds))
+        return Snooze(snooze_seconds(seconds), meta={REFUSED_META: refused + 1})
     used = used_tokens(outcome)
     if admission.call_id is not None and used is not None and used != estimate:
         await store.correct_limit(instance, admission.call_id, used)

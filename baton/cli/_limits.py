@@ -125,14 +125,19 @@ def set_command(
     console().print(limits_table([found], datetime.now(UTC)))
 
 
+def _change(ctx: click.Context, key: str, change: Any, done: str) -> None:
+    """Run ``change(key, oban=...)``; say ``done`` if the key existed, else fail in one line."""
+    if not call(_database(ctx), lambda oban: change(key, oban=oban)):
+        raise click.ClickException(f"no rate limit {key!r}")
+    click.echo(f"{done} rate limit {clean_line(key)!r}.")
+
+
 @limits.command("remove")
 @click.argument("key")
 @click.pass_context
 def remove_command(ctx: click.Context, key: str) -> None:
     """Delete the rate limit KEY; workers naming it then run unlimited."""
-    if not call(_database(ctx), lambda oban: _limits.remove_limit(key, oban=oban)):
-        raise click.ClickException(f"no rate limit {key!r}")
-    click.echo(f"Removed rate limit {clean_line(key)!r}.")
+    _change(ctx, key, _limits.remove_limit, "Removed")
 
 
 @limits.command("resume")
@@ -140,6 +145,4 @@ def remove_command(ctx: click.Context, key: str) -> None:
 @click.pass_context
 def resume_command(ctx: click.Context, key: str) -> None:
     """End the pause a provider's 429 set on KEY now."""
-    if not call(_database(ctx), lambda oban: _limits.resume_limit(key, oban=oban)):
-        raise click.ClickException(f"no rate limit {key!r}")
-    click.echo(f"Resumed rate limit {clean_line(key)!r}.")
+    _change(ctx, key, _limits.resume_limit, "Resumed")

@@ -145,6 +145,12 @@ async def test_a_429_pauses_the_key_and_snoozes_without_an_attempt(
     row = await job_row(conn, limited.id)
     assert (row["state"], row["attempt"], row["errors"]) == ("scheduled", 0, [])
     assert 28 < row["due_in"] <= 31
+    meta = await (
+        await conn.execute(
+            "SELECT meta->>'rate_limited' FROM oban_jobs WHERE id = %s", (limited.id,)
+        )
+    ).fetchone()
+    assert meta == ("1",)
     limit = await baton.get_limit(ls.KEY, oban=client)
     assert limit is not None and limit.paused_until is not None
     assert before + timedelta(seconds=29) < limit.paused_until <= before + timedelta(seconds=32)
@@ -276,3 +282,17 @@ async def test_the_web_view_serves_the_limits_as_json(
     # no limit was set for it: the 429 made its row, to hold the pause
     assert found[ls.KEY]["paused_until"] is not None
     assert (found[ls.KEY]["requests_per_minute"], found[ls.KEY]["requests_used"]) == (None, 0)
+
+
+async def test_a_step_refused_by_429_too_often_fails_as_an_ordinary_error(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    [limited] = await insert_calls(client, {"status": 429, "retry_after": "1"})
+    await conn.execute(
+        "UPDATE oban_jobs SET meta = meta || jsonb_build_object('rate_limited', 20) WHERE id = %s",
+        (limited.id,),
+    )
+    assert (await run_once(client))["retryable"] == 1
+    row = await job_row(conn, limited.id)
+    assert (row["state"], row["attempt"]) == ("retryable", 1)  # this time an attempt is used
+    assert "429 Too Many Requests" in row["errors"][-1]["error"]

@@ -21,11 +21,9 @@ from baton import Workflow
 from tests.integration.test_multiprocess import rows, settle, workers
 from tests.support import limit_steps as ls
 from tests.support.db import wait_until
-from tests.support.limit_window import measure
+from tests.support.limit_window import WORKER_ARGS, measure
 
 pytestmark = pytest.mark.slow
-
-WORKER_ARGS = ["--queues", f"{ls.QUEUE}:10", "--import", "tests.support.limit_steps"]
 
 
 async def test_three_processes_never_exceed_the_window_and_use_it(

@@ -27,9 +27,6 @@ import argparse
 import asyncio
 import json
 import math
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
@@ -42,10 +39,11 @@ from oban import Oban
 import baton
 from baton import Workflow
 from baton._database import private_database
+from tests.integration.test_multiprocess import Workers
 from tests.support import limit_steps as ls
 
-PROJECT = Path(__file__).resolve().parents[2]
-READY_TIMEOUT = 60.0
+#: The worker processes' options: the queue of ``limit_steps`` and its workers.
+WORKER_ARGS = ["--queues", f"{ls.QUEUE}:10", "--import", "tests.support.limit_steps"]
 
 MAX_IN_WINDOW = """
 SELECT coalesce(max(n), 0) FROM (
@@ -80,60 +78,6 @@ class Measurement:
     waiting_at_end: int
 
 
-def spawn(dsn: str, node: str, logs: Path) -> subprocess.Popen[str]:
-    """A worker process; its stderr goes to ``logs/<node>.stderr``."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT), env.get("PYTHONPATH")) if p)
-    with (logs / f"{node}.stderr").open("w") as stderr:  # the child keeps its own copy
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.support.worker_proc",
-                "--dsn",
-                dsn,
-                "--queues",
-                f"{ls.QUEUE}:10",
-                "--node",
-                node,
-                "--import",
-                "tests.support.limit_steps",
-            ],
-            cwd=PROJECT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-
-
-async def ready(proc: subprocess.Popen[str], node: str, logs: Path) -> None:
-    assert proc.stdout is not None
-    try:
-        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), READY_TIMEOUT)
-    except TimeoutError:
-        line = ""
-    if not line.startswith("READY"):
-        raise RuntimeError(
-            f"worker {node} did not start; stderr:\n{(logs / f'{node}.stderr').read_text()}"
-        )
-
-
-async def stop(procs: list[subprocess.Popen[str]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            await asyncio.to_thread(proc.wait, 20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            await asyncio.to_thread(proc.wait)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
 async def scalar(conn: psycopg.AsyncConnection[Any], query: str, params: Any = None) -> Any:
     row = await (await conn.execute(query, params)).fetchone()
     return row[0] if row else None
@@ -166,11 +110,9 @@ async def measure(
             await baton.set_limit(
                 ls.KEY, requests_per_minute=requests_per_minute, window=window, oban=client
             )
-            procs = [spawn(dsn, f"limits-{index}", logs) for index in range(workers)]
+            group = Workers(dsn, logs)
             try:
-                await asyncio.gather(
-                    *(ready(proc, f"limits-{i}", logs) for i, proc in enumerate(procs))
-                )
+                await group.start([f"limits-{index}" for index in range(workers)], WORKER_ARGS)
                 wf = Workflow(name="limit-window")
                 for index in range(steps):
                     wf.add(f"call{index}", ls.Call.new({"sleep": sleep}))
@@ -180,7 +122,7 @@ async def measure(
                         await asyncio.sleep(0.05)
                 await asyncio.sleep(seconds + 1.0)
             finally:
-                await stop(procs)
+                await group.close()
             max_in_window = int(await scalar(conn, MAX_IN_WINDOW, {"window": window}))
             cursor = await conn.execute(SUMMARY, {"seconds": seconds})
             summary = await cursor.fetchone()
