@@ -106,3 +106,40 @@ async def test_a_429_in_one_process_pauses_the_key_for_another(
             (wf.id,),
         )
         assert by_pid == [(second.pid, 3)]
+
+
+async def test_a_limit_raised_while_steps_wait_holds_at_their_next_admission(
+    installed: str, conn: psycopg.AsyncConnection[Any], client: Oban, tmp_path: Path
+) -> None:
+    await conn.execute(ls.CALLS_TABLE)
+    await conn.execute("TRUNCATE test_limit_calls")
+    # 5 calls per 10 s window: of 40 steps, 5 run and 35 wait
+    await baton.set_limit(ls.KEY, requests_per_minute=30, window=10, oban=client)
+    async with workers(installed, tmp_path) as group:
+        await group.start(["w1", "w2"], WORKER_ARGS)
+        wf = Workflow(name="raised")
+        for index in range(40):
+            wf.add(f"call{index}", ls.Call.new({}))
+        await wf.insert(oban=client)
+        count = "SELECT count(*) FROM test_limit_calls WHERE workflow_id = %s"
+        await wait_until(conn, count.replace("count(*)", "count(*) >= 5"), (wf.id,))
+        await wait_until(
+            conn,
+            "SELECT count(*) = 35 FROM oban_jobs WHERE state = 'scheduled' AND queue = %s",
+            (ls.QUEUE,),
+        )
+        assert await rows(conn, count, (wf.id,)) == [(5,)]
+
+        # Raised to 240 per window: when the 35 wake (their snooze was computed under the
+        # old limit), they all fit at once, where 5 a window would take 7 more windows.
+        await baton.set_limit(ls.KEY, requests_per_minute=1_440, window=10, oban=client)
+        await settle(conn, wf.id, timeout=40)
+        later = await rows(
+            conn,
+            "SELECT count(*), extract(epoch FROM max(at) - min(at)) FROM ("
+            "  SELECT at FROM test_limit_calls WHERE workflow_id = %s ORDER BY at OFFSET 5"
+            ") later",
+            (wf.id,),
+        )
+    assert later[0][0] == 35
+    assert later[0][1] < 10  # within one window: the old limit no longer held
