@@ -44,6 +44,7 @@ from ._events import (
     subscribe,
 )
 from ._graph import graph
+from ._limits import Limit, get_limit, limits, remove_limit, resume_limit, set_limit
 from ._llm import llm_backoff, llm_worker
 from ._outcomes import Cancel, Complete, Discard, Error, Snooze
 from ._prune import Pruner, PruneReport, prune
@@ -66,6 +67,7 @@ __all__ = [
     "Discard",
     "Error",
     "LLMUsage",
+    "Limit",
     "PriceTable",
     "Pricing",
     "PruneReport",
@@ -96,19 +98,24 @@ __all__ = [
     "errors",
     "get_all_results",
     "get_context",
+    "get_limit",
     "get_own_result",
     "get_result",
     "graph",
     "install",
+    "limits",
     "list_workflows",
     "llm_backoff",
     "llm_worker",
     "model",
     "prune",
+    "remove_limit",
     "results",
+    "resume_limit",
     "retry",
     "schedule",
     "schedules",
+    "set_limit",
     "signal",
     "status",
     "stream",

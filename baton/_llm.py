@@ -67,6 +67,7 @@ def llm_worker(
     pricing: Pricing | None = ...,
     store_retry: float = ...,
     interruptible: bool = ...,
+    limit: str | None = ...,
     **options: Any,
 ) -> Callable[[type], type[oban.Worker]]: ...
 def llm_worker(
@@ -81,6 +82,7 @@ def llm_worker(
     pricing: Pricing | None = None,
     store_retry: float = DEFAULT_STORE_RETRY,
     interruptible: bool = True,
+    limit: str | None = None,
     **options: Any,
 ) -> type[oban.Worker] | Callable[[type], type[oban.Worker]]:
     """Make a class with ``perform_workflow`` an LLM step.
@@ -97,6 +99,8 @@ def llm_worker(
         interruptible: as for ``baton.worker``: a cancel interrupts the call to the model
             (False: the step runs to the end and keeps its result).
         pricing: as for ``baton.worker``.
+        limit: the key of a rate limit (``baton.set_limit``), as for ``baton.worker``; a
+            provider's 429 then pauses the key on every node and snoozes the step.
         **options: any ``oban.worker`` option; ``queue`` defaults to ``"llm"`` and
             ``max_attempts`` to 5. A class's own ``backoff(self, job)`` wins.
     """
@@ -111,6 +115,7 @@ def llm_worker(
         pricing=pricing,
         store_retry=store_retry,
         interruptible=interruptible,
+        limit=limit,
         **options,
     )
 

@@ -25,8 +25,20 @@ import oban
 from oban import Cancel, Job, Snooze
 from psycopg import InterfaceError, OperationalError
 
-from . import _branches, _context, _expansion, _interrupt, _json, _oban, _stream, _tracing, store
+from . import (
+    _branches,
+    _context,
+    _expansion,
+    _interrupt,
+    _json,
+    _limiter,
+    _oban,
+    _stream,
+    _tracing,
+    store,
+)
 from ._gate import Blocked, Cancelled, Ready, Wait, gate
+from ._limits import check_key
 from ._outcomes import Complete, Discard, Error, StepFailed
 from ._usage import DEFAULT_PRICING, Pricing, default_pricing, split_usage, usage_record
 from .errors import (
@@ -60,6 +72,12 @@ class WorkerOptions:
     pricing: Pricing = DEFAULT_PRICING
     store_retry: float = DEFAULT_STORE_RETRY
     interruptible: bool = True
+    limit: str | None = None
+
+
+def check_limit(limit: object) -> str | None:
+    """``limit``, the key of a rate limit (or None), refused unless it is a usable name."""
+    return None if limit is None else check_key(limit, "limit")
 
 
 def check_interruptible(interruptible: object) -> bool:
@@ -81,6 +99,7 @@ def worker(
     pricing: Pricing | None = ...,
     store_retry: float = ...,
     interruptible: bool = ...,
+    limit: str | None = ...,
     **options: Any,
 ) -> Callable[[type], type[oban.Worker]]: ...
 def worker(
@@ -92,6 +111,7 @@ def worker(
     pricing: Pricing | None = None,
     store_retry: float = DEFAULT_STORE_RETRY,
     interruptible: bool = True,
+    limit: str | None = None,
     **options: Any,
 ) -> type[oban.Worker] | Callable[[type], type[oban.Worker]]:
     """Make a class with ``perform_workflow`` a workflow step; a drop-in for ``oban.worker``.
@@ -108,6 +128,9 @@ def worker(
             ``cancel_job``) interrupts a running ``perform_workflow`` at its current
             ``await``, and its result is not stored. False: the step runs to the end and
             keeps its result, and may check ``job.cancelled()`` itself.
+        limit: the key of a rate limit (``baton.set_limit``) every call must be admitted
+            by; a step without room snoozes, its attempt not counted. An optional
+            ``estimate_tokens(self, job)`` gives the tokens charged before the call.
         **options: any ``oban.worker`` option: ``queue``, ``max_attempts``, ``priority``,
             ``tags``, ``oban``, ``cron``, …
 
@@ -131,6 +154,7 @@ def worker(
         pricing=default_pricing() if pricing is None else pricing,
         store_retry=store_retry,
         interruptible=check_interruptible(interruptible),
+        limit=check_limit(limit),
     )
 
     def decorate(target: type) -> type[oban.Worker]:
@@ -156,7 +180,7 @@ def worker(
 
 async def _process(self: Any, job: Job) -> Any:
     if "workflow_id" not in job.meta:
-        return await _finish(self, job, None, await _perform(self, job))
+        return await _finish(self, job, None, await _limited(self, job, None))
 
     instance = _oban.instance_for_job(job)
     context = await store.step_context(instance, job)
@@ -197,11 +221,20 @@ async def _run_step(self: Any, job: Job, instance: oban.Oban, context: store.Ste
 
     try:
         async with _stream.running(instance, job, context.workflow_id, context.name):
-            outcome = await _perform(self, job)
+            outcome = await _limited(self, job, instance)
     except NotADependency:
         _oban.discard_now(job)  # the same code asks for the same name on every attempt
         raise
     return await _finish(self, job, (instance, context), outcome)
+
+
+async def _limited(self: Any, job: Job, instance: oban.Oban | None) -> Any:
+    """``_perform``, admitted by the worker's rate limit first if it has one."""
+    key = self._baton.limit
+    if key is None:
+        return await _perform(self, job)
+    instance = instance or _oban.instance_for_job(job)
+    return await _limiter.limited(instance, key, self, job, functools.partial(_perform, self, job))
 
 
 async def _perform(self: Any, job: Job) -> Any:

@@ -18,6 +18,7 @@ Every error derives from :class:`BatonError`::
     │   ├── RetentionError          a bad argument to prune() or Pruner (also a ValueError)
     │   └── InvalidPrices           a price file (baton.PriceTable.load, BATON_PRICES) is bad
     ├── UnknownResponse             baton.usage_from() got an object it cannot read usage from
+    │   └── InvalidLimit            a bad rate limit: key, count, window, or a token estimate
     ├── SchemaError                 Baton's tables are missing or older than this code
     ├── InvalidDSN                  a connection string cannot be parsed (password hidden)
     ├── EmbeddedPostgresMissing     an embedded PostgreSQL is wanted, the extra is not installed
@@ -61,6 +62,7 @@ __all__ = [
     "InvalidContext",
     "InvalidDSN",
     "InvalidExpansion",
+    "InvalidLimit",
     "InvalidOption",
     "InvalidPrices",
     "InvalidSignal",
@@ -200,6 +202,11 @@ class InvalidPrices(InvalidOption):
 
 class UnknownResponse(BatonError, TypeError):
     """``baton.usage_from`` got an object that is no LLM response it knows; names its type."""
+
+
+class InvalidLimit(InvalidOption):
+    """A bad rate limit: its key, a count or window given to ``baton.set_limit``, a
+    worker's ``limit=``, or a token estimate a worker's ``estimate_tokens`` returned."""
 
 
 class WorkflowFailed(BatonError):

@@ -26,7 +26,8 @@ BENCH_DATABASE = "baton_bench"
 MARKER = "baton_bench_marker"
 
 RESET = """
-TRUNCATE TABLE oban_jobs, baton_workflows, baton_steps, baton_edges, baton_usage RESTART IDENTITY
+TRUNCATE TABLE oban_jobs, baton_workflows, baton_steps, baton_edges, baton_usage,
+    baton_limit_calls RESTART IDENTITY
 """
 
 

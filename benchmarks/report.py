@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks import stats
+from benchmarks.limits import limits_rows
 from benchmarks.signals import signal_rows
 from benchmarks.stats import fmt_met, fmt_ms, fmt_pct, fmt_rate, fmt_ratio, fmt_us
 
@@ -413,6 +414,8 @@ def rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         out += analytics_rows(results["analytics"])
     if "signal" in results:
         out += signal_rows(results["signal"])
+    if "limits" in results:
+        out += limits_rows(results["limits"])
     return out
 
 

@@ -34,6 +34,7 @@ from benchmarks.common import (
     with_peers,
 )
 from benchmarks.fan import expand, fanout
+from benchmarks.limits import limits
 from benchmarks.procs import CeleryWorker, Subscriber, Worker, start_workers, stop_all
 from benchmarks.prune import prune
 from benchmarks.signals import signal
@@ -499,6 +500,7 @@ SCENARIOS: dict[str, Callable[[Bench], Awaitable[dict[str, Any]]]] = {
     "prune": prune,
     "analytics": analytics,
     "signal": signals,
+    "limits": limits,
 }
 
 

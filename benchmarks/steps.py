@@ -96,3 +96,29 @@ class Plain:
         if "n" in args and args["i"] + 1 < args["n"]:
             await Plain.enqueue({**args, "i": args["i"] + 1})
         return None
+
+
+#: The rate limit ``Limited`` steps are admitted by; the benchmark sets it far above
+#: anything it runs, so the steps never wait: what is measured is the admission's cost.
+LIMIT_KEY = "bench-limit"
+USAGE = {"model": "gpt-4o-mini", "input_tokens": 40, "output_tokens": 10}
+
+
+@baton.worker(queue=QUEUE)
+class Reporting:
+    """A Baton step that reports ``llm_usage``: the baseline of ``Limited``."""
+
+    async def perform_workflow(self, job: Job) -> Any:
+        return {"i": job.args.get("i", 0), "llm_usage": USAGE}
+
+
+@baton.worker(queue=QUEUE, limit=LIMIT_KEY)
+class Limited:
+    """``Reporting`` under the rate limit ``LIMIT_KEY``: admitted before it runs, charged an
+    estimate, the estimate corrected by its usage after (the whole limiter's path)."""
+
+    def estimate_tokens(self, _job: Job) -> int:
+        return 100
+
+    async def perform_workflow(self, job: Job) -> Any:
+        return {"i": job.args.get("i", 0), "llm_usage": USAGE}

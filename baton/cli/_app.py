@@ -6,6 +6,7 @@ import click
 
 from ._demo import demo
 from ._install import install
+from ._limits import limits
 from ._prune import prune
 from ._result import result
 from ._run import run_command
@@ -30,6 +31,7 @@ COMMANDS = (
     signal_command,
     prune,
     usage,
+    limits,
     web,
 )
 

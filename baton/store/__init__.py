@@ -12,13 +12,22 @@ from ._events import notify_output
 from ._flow import expire_deadlines
 from ._install import SCHEMA_VERSION, installed_version
 from ._install import install as install_schema
+from ._limits import acquire as acquire_limit
+from ._limits import correct as correct_limit
+from ._limits import limits as limit_rows
+from ._limits import pause as pause_limit
+from ._limits import remove as remove_limit
+from ._limits import resume as resume_limit
+from ._limits import set_limit
 from ._listen import listen, ping
 from ._nodes import PRODUCER_MAX_AGE, served_queues
 from ._prune import START as PRUNE_START
 from ._prune import PrunedBatch, prune_batch, prune_cutoff
 from ._rows import (
+    Admission,
     Edge,
     GraphRow,
+    LimitRow,
     ResultPreview,
     SignalTarget,
     StepContext,
@@ -67,9 +76,11 @@ __all__ = [
     "PRUNE_START",
     "SCHEMA_VERSION",
     "Addition",
+    "Admission",
     "Completion",
     "Edge",
     "GraphRow",
+    "LimitRow",
     "PrunedBatch",
     "ResultPreview",
     "SignalTarget",
@@ -86,11 +97,13 @@ __all__ = [
     "UsageReportRow",
     "UsageRow",
     "WorkflowRow",
+    "acquire_limit",
     "activate_stuck",
     "answers",
     "cancel",
     "claim_tick",
     "complete",
+    "correct_limit",
     "create_database",
     "dep_rows",
     "drop_database",
@@ -99,14 +112,19 @@ __all__ = [
     "insert_workflow",
     "install_schema",
     "installed_version",
+    "limit_rows",
     "list_workflows",
     "listen",
     "notify_output",
+    "pause_limit",
     "ping",
     "prune_batch",
     "prune_cutoff",
+    "remove_limit",
+    "resume_limit",
     "retry",
     "served_queues",
+    "set_limit",
     "settle_unseen",
     "signal",
     "step_context",

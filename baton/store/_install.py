@@ -39,6 +39,8 @@ FUNCTIONS = (
     "baton_job_changed",  # the row triggers' function: calls baton_settle_step
     "baton_jobs_truncated",  # the TRUNCATE trigger's function: calls baton_settle_step
     "baton_keep_skipped",  # baton_step_skipped's function: a skipped step's job stays cancelled
+    "baton_limit_acquire",  # rate limits: admits one call (docs/rate-limits.md)
+    "baton_limit_correct",  # rate limits: a call's tokens corrected after it ran
 )
 
 #: The triggers on ``oban_jobs``, created after the functions.

@@ -316,3 +316,33 @@ class SignalTaken:
     signalled: bool
     payload: dict[str, Any] | None
     timeout: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What ``limits/acquire.sql`` decided for one call under a rate limit.
+
+    Attributes:
+        granted: the call may run now.
+        call_id: the row recording the admitted call (None when not granted or unknown).
+        wait_seconds: when not granted, how long until it would fit (or the pause ends).
+        known: whether the key has a row (a limit, or a pause, was ever set).
+    """
+
+    granted: bool
+    call_id: int | None
+    wait_seconds: float
+    known: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRow:
+    """A rate limit's key, its limits, and what its window holds (``limits/list.sql``)."""
+
+    key: str
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+    window_seconds: float
+    paused_until: datetime | None
+    requests_used: int
+    tokens_used: int

@@ -139,6 +139,10 @@ async def api_usage(request: Request) -> Response:
     return JSONResponse(report.as_json(), headers=NO_STORE)
 
 
+async def api_limits(request: Request) -> Response:
+    return JSONResponse(await _data.limits(_settings(request).source), headers=NO_STORE)
+
+
 async def api_detail(request: Request) -> Response:
     workflow_id = _workflow_id(request)
     try:
@@ -313,6 +317,7 @@ def build(
             Route("/api/usage", api_usage, name="api_usage"),
             Route("/api/workflows", api_list, name="api_workflows"),
             Route("/api/events", api_list_events, name="api_events"),
+            Route("/api/limits", api_limits, name="api_limits"),
             Route(f"{workflow}/events", api_workflow_events, name="api_workflow_events"),
             Route(f"{workflow}/cancel", api_cancel, methods=["POST"], name="api_cancel"),
             Route(f"{workflow}/retry", api_retry, methods=["POST"], name="api_retry"),

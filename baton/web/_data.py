@@ -15,7 +15,7 @@ from typing import Any
 
 from oban import Oban
 
-from .. import _oban, store
+from .. import _limits, _oban, store
 from .._control import StepStatus, StepUsage, WorkflowStatus, WorkflowUsage, status, usage
 from .._control import list_workflows as summarise
 from .._flow_view import flow_note
@@ -272,5 +272,27 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
         "edges": [list(edge) for edge in edges],
         "groups": groups,
         "namespaces": namespace_members(names),
+        "generated_at": _iso(datetime.now(UTC)),
+    }
+
+
+async def limits(source: Source) -> dict[str, Any]:
+    """``/api/limits``: every rate limit, what its window holds now, and its pause."""
+    found = await _limits.limits(oban=await source.oban())
+    return {
+        "limits": [
+            {
+                "key": item.key,
+                "requests_per_minute": item.requests_per_minute,
+                "tokens_per_minute": item.tokens_per_minute,
+                "window_seconds": item.window_seconds,
+                "requests_per_window": item.requests_per_window,
+                "tokens_per_window": item.tokens_per_window,
+                "requests_used": item.requests_used,
+                "tokens_used": item.tokens_used,
+                "paused_until": _iso(item.paused_until),
+            }
+            for item in found
+        ],
         "generated_at": _iso(datetime.now(UTC)),
     }

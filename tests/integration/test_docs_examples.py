@@ -52,6 +52,7 @@ async def run_example(doc: str, index: int, dsn: str) -> Any:
         "usage.md",
         "tracing.md",
         "signals.md",
+        "rate-limits.md",
     ],
 )
 def test_docs_examples_are_all_checked(doc: str) -> None:
@@ -73,6 +74,7 @@ def test_docs_examples_are_all_checked(doc: str) -> None:
         "usage.md": 1,
         "tracing.md": 1,
         "signals.md": 1,
+        "rate-limits.md": 1,
     }
     assert len(runnable(doc)) == expected.get(doc, 0)
 
@@ -91,6 +93,23 @@ async def test_llm_example(installed: str, conn: psycopg.AsyncConnection[Any]) -
     assert [step.step for step in spent.steps] == ["summarize"]
     stored = await (await conn.execute("SELECT result FROM baton_steps")).fetchone()
     assert stored == ({"value": {"summary": "Baton runs DAGs on Oban."}},)
+
+
+async def test_rate_limits_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    status, limit = await run_example("rate-limits.md", 0, installed)
+    assert status.state == "completed"
+    assert [(step.state, step.attempt) for step in status.steps] == [("completed", 1)] * 5
+    assert (limit.requests_per_window, limit.tokens_per_window) == (2, 10_000)
+    # the steps that found no room were snoozed, their attempts given back
+    snoozed = await (
+        await conn.execute("SELECT count(*) FROM oban_jobs WHERE (meta->>'snoozed')::int > 0")
+    ).fetchone()
+    assert snoozed is not None and snoozed[0] >= 3
+    # each call's 1,000-token estimate was replaced by the 350 tokens it reported
+    charged = await (
+        await conn.execute("SELECT array_agg(DISTINCT tokens) FROM baton_limit_calls")
+    ).fetchone()
+    assert charged == ([350],)
 
 
 async def test_operations_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:

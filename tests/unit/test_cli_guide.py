@@ -22,8 +22,18 @@ def test_the_guide_lists_every_command_and_no_other() -> None:
     assert listed == set(main.commands)
 
 
+def commands(group: click.Group) -> list[click.Command]:
+    """Every command of the group, and of its groups (``limits set``…), at any depth."""
+    found: list[click.Command] = []
+    for command in group.commands.values():
+        found.append(command)
+        if isinstance(command, click.Group):
+            found += commands(command)
+    return found
+
+
 def test_every_option_the_guide_names_exists() -> None:
-    known = options(main).union(*(options(command) for command in main.commands.values()))
+    known = options(main).union(*(options(command) for command in commands(main)))
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", GUIDE))
     assert named - known == set()
 

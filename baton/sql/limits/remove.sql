@@ -1,0 +1,1 @@
+DELETE FROM {prefix}.baton_limits WHERE key = %(key)s
