@@ -10,8 +10,11 @@ from __future__ import annotations
 from ._databases import answers, create_database, drop_database
 from ._install import SCHEMA_VERSION, installed_version
 from ._install import install as install_schema
-from ._listen import listen, ping
+from ._listen import listen
 from ._nodes import PRODUCER_MAX_AGE, served_queues
+from ._presence import leave as leave_presence
+from ._presence import register as register_presence
+from ._presence import renew as renew_presence
 from ._prune import START as PRUNE_START
 from ._prune import PrunedBatch, prune_batch, prune_cutoff
 from ._rows import (
@@ -85,11 +88,13 @@ __all__ = [
     "insert_workflow",
     "install_schema",
     "installed_version",
+    "leave_presence",
     "list_workflows",
     "listen",
-    "ping",
     "prune_batch",
     "prune_cutoff",
+    "register_presence",
+    "renew_presence",
     "retry",
     "served_queues",
     "settle_unseen",
