@@ -62,7 +62,7 @@ counted AS (
 )
 SELECT (SELECT count(*) FROM jobs),
        (SELECT count(*) FROM waiting),
-       -- sent only when someone listens for this workflow (functions/baton_listened.sql)
+       -- sent only when someone listens for this workflow (see the function it calls)
        CASE WHEN {prefix}.baton_listened(%(workflow_id)s::text) THEN
        pg_notify(%(events)s, json_build_object(
            'type', 'added',
