@@ -4,7 +4,9 @@ The database broadcasts each event once on one channel (``<prefix>.baton_events`
 process keeps one listening connection per database and fans events out to its local
 subscribers by topic: ``workflow:<id>`` and ``workflow:all`` both receive every event of
 a workflow. Each received event is also executed as an Oban telemetry event
-(``baton.step.<state>``, ``baton.workflow.finished``) in the receiving process.
+(``baton.step.<state>``, ``baton.workflow.finished``) in the receiving process. The
+database sends a workflow's events only while some process has registered a subscriber
+for it or for ``workflow:all`` (``baton._presence``).
 """
 
 from __future__ import annotations
@@ -320,7 +322,9 @@ async def subscribe(
 
     Works in any process that can reach the database: it needs no running queues. Once
     the ``async with`` body starts, no event is missed, so a late subscriber subscribes
-    first, then reads ``baton.status(workflow_id)``, then follows the events.
+    first, then reads ``baton.status(workflow_id)``, then follows the events. Events are
+    sent only while someone subscribes: entering registers the topic (``baton._presence``),
+    leaving removes it.
 
     Args:
         workflow_id: the workflow to follow; None follows ``workflow:all``.

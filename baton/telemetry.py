@@ -9,6 +9,10 @@ is executed as an Oban telemetry event in that process, with the event object as
 - ``baton.workflow.steps_added`` — a ``baton.StepsAdded`` (a running step added steps);
 - ``baton.workflow.finished`` — a ``baton.WorkflowFinished``.
 
+The database sends a workflow's events only while someone subscribes to it (or to
+``workflow:all``), so with nobody subscribed there is no Baton telemetry; ``relay()``
+subscribes to ``workflow:all`` and so keeps every event flowing.
+
 Example:
     >>> import logging, baton
     >>> baton.telemetry.attach_default_logger(level=logging.INFO)
