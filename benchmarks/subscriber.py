@@ -64,7 +64,8 @@ async def follow(dsn: str, workflows: set[str]) -> list[list[object]]:
 
 async def count(dsn: str, finished: int) -> dict[str, int]:
     counts = {"step": 0, "workflow": 0, "reconnected": 0, "added": 0}
-    async with baton.subscribe(dsn=dsn) as events:
+    # a buffer for every event of the run: a reader slowed by the machine must not drop any
+    async with baton.subscribe(dsn=dsn, maxsize=3 * finished + 100) as events:
         print("READY", flush=True)
         async for event in events:
             match event:
