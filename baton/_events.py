@@ -4,7 +4,9 @@ The database broadcasts each event once on one channel (``<prefix>.baton_events`
 process keeps one listening connection per database and fans events out to its local
 subscribers by topic: ``workflow:<id>`` and ``workflow:all`` both receive every event of
 a workflow. Each received event is also executed as an Oban telemetry event
-(``baton.step.<state>``, ``baton.workflow.finished``) in the receiving process.
+(``baton.step.<state>``, ``baton.workflow.finished``) in the receiving process. The
+database sends a workflow's events only while some process has registered a subscriber
+for it or for ``workflow:all`` (``baton._presence``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from oban import Oban, telemetry
 from psycopg import AsyncConnection, InterfaceError, OperationalError
 
 from . import _oban, store
+from ._presence import Presence
 from ._redact import check_dsn
 
 logger = logging.getLogger("baton")
@@ -252,34 +255,37 @@ class Subscription:
 class _Hub:
     """One LISTEN connection per database and event loop, shared by its subscribers."""
 
-    def __init__(self, dsn: str, channel: str, key: tuple[int, str, str]) -> None:
+    def __init__(self, dsn: str, channel: str, key: tuple[int, str, str], prefix: str) -> None:
         self._dsn = dsn
         self._channel = channel
         self._key = key
         self._subscriptions: set[Subscription] = set()
-        self._listening = asyncio.Event()
+        # Events are sent only while someone listens: each subscription's topic is
+        # registered (baton._presence) after the LISTEN and before add() returns.
+        self._presence = Presence(prefix, channel)
         self._task: asyncio.Task[None] | None = None
 
     async def add(self, subscription: Subscription, timeout: float) -> None:
         self._subscriptions.add(subscription)
+        present = self._presence.want(_presence_topic(subscription))
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="baton-events")
-        waiter = asyncio.ensure_future(self._listening.wait())
         done, _ = await asyncio.wait(
-            {waiter, self._task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            {present, self._task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
-        if waiter not in done:
-            waiter.cancel()
+        if present not in done:
+            present.cancel()
             await self.remove(subscription)
             raise TimeoutError(f"could not LISTEN for Baton events within {timeout} s")
 
     async def remove(self, subscription: Subscription) -> None:
-        self._subscriptions.discard(subscription)
+        if subscription in self._subscriptions:
+            self._subscriptions.discard(subscription)
+            self._presence.drop(_presence_topic(subscription))
         if not self._subscriptions and self._task is not None:
+            # Taken before the await, not after: a subscriber joining meanwhile starts a
+            # new listener (and registers on its connection), not on this closing one.
             task, self._task = self._task, None
-            # Cleared before the await, not after: a subscriber joining meanwhile starts a
-            # new listener and must wait for that one's LISTEN, not see the old one's.
-            self._listening.clear()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -292,16 +298,17 @@ class _Hub:
             try:
                 async with await AsyncConnection.connect(self._dsn, autocommit=True) as conn:
                     await store.listen(conn, self._channel)
-                    if failures:
-                        self._dispatch(Reconnected(at=datetime.now().astimezone()))
-                    failures = 0
-                    self._listening.set()
-                    while True:
-                        async for notify in conn.notifies(timeout=HEALTH_CHECK_SECONDS):
-                            self._receive(notify.payload)
-                        await store.ping(conn)  # notices a dead connection
+                    async with self._presence.session(conn) as session:  # registers
+                        if failures:
+                            self._dispatch(Reconnected(at=datetime.now().astimezone()))
+                        failures = 0
+                        while True:
+                            # Returns when a subscriber comes or goes, or for the health
+                            # check (the presence lease's renewal notices a dead connection).
+                            if await session.follow(self._receive, HEALTH_CHECK_SECONDS):
+                                # A lease lapsed (this process stalled): events were missed.
+                                self._dispatch(Reconnected(at=datetime.now().astimezone()))
             except (OperationalError, InterfaceError, OSError) as error:
-                self._listening.clear()
                 failures += 1
                 delay = min(5.0, 0.1 * 2**failures)
                 logger.warning(
@@ -327,10 +334,16 @@ class _Hub:
 _hubs: dict[tuple[int, str, str], _Hub] = {}
 
 
-def _hub(dsn: str, channel: str) -> _Hub:
+def _presence_topic(subscription: Subscription) -> str:
+    """The row a subscription registers: its workflow's id, or '' for every workflow."""
+    return subscription._workflow_id or ""
+
+
+def _hub(dsn: str, prefix: str) -> _Hub:
+    channel = _oban.events_channel(prefix)
     key = (id(asyncio.get_running_loop()), dsn, channel)
     if key not in _hubs:
-        _hubs[key] = _Hub(dsn, channel, key)
+        _hubs[key] = _Hub(dsn, channel, key, prefix)
     return _hubs[key]
 
 
@@ -348,7 +361,9 @@ async def subscribe(
 
     Works in any process that can reach the database: it needs no running queues. Once
     the ``async with`` body starts, no event is missed, so a late subscriber subscribes
-    first, then reads ``baton.status(workflow_id)``, then follows the events.
+    first, then reads ``baton.status(workflow_id)``, then follows the events. Events are
+    sent only while someone subscribes: entering registers the topic (``baton._presence``),
+    leaving removes it.
 
     Args:
         workflow_id: the workflow to follow; None follows ``workflow:all``.
@@ -375,7 +390,7 @@ async def subscribe(
         prefix = _oban.prefix(instance)
     topic = f"workflow:{workflow_id}" if workflow_id is not None else ALL
     subscription = Subscription(topic, maxsize, workflow_id)
-    hub = _hub(dsn, _oban.events_channel(prefix))
+    hub = _hub(dsn, prefix)
     await hub.add(subscription, timeout)
     try:
         yield subscription

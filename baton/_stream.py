@@ -186,4 +186,5 @@ async def _send(output: _Output, seq: int, text: str, skipped: int) -> None:
         payload["skipped"] += cut
         payload["text"] = payload["text"][cut:]
         encoded = json.dumps(payload, ensure_ascii=False)
-    await store.notify_output(output.oban, _oban.events_channel(_oban.prefix(output.oban)), encoded)
+    channel = _oban.events_channel(_oban.prefix(output.oban))
+    await store.notify_output(output.oban, channel, payload["workflow_id"], encoded)

@@ -16,6 +16,10 @@ there, with ``metadata["workflow_id"]`` and ``metadata["cancelled"]`` (see
 ``docs/deadlines.md``); the default logger does not log it (the finished event that
 follows carries ``reason="deadline"``).
 
+The database sends a workflow's events only while someone subscribes to it (or to
+``workflow:all``), so with nobody subscribed there is no Baton telemetry; ``relay()``
+subscribes to ``workflow:all`` and so keeps every event flowing.
+
 Example:
     >>> import logging, baton
     >>> baton.telemetry.attach_default_logger(level=logging.INFO)

@@ -18,6 +18,7 @@ import baton
 from baton import Workflow
 from benchmarks import stats
 from benchmarks.common import Bench
+from benchmarks.paused import paused_run
 from benchmarks.procs import start_workers, stop_all
 from benchmarks.stats import fmt_rate, fmt_ratio, fmt_us
 from benchmarks.steps import LIMIT_KEY, Limited, Reporting
@@ -37,8 +38,6 @@ def _fill(b: Bench, worker: type[Any], count: int) -> Callable[[], Awaitable[Non
 
 
 async def limits(b: Bench) -> dict[str, Any]:
-    from benchmarks.scenarios import paused_run  # scenarios imports this module
-
     count = b.sizes.throughput
     await baton.set_limit(
         LIMIT_KEY,

@@ -183,6 +183,24 @@ class Subscriber(_Child):
             raise subscriber._fail(f"printed {line!r} instead of READY")
         return subscriber
 
+    @classmethod
+    async def start_all(cls, dsn: str, finished: int, logs: Path) -> Subscriber:
+        """One that counts the events it receives until ``finished`` workflows finished."""
+        argv = [sys.executable, "-m", "benchmarks.subscriber", "--dsn", dsn]
+        argv += ["--count", str(finished)]
+        proc, log = await _spawn(argv, logs / "subscriber-count.log", stdin=False)
+        subscriber = cls("subscriber", proc, log)
+        line = await subscriber._readline(READY_TIMEOUT)
+        if line != "READY":
+            raise subscriber._fail(f"printed {line!r} instead of READY")
+        return subscriber
+
+    async def counts(self, timeout: float) -> dict[str, int]:
+        """What a ``start_all`` subscriber counted, once it has seen every workflow finish."""
+        line = await self._readline(timeout)
+        await self.proc.wait()
+        return json.loads(line)  # type: ignore[no-any-return]
+
     async def result(self, timeout: float) -> list[list[Any]]:
         line = await self._readline(timeout)
         await self.proc.wait()

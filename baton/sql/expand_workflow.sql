@@ -64,6 +64,8 @@ counted AS (
 )
 SELECT (SELECT count(*) FROM jobs),
        (SELECT count(*) FROM waiting),
+       -- sent only when someone listens for this workflow (see the function it calls)
+       CASE WHEN {prefix}.baton_listened(%(workflow_id)s::text) THEN
        pg_notify(%(events)s, json_build_object(
            'type', 'added',
            'workflow_id', %(workflow_id)s::text,
@@ -73,5 +75,5 @@ SELECT (SELECT count(*) FROM jobs),
            'steps', (SELECT array_agg(left(s.name, 130) ORDER BY s.ordinality)
                        FROM input s WHERE s.ordinality <= 40),
            'at', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-       )::text)
+       )::text) END
   FROM counted c

@@ -19,8 +19,11 @@ from ._limits import pause as pause_limit
 from ._limits import remove as remove_limit
 from ._limits import resume as resume_limit
 from ._limits import set_limit
-from ._listen import listen, ping
+from ._listen import listen
 from ._nodes import PRODUCER_MAX_AGE, served_queues
+from ._presence import leave as leave_presence
+from ._presence import register as register_presence
+from ._presence import renew as renew_presence
 from ._prune import START as PRUNE_START
 from ._prune import PrunedBatch, prune_batch, prune_cutoff
 from ._rows import (
@@ -112,15 +115,17 @@ __all__ = [
     "insert_workflow",
     "install_schema",
     "installed_version",
+    "leave_presence",
     "limit_rows",
     "list_workflows",
     "listen",
     "notify_output",
     "pause_limit",
-    "ping",
     "prune_batch",
     "prune_cutoff",
+    "register_presence",
     "remove_limit",
+    "renew_presence",
     "resume_limit",
     "retry",
     "served_queues",

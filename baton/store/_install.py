@@ -30,6 +30,7 @@ BASELINE_VERSION = 5
 #: The functions in the order they are created: each after the functions it calls.
 FUNCTIONS = (
     "baton_last_error",
+    "baton_listened",  # whether anyone listens: every event asks it first
     "baton_notify_step",
     "baton_cancel_blocked",
     "baton_finish_workflow",

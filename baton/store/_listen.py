@@ -10,8 +10,3 @@ from psycopg import AsyncConnection, sql
 async def listen(conn: AsyncConnection[Any], channel: str) -> None:
     """Start receiving notifications on ``channel``."""
     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-
-
-async def ping(conn: AsyncConnection[Any]) -> None:
-    """One round trip, so that a connection lost while idle is noticed."""
-    await conn.execute("SELECT 1")

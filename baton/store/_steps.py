@@ -255,6 +255,8 @@ async def complete(
     skipped = None
     try:
         async with _oban.pooled(oban) as conn, conn.transaction():
+            if addition is not None:  # its StepsAdded event asks for presence: ask first
+                await db.run(conn, "listened.sql", prefix, {"workflow_id": ids["workflow_id"]})
             step = await db.row(conn, "lock_step_workflow.sql", prefix, ids, LockedStep)
             skips = None
             if skip is not None and step is not None:

@@ -8,6 +8,7 @@ must leave every table exactly as it was; an accepted one must leave the keeper 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -566,10 +567,16 @@ async def test_unstorable_results_discard_the_step_on_its_first_attempt(
     await keeper_intact(conn, client, keeper, kept)
 
 
-async def listen_raw(dsn: str) -> psycopg.AsyncConnection[Any]:
-    raw = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
-    await raw.execute(sql.SQL("LISTEN {}").format(sql.Identifier(es.EVENTS_CHANNEL)))
-    return raw
+@contextlib.asynccontextmanager
+async def listen_raw(dsn: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A bare LISTEN on the events channel, for the payloads as sent. Events are sent only
+    while someone is present, so a ``workflow:all`` subscription is held open meanwhile."""
+    async with (
+        await psycopg.AsyncConnection.connect(dsn, autocommit=True) as raw,
+        baton.subscribe(dsn=dsn),
+    ):
+        await raw.execute(sql.SQL("LISTEN {}").format(sql.Identifier(es.EVENTS_CHANNEL)))
+        yield raw
 
 
 async def test_a_100kb_error_message_is_whole_on_the_job_and_in_status_and_cut_in_events(
@@ -578,8 +585,7 @@ async def test_a_100kb_error_message_is_whole_on_the_job_and_in_status_and_cut_i
     kept = await stored(conn, keeper.id)
     message = "€" * 33_334  # 100 kB of UTF-8
     wf = Workflow(name="loud").add("loud", Loud.new({"message": message}))
-    raw = await listen_raw(installed)
-    try:
+    async with listen_raw(installed) as raw:
         await wf.insert(oban=client)
         await drain(client)
         payloads: list[str] = []
@@ -588,8 +594,6 @@ async def test_a_100kb_error_message_is_whole_on_the_job_and_in_status_and_cut_i
                 payloads.append(notify.payload)
                 if json.loads(notify.payload)["type"] == "workflow":
                     break
-    finally:
-        await raw.close()
 
     # the job keeps every attempt's full error
     row = await (

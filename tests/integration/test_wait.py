@@ -119,8 +119,9 @@ async def test_wait_resynchronises_after_a_reconnect(
     # Finish the workflow while the wait's listener is cut off, so its event is lost.
     listeners = await (
         await conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE query ~ '^LISTEN' AND pid <> pg_backend_pid()"
-            " AND datname = current_database()"
+            # the listener's last statement: its LISTEN, or its subscribers' presence
+            "SELECT pid FROM pg_stat_activity WHERE (query ~ '^LISTEN' OR query ~ 'baton_listeners')"
+            " AND pid <> pg_backend_pid() AND datname = current_database()"
         )
     ).fetchall()
     assert listeners

@@ -491,8 +491,10 @@ async def test_a_lost_database_listener_gives_a_fresh_snapshot(
         assert (await next_event(events))["event"] == "snapshot"
         listener = await (
             await conn.execute(
+                # the listener's last statement: its LISTEN, or its subscribers' presence
                 "SELECT pid FROM pg_stat_activity"
-                " WHERE datname = current_database() AND query LIKE 'LISTEN %%baton_events%%'"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND (query LIKE 'LISTEN %%baton_events%%' OR query LIKE '%%baton_listeners%%')"
             )
         ).fetchall()
         assert len(listener) == 1

@@ -49,7 +49,10 @@ BEGIN
             'at', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
         )::text INTO v_payload;
 
-        PERFORM pg_notify({events}, v_payload);
+        -- Sent only when someone listens (baton_listened); the outcome is recorded anyway.
+        IF {prefix}.baton_listened(p_workflow_id) THEN
+            PERFORM pg_notify({events}, v_payload);
+        END IF;
     END IF;
 END;
 $$;

@@ -1,7 +1,8 @@
 -- Builds and sends one step event. The payload stays under PostgreSQL's 8,000-byte limit
 -- whatever the error text: names are cut; the error (the exception's type and message,
 -- from baton_last_error) goes whole when it fits, else its first 1,000 characters, else a
--- note to read it from the job.
+-- note to read it from the job. Nothing is built or sent when nobody listens
+-- (baton_listened).
 CREATE OR REPLACE FUNCTION {prefix}.baton_notify_step(
     p_workflow text,
     p_workflow_name text,
@@ -19,6 +20,9 @@ DECLARE
     v_payload text;
     v_error text := p_error;
 BEGIN
+    IF NOT {prefix}.baton_listened(p_workflow) THEN
+        RETURN;
+    END IF;
     FOR v_try IN 1..3 LOOP
         v_payload := json_build_object(
             'type', 'step',

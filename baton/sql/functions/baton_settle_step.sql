@@ -97,6 +97,11 @@ BEGIN
         RETURN false;
     END IF;
 
+    -- Presence first (baton_listened takes a shared lock that a registering subscriber
+    -- waits for): asked before any workflow lock, so no settlement waits for a
+    -- registration while holding a workflow row another one needs.
+    PERFORM {prefix}.baton_listened(v_step.workflow_id);
+
     -- Lock the workflow first: one lock order for every settlement of a workflow.
     PERFORM 1 FROM {prefix}.baton_workflows WHERE id = v_step.workflow_id FOR UPDATE;
 
