@@ -18,6 +18,7 @@ from __future__ import annotations
 from importlib.metadata import version
 
 from . import errors, telemetry
+from ._capture import CapturedCall, calls, capture, capture_calls
 from ._context import get_context, model
 from ._control import (
     StepStatus,
@@ -54,6 +55,7 @@ __all__ = [
     "DEFAULT_PRICING",
     "SCHEMA_VERSION",
     "Cancel",
+    "CapturedCall",
     "Complete",
     "Discard",
     "Error",
@@ -78,7 +80,10 @@ __all__ = [
     "WorkflowStatus",
     "WorkflowSummary",
     "WorkflowUsage",
+    "calls",
     "cancel",
+    "capture",
+    "capture_calls",
     "errors",
     "get_all_results",
     "get_context",

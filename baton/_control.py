@@ -249,7 +249,9 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
     started = workflow.inserted_at.replace(tzinfo=UTC)
     ended = _utc(workflow.finished_at) or datetime.now(UTC)
     costs = [s.cost_usd for s in steps if s.cost_usd is not None]
-    state = "cancelled" if workflow.cancelled_at else (workflow.outcome or "running")
+    # A workflow stopped as a whole (reason: its budget) is failed, not cancelled.
+    cancelled = workflow.cancelled_at is not None and workflow.reason is None
+    state = "cancelled" if cancelled else (workflow.outcome or "running")
     unserved = await _unserved(instance, steps) if state == "running" else {}
     return WorkflowStatus(
         id=workflow.id,
@@ -327,7 +329,13 @@ async def cancel(workflow_id: str, *, oban: Oban | str | None = None) -> int:
     """
     workflow_id = check_id(workflow_id)
     instance = _oban.instance(oban)
-    job_ids: list[Job | int] = list(await store.cancel(instance, workflow_id))
+    await store.cancel(instance, workflow_id)
+    return await cancel_jobs(instance, workflow_id)
+
+
+async def cancel_jobs(instance: Oban, workflow_id: str, *, sparing: int | None = None) -> int:
+    """Cancel (or signal) the jobs of a workflow marked cancelled, but the job ``sparing``."""
+    job_ids: list[Job | int] = list(await store.cancellable_jobs(instance, workflow_id, sparing))
     # Oban cancels the jobs in one statement, in its own order, while acks of the same
     # workflow's steps settle them (and lock their dependents) at commit: PostgreSQL may
     # then abort one side as a deadlock. Cancelling again is safe (settled jobs are left

@@ -72,7 +72,7 @@ async def complete(
     context: Mapping[str, Any],
     *,
     unless_cancelled: bool = False,
-) -> store.Stored:
+) -> store.Completion:
     """Store the result, add ``context`` and the ``addition``'s steps, in one transaction.
 
     Nothing is added when the workflow was cancelled or the step already settled (a
@@ -80,11 +80,13 @@ async def complete(
     (an interruptible step) and the workflow was cancelled.
 
     Returns:
-        ``stored``; or ``already`` (an earlier attempt stored the result) or ``refused``
-        (the workflow was cancelled), and then nothing is written.
+        What was written: ``stored``; or ``already`` (an earlier attempt stored the result)
+        or ``refused`` (the workflow was cancelled), and then nothing is written.
 
     Raises:
         ContextConflict: ``context`` would change a value already set; nothing is written.
+        TooManySteps: the addition would take the workflow past its ``max_steps``;
+            nothing is written.
     """
 
     def merged(current: dict[str, Any], step: str) -> str:
@@ -107,4 +109,4 @@ async def complete(
             addition.count,
             done.skipped,
         )
-    return done.stored
+    return done

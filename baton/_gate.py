@@ -47,18 +47,21 @@ class Blocked:
 
 @dataclass(frozen=True, slots=True)
 class Cancelled:
-    """``baton.cancel`` was called on the workflow."""
+    """``baton.cancel`` was called on the workflow, or it reached its budget (``why``)."""
 
     workflow_id: str
+    why: str | None = None
 
     def reason(self) -> str:
+        if self.why == "budget":
+            return f"workflow {self.workflow_id!r} reached its budget"
         return f"workflow {self.workflow_id!r} was cancelled"
 
 
 def gate(context: store.StepContext) -> Ready | Wait | Blocked | Cancelled:
     """Decide whether a step may run, from its workflow and the states of its deps."""
     if context.workflow_cancelled:
-        return Cancelled(context.workflow_id)
+        return Cancelled(context.workflow_id, context.workflow_reason)
     if context.upstream is None:
         return Ready()
     failed: dict[str, list[str]] = {"cancelled": [], "discarded": [], "deleted": []}

@@ -67,6 +67,7 @@ def llm_worker(
     pricing: Pricing = ...,
     store_retry: float = ...,
     interruptible: bool = ...,
+    capture: bool = ...,
     **options: Any,
 ) -> Callable[[type], type[oban.Worker]]: ...
 def llm_worker(
@@ -81,6 +82,7 @@ def llm_worker(
     pricing: Pricing = DEFAULT_PRICING,
     store_retry: float = DEFAULT_STORE_RETRY,
     interruptible: bool = True,
+    capture: bool = False,
     **options: Any,
 ) -> type[oban.Worker] | Callable[[type], type[oban.Worker]]:
     """Make a class with ``perform_workflow`` an LLM step.
@@ -97,6 +99,7 @@ def llm_worker(
         interruptible: as for ``baton.worker``: a cancel interrupts the call to the model
             (False: the step runs to the end and keeps its result).
         pricing: prices the ``llm_usage`` each step reports.
+        capture: as for ``baton.worker``: store the calls passed to ``baton.capture``.
         **options: any ``oban.worker`` option; ``queue`` defaults to ``"llm"`` and
             ``max_attempts`` to 5. A class's own ``backoff(self, job)`` wins.
     """
@@ -111,6 +114,7 @@ def llm_worker(
         pricing=pricing,
         store_retry=store_retry,
         interruptible=interruptible,
+        capture=capture,
         **options,
     )
 

@@ -25,7 +25,7 @@ import oban
 from oban import Cancel, Job, Snooze
 from psycopg import InterfaceError, OperationalError
 
-from . import _context, _expansion, _interrupt, _json, _oban, store
+from . import _budget, _capture, _context, _expansion, _interrupt, _json, _oban, store
 from ._gate import Blocked, Cancelled, Ready, Wait, gate
 from ._outcomes import Complete, Discard, Error, StepFailed
 from ._usage import DEFAULT_PRICING, Pricing, split_usage, usage_record
@@ -35,6 +35,7 @@ from .errors import (
     InvalidExpansion,
     InvalidOption,
     NotADependency,
+    TooManySteps,
     UnstorableResult,
 )
 
@@ -59,6 +60,7 @@ class WorkerOptions:
     pricing: Pricing = DEFAULT_PRICING
     store_retry: float = DEFAULT_STORE_RETRY
     interruptible: bool = True
+    capture: bool = False
 
 
 def check_interruptible(interruptible: object) -> bool:
@@ -80,6 +82,7 @@ def worker(
     pricing: Pricing = ...,
     store_retry: float = ...,
     interruptible: bool = ...,
+    capture: bool = ...,
     **options: Any,
 ) -> Callable[[type], type[oban.Worker]]: ...
 def worker(
@@ -91,6 +94,7 @@ def worker(
     pricing: Pricing = DEFAULT_PRICING,
     store_retry: float = DEFAULT_STORE_RETRY,
     interruptible: bool = True,
+    capture: bool = False,
     **options: Any,
 ) -> type[oban.Worker] | Callable[[type], type[oban.Worker]]:
     """Make a class with ``perform_workflow`` a workflow step; a drop-in for ``oban.worker``.
@@ -106,6 +110,8 @@ def worker(
             ``cancel_job``) interrupts a running ``perform_workflow`` at its current
             ``await``, and its result is not stored. False: the step runs to the end and
             keeps its result, and may check ``job.cancelled()`` itself.
+        capture: store the calls its steps pass to ``baton.capture`` (see
+            ``docs/captured-calls.md``), whatever their workflow says.
         **options: any ``oban.worker`` option: ``queue``, ``max_attempts``, ``priority``,
             ``tags``, ``oban``, ``cron``, …
 
@@ -129,6 +135,7 @@ def worker(
         pricing=pricing,
         store_retry=store_retry,
         interruptible=check_interruptible(interruptible),
+        capture=_capture.check_option(capture),
     )
 
     def decorate(target: type) -> type[oban.Worker]:
@@ -184,11 +191,16 @@ async def _process(self: Any, job: Job) -> Any:
         case Ready():
             pass
 
+    capturing = _capture.begin(
+        job, self._baton.capture or context.capture or _capture.process_capture()
+    )
     try:
         outcome = await _perform(self, job)
     except NotADependency:
         _oban.discard_now(job)  # the same code asks for the same name on every attempt
         raise
+    finally:
+        await _capture.end(instance, job, capturing)
     return await _finish(self, job, (instance, context), outcome)
 
 
@@ -244,11 +256,17 @@ async def _finish(
     unless = self._baton.interruptible
     if extras is not None:
         write = _completion(instance, job, context, encoded, recorded, extras, unless)
+    elif context.budgeted and recorded is not None:
+        write = functools.partial(
+            _budget.store_charged, instance, job, encoded, recorded, unless_cancelled=unless
+        )
     else:
         write = functools.partial(
-            store.store_result, instance, job, encoded, recorded, unless_cancelled=unless
+            _store_plain, instance, job, encoded, recorded, unless_cancelled=unless
         )
-    stored = await _store(job, write, self._baton.store_retry)
+    done = await _store(job, write, self._baton.store_retry)
+    await _budget.follow(instance, job, done.charged, usage)
+    stored = done.stored
     if stored == "refused":
         return Cancel(Cancelled(context.workflow_id).reason() + ": the result was not stored")
     if stored == "already":
@@ -260,6 +278,12 @@ async def _finish(
     return None
 
 
+async def _store_plain(
+    instance: oban.Oban, job: Job, encoded: str | None, usage: str | None, **options: bool
+) -> store.Completion:
+    return store.Completion(await store.store_result(instance, job, encoded, usage, **options))
+
+
 def _completion(
     instance: oban.Oban,
     job: Job,
@@ -268,7 +292,7 @@ def _completion(
     usage: str | None,
     outcome: Complete,
     unless_cancelled: bool,
-) -> Callable[[], Awaitable[store.Stored]]:
+) -> Callable[[], Awaitable[store.Completion]]:
     """The write of a ``Complete`` with steps or context to add, checked before it runs.
 
     A definition that cannot be stored discards the step: the same work would build it
@@ -285,12 +309,12 @@ def _completion(
         _oban.discard_now(job)
         raise
 
-    async def write() -> store.Stored:
+    async def write() -> store.Completion:
         try:
             return await _expansion.complete(
                 instance, job, encoded, usage, expansion, values, unless_cancelled=unless_cancelled
             )
-        except ContextConflict:
+        except (ContextConflict, TooManySteps):
             _oban.discard_now(job)
             raise
 
@@ -298,8 +322,8 @@ def _completion(
 
 
 async def _store(
-    job: Job, write: Callable[[], Awaitable[store.Stored]], patience: float
-) -> store.Stored:
+    job: Job, write: Callable[[], Awaitable[store.Completion]], patience: float
+) -> store.Completion:
     """Store the result, retrying through a database outage for up to ``patience`` s."""
     deadline = time.monotonic() + patience
     delay = 0.1

@@ -12,6 +12,8 @@ Every error derives from :class:`BatonError`::
     │   ├── EmptyWorkflow           insert() on a workflow without steps
     │   ├── InvalidStep             a step's job, args or options cannot be stored
     │   ├── InvalidContext          workflow context that is not a JSON object, or too big
+    │   ├── InvalidBudget           a bad budget_usd, budget_tokens, max_steps or capture; or
+    │   │                           more steps than max_steps at insert
     │   └── TemplateError           a workflow template (JSON/TOML) is invalid; names the entry
     ├── InvalidOption               an option or argument has a value Baton does not accept
     │   └── RetentionError          a bad argument to prune() or Pruner (also a ValueError)
@@ -26,6 +28,7 @@ Every error derives from :class:`BatonError`::
         ├── ResultUnavailable       the dep has not completed, or completed without a value
         ├── UnstorableResult        a returned value is not JSON or is over the size limit
         ├── InvalidExpansion        steps a running step returned to add cannot be added
+        │   └── TooManySteps        they would take the workflow past its max_steps
         └── ContextConflict         a step tried to change a context value already set
 
 Messages say what was wrong and name the step and workflow involved.
@@ -40,6 +43,7 @@ __all__ = [
     "DuplicateStep",
     "EmbeddedPostgresMissing",
     "EmptyWorkflow",
+    "InvalidBudget",
     "InvalidContext",
     "InvalidDSN",
     "InvalidExpansion",
@@ -54,6 +58,7 @@ __all__ = [
     "SchemaError",
     "SelfDependency",
     "TemplateError",
+    "TooManySteps",
     "UnknownDependency",
     "UnknownWorkflow",
     "UnstorableResult",
@@ -108,6 +113,11 @@ class InvalidStep(WorkflowError):
 
 class InvalidContext(WorkflowError):
     """Workflow context is not a dict with string keys, is not JSON, or is too big."""
+
+
+class InvalidBudget(WorkflowError):
+    """A workflow's ``budget_usd``, ``budget_tokens``, ``max_steps`` or ``capture`` is not
+    valid, or the workflow has more steps than its ``max_steps``; nothing was written."""
 
 
 class TemplateError(WorkflowError):
@@ -204,4 +214,12 @@ class ContextConflict(ResultError):
 
     Context values are write-once, so every step reads the same value for a key; the step
     is discarded rather than retried.
+    """
+
+
+class TooManySteps(InvalidExpansion):
+    """``Complete(add=...)`` would take its workflow past ``max_steps``.
+
+    Nothing is written and the adding step is discarded: the same work would add as many
+    steps again.
     """

@@ -1,6 +1,6 @@
 SELECT w.id,
        w.name,
-       CASE WHEN w.cancelled_at IS NOT NULL THEN 'cancelled' ELSE coalesce(w.outcome, 'running') END
+       CASE WHEN w.cancelled_at IS NOT NULL AND w.reason IS NULL THEN 'cancelled' ELSE coalesce(w.outcome, 'running') END
            AS state,
        w.step_count,
        w.step_count - w.unsettled AS settled_steps,
@@ -16,7 +16,7 @@ SELECT w.id,
         WHERE s.workflow_id = w.id
        ) steps
  WHERE %(state)s::text IS NULL
-    OR CASE WHEN w.cancelled_at IS NOT NULL THEN 'cancelled' ELSE coalesce(w.outcome, 'running') END
+    OR CASE WHEN w.cancelled_at IS NOT NULL AND w.reason IS NULL THEN 'cancelled' ELSE coalesce(w.outcome, 'running') END
        = %(state)s::text
  ORDER BY w.inserted_at DESC, w.id
  LIMIT %(limit)s

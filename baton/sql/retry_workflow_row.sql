@@ -5,5 +5,6 @@ UPDATE {prefix}.baton_workflows w
        ),
        outcome = NULL,
        finished_at = NULL,
-       cancelled_at = NULL
+       cancelled_at = NULL,
+       reason = NULL
  WHERE w.id = %(workflow_id)s

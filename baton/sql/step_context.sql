@@ -23,7 +23,10 @@ WITH me AS (
                 WHERE e.workflow_id = s.workflow_id AND e.downstream = s.name
            ) END AS upstream,
            w.name AS workflow_name,
-           s.job_id
+           s.job_id,
+           w.reason AS workflow_reason,
+           w.budget_usd IS NOT NULL OR w.budget_tokens IS NOT NULL AS budgeted,
+           w.capture
       FROM {prefix}.baton_steps s
       JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
      WHERE s.workflow_id = %(workflow_id)s AND s.name = %(step)s AND s.job_id = %(job_id)s
@@ -35,6 +38,7 @@ sent AS (
       FROM me
 )
 SELECT me.workflow_id, me.name, me.performed, me.deps, me.ignore_cancelled,
-       me.ignore_discarded, me.ignore_deleted, me.upstream, me.workflow_cancelled
+       me.ignore_discarded, me.ignore_deleted, me.upstream, me.workflow_cancelled,
+       me.workflow_reason, me.budgeted, me.capture
   FROM me
  CROSS JOIN sent

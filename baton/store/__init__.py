@@ -7,6 +7,7 @@ per operation and never see a cursor.
 
 from __future__ import annotations
 
+from ._calls import insert_calls, prune_calls
 from ._databases import answers, create_database, drop_database
 from ._install import SCHEMA_VERSION, installed_version
 from ._install import install as install_schema
@@ -15,6 +16,8 @@ from ._nodes import PRODUCER_MAX_AGE, served_queues
 from ._prune import START as PRUNE_START
 from ._prune import PrunedBatch, prune_batch, prune_cutoff
 from ._rows import (
+    CallRow,
+    Charge,
     Edge,
     GraphRow,
     ResultPreview,
@@ -38,15 +41,18 @@ from ._steps import (
     step_context,
     step_result,
     step_rows,
+    store_charged_result,
     store_result,
     workflow_context,
 )
 from ._sweep import activate_stuck, settle_unseen
 from ._workflows import (
     cancel,
+    cancellable_jobs,
     edges_and_previews,
     list_workflows,
     retry,
+    workflow_calls,
     workflow_exists,
     workflow_graph,
     workflow_results,
@@ -59,6 +65,8 @@ __all__ = [
     "PRUNE_START",
     "SCHEMA_VERSION",
     "Addition",
+    "CallRow",
+    "Charge",
     "Completion",
     "Edge",
     "GraphRow",
@@ -77,11 +85,13 @@ __all__ = [
     "activate_stuck",
     "answers",
     "cancel",
+    "cancellable_jobs",
     "complete",
     "create_database",
     "dep_rows",
     "drop_database",
     "edges_and_previews",
+    "insert_calls",
     "insert_workflow",
     "install_schema",
     "installed_version",
@@ -89,6 +99,7 @@ __all__ = [
     "listen",
     "ping",
     "prune_batch",
+    "prune_calls",
     "prune_cutoff",
     "retry",
     "served_queues",
@@ -96,7 +107,9 @@ __all__ = [
     "step_context",
     "step_result",
     "step_rows",
+    "store_charged_result",
     "store_result",
+    "workflow_calls",
     "workflow_context",
     "workflow_exists",
     "workflow_graph",

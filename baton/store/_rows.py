@@ -39,7 +39,11 @@ class StepContext:
         ignore_deleted: likewise.
         upstream: ``(step, state)`` of every expanded dep, read only when the counters say
             the step is not clear to run; None when every dep completed or is ignored.
-        workflow_cancelled: ``baton.cancel`` was called on the workflow.
+        workflow_cancelled: ``baton.cancel`` was called on the workflow, or it reached a
+            budget.
+        workflow_reason: why the workflow was stopped as a whole (``budget``), if it was.
+        budgeted: the workflow has a cost or token budget (its usage is charged to it).
+        capture: the workflow captures its steps' calls (``Workflow(capture=True)``).
     """
 
     workflow_id: str
@@ -51,6 +55,9 @@ class StepContext:
     ignore_deleted: bool
     upstream: Sequence[Sequence[str]] | None
     workflow_cancelled: bool = False
+    workflow_reason: str | None = None
+    budgeted: bool = False
+    capture: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +114,9 @@ class LockedStep:
     outcome: str | None
     workflow_cancelled: bool
     context: dict[str, Any]
+    step_count: int = 0
+    max_steps: int | None = None
+    budgeted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,3 +260,30 @@ class PruneCount:
     edges: int
     jobs: int
     workflows: int
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """What charging a step's usage to its workflow's budgets did.
+
+    Attributes:
+        stops: this charge reached a budget and stopped the workflow (reason ``budget``).
+        unpriced: the usage had no cost although the workflow has a cost budget.
+    """
+
+    stops: bool
+    unpriced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallRow:
+    """One captured call of a step attempt."""
+
+    step: str
+    attempt: int
+    seq: int
+    captured_at: datetime
+    request: Any
+    response: Any
+    bytes: int
+    truncated: bool

@@ -13,12 +13,13 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Self
 
 from oban import Job, Oban
 
-from .. import _context, _graph, _oban, store
+from .. import _budget, _context, _graph, _oban, store
 from ..errors import DuplicateStep, InvalidStep, SelfDependency, WorkflowError
 from . import _checks, _deps, _encoding, _template
 from ._mount import Mount, mount
@@ -45,6 +46,9 @@ class Workflow:
         models: which model each step uses, by step, group or sub-workflow name; a step
             reads its own with ``baton.model(job)``. A model given to the step itself
             (``add(model=)``, ``add_models``) wins.
+        budget_usd, budget_tokens, max_steps: caps on cost, tokens and steps (steps added
+            at run time included); see ``docs/budgets.md``.
+        capture: store its steps' ``baton.capture`` calls (``docs/captured-calls.md``).
     """
 
     def __init__(
@@ -57,6 +61,10 @@ class Workflow:
         ignore_deleted: bool = False,
         context: Mapping[str, Any] | None = None,
         models: Mapping[str, str] | None = None,
+        budget_usd: Decimal | float | None = None,
+        budget_tokens: int | None = None,
+        max_steps: int | None = None,
+        capture: bool = False,
     ) -> None:
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise WorkflowError(f"workflow name must be a non-blank string, got {name!r}")
@@ -79,6 +87,9 @@ class Workflow:
             {} if context is None else context, f"workflow {name or id!r}"
         )
         self.models: dict[str, str] = _checks.check_models(models, f"workflow {name or id!r}")
+        self.limits = _budget.limits(
+            budget_usd, budget_tokens, max_steps, capture, repr(name or id)
+        )
         self._steps: dict[str, Step] = {}
         self._groups: dict[str, list[str]] = {}
         self._subs: dict[str, list[str]] = {}
@@ -349,11 +360,14 @@ class Workflow:
         if self._inserted:
             raise WorkflowError(f"workflow {label(self)} (id {self.id!r}) was already inserted")
         self.validate()
+        self.limits.check_size(len(self._steps), label(self))
         first = next(iter(self._steps.values())).job
         instance = _oban.instance_for_job(first, oban)
         steps, edges = _encoding.encode(self)
         jobs = {name: step.job for name, step in self._steps.items()}
-        await store.insert_workflow(instance, conn, _encoding.record(self), steps, edges, jobs)
+        await store.insert_workflow(
+            instance, conn, _encoding.record(self, self.limits), steps, edges, jobs
+        )
         self._inserted = True
         return self
 

@@ -24,7 +24,9 @@ BEGIN
 
         UPDATE {prefix}.baton_workflows
            SET finished_at = v_now,
-               outcome = CASE WHEN v_failed_count > 0 THEN 'failed' ELSE 'completed' END
+               -- a reason (a budget reached) fails it as a whole, even with no step left
+               outcome = CASE WHEN v_failed_count > 0 OR reason IS NOT NULL
+                              THEN 'failed' ELSE 'completed' END
          WHERE id = p_workflow_id
         RETURNING json_build_object(
             'type', 'workflow',
