@@ -146,16 +146,6 @@ async def stop(oban: Oban, job: Job) -> int:
     return cancelled
 
 
-async def store_charged(
-    oban: Oban, job: Job, encoded: str | None, usage: str, *, unless_cancelled: bool
-) -> store.Completion:
-    """Store a step's result and charge its usage to its workflow's budgets, at once."""
-    stored, charged = await store.store_charged_result(
-        oban, job, encoded, usage, unless_cancelled=unless_cancelled
-    )
-    return store.Completion(stored, charged=charged)
-
-
 async def follow(oban: Oban, job: Job, charged: store.Charge, usage: LLMUsage | None) -> None:
     """What a charge calls for once committed: the warning, and the stop at the budget.
 

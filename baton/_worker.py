@@ -258,7 +258,7 @@ async def _finish(
         write = _completion(instance, job, context, encoded, recorded, extras, unless)
     elif context.budgeted and recorded is not None:
         write = functools.partial(
-            _budget.store_charged, instance, job, encoded, recorded, unless_cancelled=unless
+            store.store_charged_result, instance, job, encoded, recorded, unless_cancelled=unless
         )
     else:
         write = functools.partial(
@@ -268,7 +268,8 @@ async def _finish(
     await _budget.follow(instance, job, done.charged, usage)
     stored = done.stored
     if stored == "refused":
-        return Cancel(Cancelled(context.workflow_id).reason() + ": the result was not stored")
+        cancelled = Cancelled(context.workflow_id, done.reason or context.workflow_reason)
+        return Cancel(cancelled.reason() + ": the result was not stored")
     if stored == "already":
         logger.info(
             "step %r of workflow %r: a result was already stored by another attempt",

@@ -137,7 +137,7 @@ async def store_result(
 
 async def store_charged_result(
     oban: Oban, job: Job, encoded: str | None, usage: str, *, unless_cancelled: bool = False
-) -> tuple[Stored, Charge]:
+) -> Completion:
     """``store_result``, and the usage charged to the workflow's budgets, in one transaction.
 
     The workflow's row is locked first (the lock every settlement takes first), so the
@@ -147,12 +147,14 @@ async def store_charged_result(
     prefix = _oban.prefix(oban)
     key = step_key(job)
     async with _oban.pooled(oban) as conn, conn.transaction():
-        await db.values(conn, "lock_workflow.sql", prefix, {"workflow_id": key["workflow_id"]})
+        reason = await db.values(
+            conn, "budget/lock.sql", prefix, {"workflow_id": key["workflow_id"]}
+        )
         params = result_params(job, encoded, usage, unless_cancelled)
         [stored] = await db.values(conn, "store_result.sql", prefix, params)
         if stored != "stored":
-            return cast(Stored, stored), NO_CHARGE
-        return "stored", await charge(conn, prefix, key["workflow_id"], usage)
+            return Completion(cast(Stored, stored), reason=reason[0] if reason else None)
+        return Completion("stored", charged=await charge(conn, prefix, key["workflow_id"], usage))
 
 
 def result_params(
@@ -189,11 +191,14 @@ class Completion:
             workflow was cancelled or reached its budget, or the step already settled);
             None when it was made or there was none.
         charged: what charging the usage to the workflow's budgets did.
+        reason: why the workflow was stopped as a whole (``budget``), when a budgeted
+            step's write found it so.
     """
 
     stored: Stored
     skipped: str | None = None
     charged: Charge = NO_CHARGE
+    reason: str | None = None
 
 
 class _NotStored(Exception):

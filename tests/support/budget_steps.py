@@ -9,6 +9,7 @@ a step reporting ``tokens`` input tokens costs ``tokens / 100`` dollars.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from decimal import Decimal
 from typing import Any
@@ -39,7 +40,7 @@ class Spends:
             pause *= random.random()  # noqa: S311 - test timing, not security
         if pause:
             await asyncio.sleep(pause)
-        return {"step": job.meta.get("workflow_step"), "llm_usage": spent(job)}
+        return {"pid": os.getpid(), "llm_usage": spent(job)}
 
 
 @baton.worker(queue="default", max_attempts=1, pricing=PRICES)
