@@ -111,7 +111,11 @@ SECRET_KEYS = frozenset(
         "set_cookie",
     }
 )
-# "Bearer <token>" anywhere, and OpenAI/Anthropic-style keys (sk-…, sk-ant-…).
+# "Bearer <token>" anywhere, and OpenAI/Anthropic-style keys (sk-…, sk-ant-…). Each pattern
+# starts with a literal, so a long text (a base64 image) is scanned in linear time; the
+# URL pattern of redact() is not used on captured calls for that reason: it starts at
+# every letter of a long run of letters and digits.
+_URL_IN_TEXT = re.compile(r"(?P<head>://[^:@/\s]*):\S*@")
 _BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _API_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
 
@@ -129,4 +133,5 @@ def redact_secrets(text: str) -> str:
         'Authorization: Bearer *** and key ***'
     """
     text = _BEARER.sub(rf"\g<head>{HIDDEN}", text)
-    return redact(_API_KEY.sub(HIDDEN, text))
+    text = _URL_IN_TEXT.sub(rf"\g<head>:{HIDDEN}@", _API_KEY.sub(HIDDEN, text))
+    return _SETTING.sub(rf"\g<head>{HIDDEN}", text)

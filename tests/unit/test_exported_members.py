@@ -11,6 +11,7 @@ EXPECTED = [
     "DEFAULT_PRICING",
     "SCHEMA_VERSION",
     "Cancel",
+    "CapturedCall",
     "Complete",
     "Discard",
     "Error",
@@ -35,7 +36,10 @@ EXPECTED = [
     "WorkflowStatus",
     "WorkflowSummary",
     "WorkflowUsage",
+    "calls",
     "cancel",
+    "capture",
+    "capture_calls",
     "errors",
     "get_all_results",
     "get_context",
@@ -65,6 +69,7 @@ EXPECTED_ERRORS = [
     "DuplicateStep",
     "EmbeddedPostgresMissing",
     "EmptyWorkflow",
+    "InvalidBudget",
     "InvalidContext",
     "InvalidDSN",
     "InvalidExpansion",
@@ -79,6 +84,7 @@ EXPECTED_ERRORS = [
     "SchemaError",
     "SelfDependency",
     "TemplateError",
+    "TooManySteps",
     "UnknownDependency",
     "UnknownWorkflow",
     "UnstorableResult",
@@ -122,6 +128,7 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "WorkflowSummary",
         "WorkflowUsage",
         "Pricing",
+        "CapturedCall",
     )
     for name in classes:
         assert inspect.isclass(getattr(baton, name)), name
@@ -137,10 +144,11 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "retry",
         "status",
         "usage",
+        "calls",
     )
     for name in coroutines:
         assert inspect.iscoroutinefunction(getattr(baton, name)), name
-    for name in ("worker", "llm_worker", "llm_backoff", "subscribe", "model"):
+    for name in ("worker", "llm_worker", "llm_backoff", "subscribe", "model", "capture"):
         assert callable(getattr(baton, name)), name
     assert isinstance(baton.DEFAULT_PRICING, baton.PriceTable)
 
@@ -174,6 +182,7 @@ def test_the_error_tree() -> None:
         "EmptyWorkflow",
         "InvalidStep",
         "InvalidContext",
+        "InvalidBudget",
         "TemplateError",
     ):
         assert issubclass(getattr(errors, name), errors.WorkflowError), name
@@ -183,6 +192,7 @@ def test_the_error_tree() -> None:
         "UnstorableResult",
         "InvalidExpansion",
         "ContextConflict",
+        "TooManySteps",
     ):
         assert issubclass(getattr(errors, name), errors.ResultError), name
     assert issubclass(errors.WorkflowError, ValueError)

@@ -243,6 +243,7 @@ def test_every_baton_option_of_a_decorator_takes_effect(decorator: Any) -> None:
         "pricing": baton.PriceTable({"m": baton.Rates(input=Decimal(1), output=Decimal(2))}),
         "store_retry": 3.5,
         "interruptible": False,
+        "capture": True,
     }
     assert set(given) == {field.name for field in dataclasses.fields(WorkerOptions)}
     assert set(given) <= set(inspect.signature(decorator).parameters)
