@@ -250,6 +250,8 @@ async def calls(
     workflow_id = check_id(workflow_id)
     if step is not None and not isinstance(step, str):
         raise InvalidOption(f"step must be a step name, got {step!r:.100}")
+    if step is not None and "\x00" in step:
+        step = ""  # no step name holds NUL (PostgreSQL text cannot): it matches none
     rows = await store.workflow_calls(_oban.instance(oban), workflow_id, step)
     return [
         CapturedCall(

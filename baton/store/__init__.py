@@ -7,7 +7,7 @@ per operation and never see a cursor.
 
 from __future__ import annotations
 
-from ._calls import insert_calls, prune_calls
+from ._calls import call_counts, insert_calls, prune_calls
 from ._databases import answers, create_database, drop_database
 from ._install import SCHEMA_VERSION, installed_version
 from ._install import install as install_schema
@@ -84,6 +84,7 @@ __all__ = [
     "WorkflowRow",
     "activate_stuck",
     "answers",
+    "call_counts",
     "cancel",
     "cancellable_jobs",
     "complete",

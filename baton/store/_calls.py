@@ -8,6 +8,7 @@ from oban import Job, Oban
 
 from .. import _oban
 from . import _execute as db
+from ._rows import CallCount
 from ._steps import step_key
 
 
@@ -16,6 +17,14 @@ async def insert_calls(oban: Oban, job: Job, calls: str) -> None:
     params = {**step_key(job), "attempt": job.attempt, "calls": calls}
     async with _oban.single(oban) as conn:
         await db.run(conn, "calls/insert.sql", _oban.prefix(oban), params)
+
+
+async def call_counts(oban: Oban, workflow_id: str) -> dict[str, int]:
+    """How many calls each step of the workflow captured (steps with none are left out)."""
+    params = {"workflow_id": workflow_id}
+    async with _oban.single(oban) as conn:
+        found = await db.rows(conn, "calls/counts.sql", _oban.prefix(oban), params, CallCount)
+    return {row.step: row.calls for row in found}
 
 
 async def prune_calls(oban: Oban, cutoff: datetime, limit: int, *, delete: bool) -> int:

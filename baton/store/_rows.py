@@ -287,3 +287,11 @@ class CallRow:
     response: Any
     bytes: int
     truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallCount:
+    """How many calls one step captured."""
+
+    step: str
+    calls: int

@@ -148,6 +148,13 @@ def _refused() -> Response:
     )
 
 
+async def api_calls(request: Request) -> Response:
+    workflow_id = _workflow_id(request)
+    step = request.query_params.get("step")
+    found = await _data.workflow_calls(_settings(request).source, workflow_id, step)
+    return JSONResponse(found, headers=NO_STORE)
+
+
 async def api_cancel(request: Request) -> Response:
     settings = _settings(request)
     if not csrf_ok(request, settings.csrf, settings.hosts):
@@ -291,6 +298,7 @@ def build(
             Route("/api/workflows", api_list, name="api_workflows"),
             Route("/api/events", api_list_events, name="api_events"),
             Route(f"{workflow}/events", api_workflow_events, name="api_workflow_events"),
+            Route(f"{workflow}/calls", api_calls, name="api_calls"),
             Route(f"{workflow}/cancel", api_cancel, methods=["POST"], name="api_cancel"),
             Route(f"{workflow}/retry", api_retry, methods=["POST"], name="api_retry"),
             Route(workflow, api_detail, name="api_workflow"),

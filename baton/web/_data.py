@@ -8,6 +8,7 @@ read side (``baton.status``, ``baton.usage``) plus three queries of its own in
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from typing import Any
 from oban import Oban
 
 from .. import _oban, store
+from .._capture import calls
 from .._control import StepStatus, StepUsage, WorkflowStatus, WorkflowUsage, status, usage
 from .._control import list_workflows as summarise
 from .._graph import nesting_order
@@ -241,6 +243,7 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
     ordered = [by_name[name] for name in names]
     depth = layers(names, edges)
     by_step = {record.step: record for record in spent.steps}
+    captured = await store.call_counts(instance, workflow_id)
     groups: dict[str, list[str]] = {}
     for step in ordered:
         if step.group is not None:
@@ -257,7 +260,10 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
         "usage": _totals(spent),
         "unserved_queues": {queue: list(names) for queue, names in report.unserved_queues.items()},
         "steps": [
-            _step(step, depth[step.name], previews.get(step.name), by_step.get(step.name))
+            {
+                **_step(step, depth[step.name], previews.get(step.name), by_step.get(step.name)),
+                "calls": captured.get(step.name, 0),
+            }
             for step in ordered
         ],
         "edges": [list(edge) for edge in edges],
@@ -265,3 +271,13 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
         "namespaces": namespace_members(names),
         "generated_at": _iso(datetime.now(UTC)),
     }
+
+
+async def workflow_calls(source: Source, workflow_id: str, step: str | None) -> list[Any]:
+    """The calls a workflow's steps captured (one step's with ``step``), as JSON values.
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+    """
+    found = await calls(workflow_id, step=step, oban=await source.oban())
+    return [{**dataclasses.asdict(call), "captured_at": _iso(call.captured_at)} for call in found]

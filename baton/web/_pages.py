@@ -173,6 +173,18 @@ def step_name(name: str) -> str:
     return f'<span class="step-name">{muted}{escape(last)}</span>'
 
 
+def calls_link(step: dict[str, Any]) -> str:
+    """The step's captured calls, opened on demand (``baton.js`` loads them as JSON)."""
+    count = step.get("calls") or 0
+    if not count:
+        return ""
+    noun = "call" if count == 1 else "calls"
+    return (
+        f'<details class="sub calls" data-calls="{escape(step["name"])}">'
+        f"<summary>{count} captured {noun}</summary></details>"
+    )
+
+
 def step_row(step: dict[str, Any]) -> str:
     """One row of the step table (``baton.js`` builds the same markup)."""
     group = f'<div class="sub">group {escape(step["group"])}</div>' if step["group"] else ""
@@ -181,7 +193,8 @@ def step_row(step: dict[str, Any]) -> str:
         f'<tr data-step="{escape(step["name"])}">'
         f"<td>{step_name(step['name'])}"
         f'<div class="sub">{escape(step["worker"])}</div>'
-        f'<div class="sub queue">queue {escape(step["queue"] or "—")}</div>{model}{group}</td>'
+        f'<div class="sub queue">queue {escape(step["queue"] or "—")}</div>{model}{group}'
+        f"{calls_link(step)}</td>"
         f'<td><span class="badge state-{state_class(step["state"])}">'
         f"{escape(step['state'])}</span></td>"
         f'<td class="num">{escape(_attempt(step))}</td>'
