@@ -3,7 +3,7 @@
     python -m benchmarks [--quick] [--only NAME,...] [--repeat 3] [--json out.json] [--dsn URL]
 
 Scenarios, in this order: handoff, throughput, fanout, expand, insert, events, memory,
-scale, prune. Progress goes to stderr; the table to stdout.
+scale, prune, captured_calls, budget. Progress goes to stderr; the table to stdout.
 """
 
 from __future__ import annotations

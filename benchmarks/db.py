@@ -26,7 +26,7 @@ BENCH_DATABASE = "baton_bench"
 MARKER = "baton_bench_marker"
 
 RESET = """
-TRUNCATE TABLE oban_jobs, baton_workflows, baton_steps, baton_edges RESTART IDENTITY
+TRUNCATE TABLE oban_jobs, baton_workflows, baton_steps, baton_edges, baton_calls RESTART IDENTITY
 """
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 
 from baton import Workflow
-from benchmarks import db, stats
+from benchmarks import db, llm_ops, stats
 from benchmarks.common import (
     INSERT_QUEUE,
     Bench,
@@ -490,6 +490,8 @@ SCENARIOS: dict[str, Callable[[Bench], Awaitable[dict[str, Any]]]] = {
     "memory": memory,
     "scale": scale,
     "prune": prune,
+    "captured_calls": llm_ops.captured_calls,
+    "budget": llm_ops.budget,
 }
 
 

@@ -25,7 +25,7 @@ TEST_DATABASE = "baton_test"
 
 RESET = """
 TRUNCATE TABLE oban_jobs, oban_leaders, oban_producers,
-               baton_workflows, baton_steps, baton_edges
+               baton_workflows, baton_steps, baton_edges, baton_calls
 RESTART IDENTITY CASCADE
 """
 
