@@ -57,7 +57,7 @@ class CapturingStep:
 class ReportingStep:
     """Reports usage (charged only when its workflow has a budget)."""
 
-    async def perform_workflow(self, job: Job) -> Any:
+    async def perform_workflow(self, _job: Job) -> Any:
         return {"summary": "ok", "llm_usage": USAGE}
 
 
