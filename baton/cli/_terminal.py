@@ -154,6 +154,8 @@ def header(current: WorkflowStatus, now: datetime) -> Text:
     text.append(clean_line(current.name or "(unnamed)"), style="bold")
     text.append(f"  {clean_line(current.id)}\n", style="dim")
     text.append_text(_state(current.state))
+    if current.reason:  # failed as a whole: "failed (budget)"
+        text.append(f" ({clean_line(current.reason)})")
     completed = current.counts.get("completed", 0)
     text.append(f" · {completed}/{len(current.steps)} steps completed")
     if current.state == "cancelled":

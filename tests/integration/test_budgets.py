@@ -18,6 +18,7 @@ from oban import Oban
 import baton
 from baton import Workflow
 from baton.errors import InvalidBudget
+from tests.integration.test_cli_commands import cli
 from tests.integration.test_multiprocess import rows
 from tests.support import budget_steps as bs
 from tests.support.event_steps import drain
@@ -72,6 +73,18 @@ async def _until_finished(events: baton.Subscription) -> Any:
         if isinstance(event, baton.WorkflowFinished):
             yield event
             return
+
+
+async def test_status_shows_the_reason(
+    installed: str, conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    wf = await chain(Workflow(name="shown", budget_usd="0.10"), 2).insert()
+    await drain(client)
+    code, out, err = await cli("status", wf.id, "--dsn", installed)
+    assert code == 0, err
+    assert "failed (budget) · 1/2 steps completed" in out
+    code, out, err = await cli("list", "--state", "failed", "--dsn", installed)
+    assert wf.id in out
 
 
 async def test_token_budget_cancels_the_waiting_steps(

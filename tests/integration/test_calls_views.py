@@ -99,3 +99,16 @@ async def test_baton_prune_deletes_old_calls(
     code, _out, err = await cli("prune", "--older-than", "7d", "--calls-older-than", "soon")
     assert code == 2
     assert "expected a duration such as 7d" in err
+
+
+async def test_bad_inputs_to_the_calls_readers(installed: str, client: Oban) -> None:
+    code, out, err = await cli("status", "no-such-id", "--calls", "--dsn", installed)
+    assert code == 1
+    assert err.startswith("Error: no workflow with id 'no-such-id'")
+    assert "Traceback" not in err
+    with pytest.raises(baton.errors.UnknownWorkflow):
+        await baton.calls(123, oban=client)  # type: ignore[arg-type]
+    wf = await Workflow(name="w").add("ask", bs.Captures.new()).insert(oban=client)
+    with pytest.raises(baton.errors.InvalidOption, match="step must be a step name, got 5"):
+        await baton.calls(wf.id, step=5, oban=client)  # type: ignore[arg-type]
+    assert await baton.calls(wf.id, step="a\x00b", oban=client) == []

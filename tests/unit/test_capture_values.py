@@ -100,3 +100,28 @@ def test_a_call_within_the_cap_is_kept_whole() -> None:
         {"a": 1},
         "null",
     )
+
+
+def test_capture_keeps_calls_only_for_the_attempt_collecting_them() -> None:
+    from oban import Job
+
+    from baton import _capture
+    from baton.errors import InvalidOption
+
+    job, other = Job(worker="w", args={}), Job(worker="w", args={})
+    assert _capture.capture(job, request={"a": 1}) is False  # capture off: nothing collects
+    token = _capture.begin(job, True)
+    try:
+        assert _capture.capture(job, request={"a": 1}) is True
+        assert _capture.capture(other, request={"a": 1}) is False  # not this attempt's job
+        with pytest.raises(InvalidOption, match="needs request=, response= or both"):
+            _capture.capture(job)
+        for _ in range(_capture.MAX_CALLS):
+            _capture.capture(job, response="r")
+        attempt = _capture._current.get()
+        assert attempt is not None
+        assert (len(attempt.calls), attempt.dropped) == (_capture.MAX_CALLS, 1)
+    finally:
+        assert token is not None
+        _capture._current.reset(token)
+    assert _capture.begin(job, False) is None
