@@ -102,7 +102,7 @@ async def test_baton_prune_deletes_old_calls(
 
 
 async def test_bad_inputs_to_the_calls_readers(installed: str, client: Oban) -> None:
-    code, out, err = await cli("status", "no-such-id", "--calls", "--dsn", installed)
+    code, _out, err = await cli("status", "no-such-id", "--calls", "--dsn", installed)
     assert code == 1
     assert err.startswith("Error: no workflow with id 'no-such-id'")
     assert "Traceback" not in err
