@@ -252,6 +252,7 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
         "id": report.id,
         "name": report.name,
         "state": report.state,
+        "reason": report.reason,
         "counts": report.counts,
         "inserted_at": _iso(report.inserted_at),
         "finished_at": _iso(report.finished_at),

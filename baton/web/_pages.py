@@ -237,7 +237,8 @@ def workflow_content(base: str, detail: dict[str, Any]) -> str:
         id=escape(detail["id"]),
         state=escape(detail["state"]),
         state_class=state_class(detail["state"]),
-        progress=f"{settled} / {len(detail['steps'])} steps settled",
+        progress=f"{settled} / {len(detail['steps'])} steps settled"
+        + (f" · reason: {escape(detail['reason'])}" if detail.get("reason") else ""),
         duration=escape(duration(detail["duration_ms"])),
         usage=escape(spent),
         unserved=unserved_banner(detail["unserved_queues"]),

@@ -18,8 +18,10 @@ from oban import Oban
 import baton
 from baton import Workflow
 from baton.errors import InvalidBudget
+from baton.web import create_app
 from tests.integration.test_cli_commands import cli
 from tests.integration.test_multiprocess import rows
+from tests.integration.test_web import http
 from tests.support import budget_steps as bs
 from tests.support.event_steps import drain
 
@@ -85,6 +87,11 @@ async def test_status_shows_the_reason(
     assert "failed (budget) · 1/2 steps completed" in out
     code, out, err = await cli("list", "--state", "failed", "--dsn", installed)
     assert wf.id in out
+    async with http(create_app(oban=client)) as web:
+        page = (await web.get(f"/workflows/{wf.id}")).text
+        detail = (await web.get(f"/api/workflows/{wf.id}")).json()
+    assert "2 / 2 steps settled · reason: budget" in page
+    assert (detail["state"], detail["reason"]) == ("failed", "budget")
 
 
 async def test_token_budget_cancels_the_waiting_steps(

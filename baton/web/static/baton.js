@@ -475,7 +475,8 @@
       document.getElementById("wf-state").replaceWith(
         Object.assign(badge(current.state), { id: "wf-state" }));
       document.getElementById("wf-progress").textContent =
-        `${settled} / ${current.steps.length} steps settled`;
+        `${settled} / ${current.steps.length} steps settled`
+        + (current.reason ? ` · reason: ${current.reason}` : "");
       document.getElementById("wf-duration").replaceChildren(
         since(current.inserted_at, current.duration_ms, current.state === "running"));
       const total = current.usage;
@@ -579,6 +580,7 @@
       finished(event) {
         if (!current) return;
         current.state = event.outcome;
+        current.reason = event.reason || null;
         current.finished_at = event.at;
         current.unserved_queues = {}; // nothing waits any more
         current.duration_ms = event.duration_ms;
