@@ -69,7 +69,8 @@ class WorkflowStatus:
     paused) to those steps' names: they will not run until a node starts that queue
     (``baton start --queues emails:5``). Empty once the workflow is no longer running.
     ``reason`` says why a workflow failed as a whole (``deadline``, ``budget``); None when
-    its steps' own outcomes decided it.
+    its steps' own outcomes decided it. ``budget_usd``, ``budget_tokens`` and ``max_steps``
+    are its limits (``docs/budgets.md``); ``spent_tokens`` the tokens charged to them.
     """
 
     id: str
@@ -84,6 +85,10 @@ class WorkflowStatus:
     cancelled_at: datetime | None = None
     unserved_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)
     reason: str | None = None
+    budget_usd: Decimal | None = None
+    budget_tokens: int | None = None
+    spent_tokens: int = 0
+    max_steps: int | None = None
 
     def step(self, name: str) -> StepStatus:
         """The status of one step by name."""
@@ -266,6 +271,10 @@ async def status(workflow_id: str, *, oban: Oban | str | None = None) -> Workflo
         cancelled_at=_utc(workflow.cancelled_at),
         unserved_queues=unserved,
         reason=workflow.reason,
+        budget_usd=workflow.budget_usd,
+        budget_tokens=workflow.budget_tokens,
+        spent_tokens=workflow.spent_tokens,
+        max_steps=workflow.max_steps,
     )
 
 

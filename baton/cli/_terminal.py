@@ -164,6 +164,8 @@ def header(current: WorkflowStatus, now: datetime) -> Text:
         verb = "took" if current.finished_at else "running for"
     text.append(f" · {verb} {duration(_elapsed(current, now))}")
     text.append(f" · cost {cost(current.cost_usd)}")
+    if current.budget_usd is not None:
+        text.append(f" of {cost(current.budget_usd)} budget")
     return text
 
 

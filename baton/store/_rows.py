@@ -132,6 +132,10 @@ class WorkflowRow:
     reason: str | None
     unsettled: int
     step_count: int
+    budget_usd: Decimal | None = None
+    budget_tokens: int | None = None
+    spent_tokens: int = 0
+    max_steps: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

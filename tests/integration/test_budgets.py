@@ -65,6 +65,7 @@ async def test_cost_budget_stops_the_workflow_once_reached(
     assert status.step("s3").attempt == 0  # it never ran: cancelled while it waited
     assert status.cost_usd == Decimal("0.30")
     assert await spend(conn, wf.id) == (Decimal("0.30"), 30, "budget", "failed")
+    assert (status.budget_usd, status.spent_tokens) == (Decimal("0.25"), 30)
     assert finished[-1].outcome == "failed"
     assert finished[-1].reason == "budget"
     assert (await baton.list_workflows(state="failed"))[0].id == wf.id
@@ -85,6 +86,7 @@ async def test_status_shows_the_reason(
     code, out, err = await cli("status", wf.id, "--dsn", installed)
     assert code == 0, err
     assert "failed (budget) · 1/2 steps completed" in out
+    assert "cost $0.1 of $0.1 budget" in out
     code, out, err = await cli("list", "--state", "failed", "--dsn", installed)
     assert wf.id in out
     async with http(create_app(oban=client)) as web:
