@@ -61,6 +61,19 @@ class Limits:
             )
 
 
+def check_nested(limits: Limits, where: str) -> None:
+    """Refuse limits on a workflow that is mounted into another, where they would not apply.
+
+    Raises:
+        InvalidBudget: ``limits`` are not the defaults.
+    """
+    if limits != Limits():
+        raise InvalidBudget(
+            f"{where}: budget_usd, budget_tokens, max_steps and capture apply to the workflow "
+            "that is inserted; set them there, not on a sub-workflow or on steps to add"
+        )
+
+
 def limits(
     budget_usd: object, budget_tokens: object, max_steps: object, capture: object, where: str
 ) -> Limits:

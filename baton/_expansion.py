@@ -14,7 +14,7 @@ from typing import Any
 
 from oban import Job, Oban
 
-from . import _context, _json, store
+from . import _budget, _context, _json, store
 from .errors import InvalidExpansion, WorkflowError
 from .workflow import Workflow, added_steps, encode
 
@@ -31,6 +31,7 @@ def plan(add: object, adder: str, workflow_id: str) -> tuple[store.Addition, dic
     where = f"step {adder!r}"
     try:
         sub = _as_workflow(add, where)
+        _budget.check_nested(sub.limits, where)
         sub.validate()
         added = added_steps(workflow_id, adder, sub)
         steps, edges = encode(added, frozenset((adder,)))

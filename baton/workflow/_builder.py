@@ -46,9 +46,8 @@ class Workflow:
         models: which model each step uses, by step, group or sub-workflow name; a step
             reads its own with ``baton.model(job)``. A model given to the step itself
             (``add(model=)``, ``add_models``) wins.
-        budget_usd, budget_tokens, max_steps: caps on cost, tokens and steps (steps added
-            at run time included); see ``docs/budgets.md``.
-        capture: store its steps' ``baton.capture`` calls (``docs/captured-calls.md``).
+        budget_usd, budget_tokens, max_steps, capture: caps on cost, tokens and steps (run
+            time's included), and call capture: ``docs/budgets.md``, ``captured-calls.md``.
     """
 
     def __init__(
@@ -303,6 +302,7 @@ class Workflow:
             raise SelfDependency(f"workflow {label(self)} cannot contain itself as {name!r}")
         sub.validate()
         where = f"sub-workflow {name!r} in workflow {label(self)}"
+        _budget.check_nested(sub.limits, where)
         outer = _checks.dep_names(deps, where)
         if name in outer:
             raise SelfDependency(f"{where} depends on itself")

@@ -206,3 +206,14 @@ async def test_max_steps_refuses_a_bigger_workflow_at_insert(
     with pytest.raises(InvalidBudget, match=r"has 3 steps, more than its max_steps=2"):
         await wf.insert()
     assert await rows(conn, "SELECT 1 FROM baton_workflows WHERE id = %s", (wf.id,)) == []
+
+
+async def test_limits_on_steps_to_add_discard_the_adding_step(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    wf = await Workflow(name="nested").add("plan", bs.AddsBudgeted.new()).insert()
+    await drain(client)
+    plan = (await baton.status(wf.id)).step("plan")
+    assert plan.state == "discarded"
+    assert plan.error is not None
+    assert "returned steps to add that are invalid: step 'plan': budget_usd" in plan.error

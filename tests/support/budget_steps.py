@@ -52,6 +52,15 @@ class Adds:
         return baton.Complete({"llm_usage": spent(job)}, add={"more": jobs})
 
 
+@baton.worker(queue="default", max_attempts=1)
+class AddsBudgeted:
+    """Adds a workflow that carries a budget of its own (refused: it would not apply)."""
+
+    async def perform_workflow(self, job: Job) -> Any:
+        more = baton.Workflow(name="more", budget_usd=1).add("x", Spends.new())
+        return baton.Complete(None, add=more)
+
+
 async def call_and_capture(job: Job) -> Any:
     """Capture ``calls`` calls of a fake model; fail the first ``fail`` attempts."""
     for index in range(int(job.args.get("calls", 1))):

@@ -45,3 +45,14 @@ def test_good_budget_options() -> None:
     }
     assert Workflow(name="w", budget_usd="2.50").limits.budget_usd == Decimal("2.50")
     assert Workflow(name="w").limits.record()["budget_usd"] is None
+
+
+def test_limits_on_a_mounted_workflow_are_refused() -> None:
+    from tests.support.budget_steps import Spends
+
+    sub = Workflow(name="sub", budget_usd=1).add("a", Spends.new())
+    with pytest.raises(
+        InvalidBudget, match=r"sub-workflow 'inner' in workflow 'outer': budget_usd"
+    ):
+        Workflow(name="outer").add_workflow("inner", sub)
+    Workflow(name="outer").add_workflow("inner", Workflow(name="plain").add("a", Spends.new()))
