@@ -95,8 +95,8 @@ def _usd(value: object, where: str) -> Decimal | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
         raise InvalidBudget(
-            f"workflow {where}: budget_usd must be a positive amount of US dollars (a number "
-            f"or a Decimal), got {type(value).__name__} {value!r:.100}"
+            f"workflow {where}: budget_usd must be a positive amount of US dollars (a number, "
+            f"a Decimal or a decimal string), got {type(value).__name__} {value!r:.100}"
         )
     try:
         amount = Decimal(str(value)) if isinstance(value, float | str) else Decimal(value)
