@@ -145,12 +145,22 @@ def _dumps(value: Any) -> str:
 
 
 def _cut(part: str) -> str:
+    """``part`` if it fits in half the cap, else the marker with as long a preview as fits.
+
+    The preview is JSON-escaped once more inside the marker (a quote becomes ``\\"``), so
+    it is shortened until the marker fits.
+    """
     half = CALL_LIMIT // 2
-    size = len(part.encode())
-    if size <= half:
+    raw = part.encode()
+    if len(raw) <= half:
         return part
-    preview = part.encode()[: half - 200].decode(errors="ignore")
-    return _dumps({"baton_truncated": True, "bytes": size, "preview": preview})
+    keep = half - 200
+    while True:
+        preview = raw[:keep].decode(errors="ignore")
+        marker = _dumps({"baton_truncated": True, "bytes": len(raw), "preview": preview})
+        if len(marker.encode()) <= half:
+            return marker
+        keep //= 2
 
 
 def jsonable(value: Any, depth: int = 0) -> Any:

@@ -125,3 +125,10 @@ def test_capture_keeps_calls_only_for_the_attempt_collecting_them() -> None:
         assert token is not None
         _capture._current.reset(token)
     assert _capture.begin(job, False) is None
+
+
+def test_a_preview_full_of_escapes_still_fits_the_cap() -> None:
+    call = record({"content": '"\\\x01' * CALL_LIMIT}, {"content": "\x02" * CALL_LIMIT}, 0)
+    assert call["truncated"] is True
+    assert len(call["request"].encode()) + len(call["response"].encode()) <= CALL_LIMIT
+    assert json.loads(call["request"])["preview"].startswith('{"content":"\\"')
