@@ -26,13 +26,14 @@ def calls_view(calls: Sequence[CapturedCall]) -> Group:
     """The captured calls, one block per call, or a line saying there are none."""
     if not calls:
         return Group(
+            Text(""),
             Text(
                 "No captured calls. Capture is on with Workflow(capture=True), "
                 "@baton.worker(capture=True) or baton.capture_calls(True).",
                 style="dim",
-            )
+            ),
         )
-    parts: list[Text] = [Text(f"Captured calls ({len(calls)})", style="bold")]
+    parts: list[Text] = [Text(""), Text(f"Captured calls ({len(calls)})", style="bold")]
     for call in calls:
         line = Text()
         line.append(clean_line(call.step), style="bold")
