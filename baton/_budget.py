@@ -2,11 +2,10 @@
 
 ``Workflow(budget_usd=..., budget_tokens=..., max_steps=...)``. Each step's usage (the
 ``llm_usage`` it reports, priced by its worker's ``Pricing``) is added to the workflow's
-``spent_usd`` and ``spent_tokens`` by the statement that stores the step's result, in
-one transaction that first takes the workflow's row lock — the lock every settlement of
-the workflow takes first — so concurrent steps on any number of nodes add up exactly.
-When a total reaches its budget, that same statement marks the workflow cancelled with
-``reason = 'budget'``: the dep gate then lets no further step start, and the step that
+``spent_usd`` and ``spent_tokens`` in the transaction that stores the step's result,
+which first takes the workflow's row lock — the lock every settlement of the workflow
+takes first — so concurrent steps on any number of nodes add up exactly. When a total
+reaches its budget, the charge marks the workflow cancelled with ``reason = 'budget'``: the dep gate then lets no further step start, and the step that
 reached the budget cancels the workflow's other unfinished jobs through ``baton.cancel``'s
 machinery (executing ones are interrupted). The step itself keeps its result: its work
 is done and paid for. The workflow finishes ``failed``, reason ``budget``.
@@ -117,7 +116,8 @@ def _count(option: str, value: object, where: str) -> int | None:
         raise InvalidBudget(
             f"workflow {where}: {option} must be a positive integer, got {value!r:.100}"
         )
-    if value > 2**62 if option == "budget_tokens" else value > 2**31 - 1:
+    ceiling = 2**62 if option == "budget_tokens" else 2**31 - 1  # bigint, integer columns
+    if value > ceiling:
         raise InvalidBudget(f"workflow {where}: {option} is too large: {value}")
     return value
 
