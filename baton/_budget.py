@@ -5,10 +5,11 @@
 ``spent_usd`` and ``spent_tokens`` in the transaction that stores the step's result,
 which first takes the workflow's row lock — the lock every settlement of the workflow
 takes first — so concurrent steps on any number of nodes add up exactly. When a total
-reaches its budget, the charge marks the workflow cancelled with ``reason = 'budget'``: the dep gate then lets no further step start, and the step that
-reached the budget cancels the workflow's other unfinished jobs through ``baton.cancel``'s
-machinery (executing ones are interrupted). The step itself keeps its result: its work
-is done and paid for. The workflow finishes ``failed``, reason ``budget``.
+reaches its budget, the charge marks the workflow cancelled with ``reason = 'budget'``:
+the dep gate then lets no further step start, and the step that reached the budget
+cancels the workflow's other unfinished jobs through ``baton.cancel``'s machinery
+(executing ones are interrupted). The step itself keeps its result: its work is done and
+paid for. The workflow finishes ``failed``, reason ``budget``.
 
 Usage that its pricing cannot price (an unknown model) cannot be checked against a cost
 budget, so in a workflow with ``budget_usd`` it stops the workflow as if the budget were
