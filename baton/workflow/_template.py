@@ -18,7 +18,7 @@ from typing import Any
 from oban import Job
 
 from .._names import MEMBER_PATTERN, SEPARATOR
-from ..errors import DependencyCycle, InvalidContext, WorkflowError
+from ..errors import DependencyCycle, InvalidBudget, InvalidContext, WorkflowError
 from . import _template_checks as checks
 from . import _template_params as params
 from ._step import Buildable
@@ -26,8 +26,10 @@ from ._template_checks import Where
 from ._template_files import check_depth, parse
 
 FLAGS = ("ignore_cancelled", "ignore_discarded", "ignore_deleted")
-TOP_KEYS = ("name", *FLAGS, "params", "context", "models", "steps")
-SUB_KEYS = tuple(key for key in TOP_KEYS if key != "params")
+#: The inserted workflow's limits (docs/budgets.md): top level only, not in sub-templates.
+LIMITS = ("budget_usd", "budget_tokens", "max_steps", "capture")
+TOP_KEYS = ("name", *FLAGS, "params", "context", "models", *LIMITS, "steps")
+SUB_KEYS = tuple(key for key in TOP_KEYS if key not in ("params", *LIMITS))
 WORKER_KEYS = (
     "name",
     "worker",
@@ -176,6 +178,9 @@ def _new_workflow[W: Buildable](
         return new(**settings, models=models)
     except InvalidContext as error:
         raise where.key("context").error(str(error)) from error
+    except InvalidBudget as error:
+        key = next((key for key in LIMITS if key in str(error)), LIMITS[0])
+        raise where.key(key).error(str(error)) from error
     except WorkflowError as error:
         raise where.key("models").error(str(error)) from error
 
@@ -318,7 +323,7 @@ def _models(top: Mapping[str, Any], where: Where, values: params.Values) -> dict
 
 
 def _settings(top: Mapping[str, Any], where: Where, values: params.Values) -> dict[str, Any]:
-    """The workflow's name, ignore flags and context, as ``Workflow()`` takes them."""
+    """The workflow's name, ignore flags, context and limits, as ``Workflow()`` takes them."""
     settings: dict[str, Any] = {"name": None, "context": None}
     if "name" in top:
         settings["name"] = checks.text(top["name"], where.key("name"), "a workflow name (a string)")
@@ -329,6 +334,9 @@ def _settings(top: Mapping[str, Any], where: Where, values: params.Values) -> di
         context = params.substitute(checks.table(top["context"], at_context), values, at_context)
         checks.json_value(context, at_context)
         settings["context"] = context
+    for key in LIMITS:  # checked by Workflow() itself; its error is given this entry
+        if key in top:
+            settings[key] = params.substitute(top[key], values, where.key(key))
     return settings
 
 

@@ -56,3 +56,33 @@ def test_limits_on_a_mounted_workflow_are_refused() -> None:
     ):
         Workflow(name="outer").add_workflow("inner", sub)
     Workflow(name="outer").add_workflow("inner", Workflow(name="plain").add("a", Spends.new()))
+
+
+def test_templates_carry_the_limits() -> None:
+    from baton.errors import TemplateError
+    from tests.support.budget_steps import Spends
+
+    worker = f"{Spends.__module__}.Spends"
+    template = {
+        "params": {"cap": {"default": "0.75"}},
+        "budget_usd": "${cap}",
+        "budget_tokens": 5000,
+        "max_steps": 10,
+        "capture": True,
+        "steps": [{"name": "ask", "worker": worker}],
+    }
+    wf = Workflow.from_dict(template)
+    assert wf.limits.record() == {
+        "budget_usd": "0.75",
+        "budget_tokens": 5000,
+        "max_steps": 10,
+        "capture": True,
+    }
+    assert Workflow.from_dict(template, params={"cap": 2}).limits.budget_usd == Decimal(2)
+    with pytest.raises(TemplateError, match=r"^template: budget_tokens: workflow .*must be a pos"):
+        Workflow.from_dict({**template, "budget_tokens": -1})
+    with pytest.raises(TemplateError, match=r"^template: capture: workflow .*True or False"):
+        Workflow.from_dict({**template, "capture": "yes"})
+    inner = {"budget_usd": 1, "steps": [{"name": "ask", "worker": worker}]}
+    with pytest.raises(TemplateError, match=r"\('sub'\)\.workflow: unknown key 'budget_usd'"):
+        Workflow.from_dict({"steps": [{"name": "sub", "workflow": inner}]})
