@@ -20,19 +20,9 @@ from importlib.metadata import version
 from . import errors, telemetry
 from ._adapters import usage_from
 from ._analytics import UsageGroup, UsageReport, usage_report
+from ._capture import CapturedCall, calls, capture, capture_calls
 from ._context import get_context, model
-from ._control import (
-    StepStatus,
-    StepUsage,
-    WorkflowStatus,
-    WorkflowSummary,
-    WorkflowUsage,
-    cancel,
-    list_workflows,
-    retry,
-    status,
-    usage,
-)
+from ._control import cancel, list_workflows, retry, status, usage
 from ._deadline import enforce_deadlines
 from ._events import (
     Reconnected,
@@ -52,6 +42,7 @@ from ._results import get_all_results, get_own_result, get_result, results
 from ._schedule import Schedule, Tick, schedule, schedules, unschedule
 from ._schema import SCHEMA_VERSION, install
 from ._signal import signal
+from ._status import StepStatus, StepUsage, WorkflowStatus, WorkflowSummary, WorkflowUsage
 from ._stream import stream
 from ._sweep import Sweeper, SweepReport, sweep
 from ._usage import DEFAULT_PRICING, LLMUsage, PriceTable, Pricing, Rates
@@ -63,6 +54,7 @@ __all__ = [
     "DEFAULT_PRICING",
     "SCHEMA_VERSION",
     "Cancel",
+    "CapturedCall",
     "Complete",
     "Discard",
     "Error",
@@ -93,7 +85,10 @@ __all__ = [
     "WorkflowStatus",
     "WorkflowSummary",
     "WorkflowUsage",
+    "calls",
     "cancel",
+    "capture",
+    "capture_calls",
     "enforce_deadlines",
     "errors",
     "get_all_results",

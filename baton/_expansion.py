@@ -14,7 +14,7 @@ from typing import Any
 
 from oban import Job, Oban
 
-from . import _context, _json, store
+from . import _budget, _context, _json, store
 from .errors import InvalidExpansion, WorkflowError
 from .workflow import Workflow, added_steps, encode
 
@@ -31,6 +31,7 @@ def plan(add: object, adder: str, workflow_id: str) -> tuple[store.Addition, dic
     where = f"step {adder!r}"
     try:
         sub = _as_workflow(add, where)
+        _budget.check_nested(sub.limits, where)
         sub.validate()
         added = added_steps(workflow_id, adder, sub)
         steps, edges = encode(added, frozenset((adder,)))
@@ -73,7 +74,7 @@ async def complete(
     *,
     unless_cancelled: bool = False,
     skip: store.Skip | None = None,
-) -> store.Stored:
+) -> store.Completion:
     """Store the result, add ``context`` and the ``addition``'s steps, in one transaction.
 
     Nothing is added when the workflow was cancelled or the step already settled (a
@@ -81,13 +82,15 @@ async def complete(
     (an interruptible step) and the workflow was cancelled.
 
     Returns:
-        ``stored``; or ``already`` (an earlier attempt stored the result) or ``refused``
-        (the workflow was cancelled), and then nothing is written.
+        What was written: ``stored``; or ``already`` (an earlier attempt stored the result)
+        or ``refused`` (the workflow was cancelled), and then nothing is written.
 
     Raises:
         ContextConflict: ``context`` would change a value already set; nothing is written.
         InvalidSkip: ``skip`` names a step that is not a direct dependent; nothing is
             written.
+        TooManySteps: the addition would take the workflow past its ``max_steps``;
+            nothing is written.
     """
 
     def merged(current: dict[str, Any], step: str) -> str:
@@ -111,4 +114,4 @@ async def complete(
             addition.count,
             done.skipped,
         )
-    return done.stored
+    return done

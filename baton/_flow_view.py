@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from ._control import WorkflowStatus
+from ._status import WorkflowStatus
 
 
 def flow_note(status: WorkflowStatus, now: datetime) -> str:

@@ -47,7 +47,8 @@ class Blocked:
 
 @dataclass(frozen=True, slots=True)
 class Cancelled:
-    """``baton.cancel`` was called on the workflow, or it failed as a whole (``why``)."""
+    """``baton.cancel`` was called on the workflow, or it failed as a whole (``why``:
+    ``deadline``, ``budget``)."""
 
     workflow_id: str
     why: str | None = None
@@ -55,6 +56,8 @@ class Cancelled:
     def reason(self) -> str:
         if self.why == "deadline":
             return f"workflow {self.workflow_id!r} failed: its deadline passed"
+        if self.why == "budget":
+            return f"workflow {self.workflow_id!r} reached its budget"
         return f"workflow {self.workflow_id!r} was cancelled"
 
 

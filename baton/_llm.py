@@ -68,6 +68,7 @@ def llm_worker(
     store_retry: float = ...,
     interruptible: bool = ...,
     limit: str | None = ...,
+    capture: bool = ...,
     **options: Any,
 ) -> Callable[[type], type[oban.Worker]]: ...
 def llm_worker(
@@ -83,6 +84,7 @@ def llm_worker(
     store_retry: float = DEFAULT_STORE_RETRY,
     interruptible: bool = True,
     limit: str | None = None,
+    capture: bool = False,
     **options: Any,
 ) -> type[oban.Worker] | Callable[[type], type[oban.Worker]]:
     """Make a class with ``perform_workflow`` an LLM step.
@@ -101,6 +103,7 @@ def llm_worker(
         pricing: as for ``baton.worker``.
         limit: the key of a rate limit (``baton.set_limit``), as for ``baton.worker``; a
             provider's 429 then pauses the key on every node and snoozes the step.
+        capture: as for ``baton.worker``: store the calls passed to ``baton.capture``.
         **options: any ``oban.worker`` option; ``queue`` defaults to ``"llm"`` and
             ``max_attempts`` to 5. A class's own ``backoff(self, job)`` wins.
     """
@@ -116,6 +119,7 @@ def llm_worker(
         store_retry=store_retry,
         interruptible=interruptible,
         limit=limit,
+        capture=capture,
         **options,
     )
 

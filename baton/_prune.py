@@ -15,6 +15,10 @@ A workflow whose jobs Oban already pruned is pruned like any other.
 It reports through the telemetry span ``baton.prune`` (``metadata["report"]`` on
 ``baton.prune.stop``) and returns the same ``PruneReport``. ``Pruner`` runs it periodically
 on the leader node; ``baton start`` runs one (``--prune-after``, ``--no-prune``).
+
+Captured calls (``baton.capture``) go with their workflow, and before it once older than
+their own, shorter, age: ``calls_older_than`` (the Pruner's ``calls_max_age``, a day by
+default; ``--prune-calls-after``).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from .errors import RetentionError
 logger = logging.getLogger("baton")
 
 DEFAULT_MAX_AGE = timedelta(days=7)
+#: How long the Pruner keeps captured calls (workflows: ``DEFAULT_MAX_AGE``).
+DEFAULT_CALLS_MAX_AGE = timedelta(days=1)
 OLDEST = timedelta(days=365_000)
 DEFAULT_INTERVAL = 60.0
 #: The most steps one batch deletes, in one transaction.
@@ -53,6 +59,8 @@ class PruneReport:
         jobs: their jobs that were still in ``oban_jobs``.
         batches: the transactions it took.
         dry_run: nothing was deleted; the counts are what would have been.
+        calls: captured calls deleted for their age (``calls_older_than``), not counting
+            those deleted with their workflow.
     """
 
     workflows: int = 0
@@ -61,6 +69,7 @@ class PruneReport:
     jobs: int = 0
     batches: int = 0
     dry_run: bool = False
+    calls: int = 0
 
 
 def as_age(value: object, what: str) -> timedelta:
@@ -106,6 +115,7 @@ async def prune(
     dry_run: bool = False,
     limit: int = DEFAULT_LIMIT,
     pause: float = 0.0,
+    calls_older_than: timedelta | float | None = None,
 ) -> PruneReport:
     """Delete finished workflows older than ``older_than``, with all their rows.
 
@@ -118,25 +128,31 @@ async def prune(
             than ``limit`` goes alone).
         pause: seconds to wait between two batches, giving way to other work (the
             ``Pruner`` waits ``PRUNER_PAUSE``, half a second).
+        calls_older_than: also delete captured calls older than this, whatever their
+            workflow's state (None: calls go only with their workflow).
 
     Returns:
         The counts of what was deleted.
 
     Raises:
-        RetentionError: ``older_than`` or ``limit`` is not valid; nothing was deleted.
+        RetentionError: ``older_than``, ``calls_older_than`` or ``limit`` is not valid;
+            nothing was deleted.
 
     Example:
         >>> report = await baton.prune(timedelta(days=7))
         >>> report.workflows, report.steps
     """
     age = as_age(older_than, "older_than")
+    calls_age = None if calls_older_than is None else as_age(calls_older_than, "calls_older_than")
     batch_limit = check_limit(limit)
     wait = check_pause(pause)
     instance = _oban.instance(oban)
     totals = {"workflows": 0, "steps": 0, "edges": 0, "jobs": 0}
-    batches = 0
+    batches = calls = 0
     meta = {"older_than": age, "dry_run": dry_run}
     with telemetry.span("baton.prune", meta) as collector:
+        if calls_age is not None:
+            calls, batches = await _prune_calls(instance, calls_age, batch_limit, wait, dry_run)
         cutoff = await store.prune_cutoff(instance, age)
         after = store.PRUNE_START
         while True:
@@ -151,9 +167,25 @@ async def prune(
             after = batch.last
             for name in totals:
                 totals[name] += getattr(batch, name)
-        report = PruneReport(**totals, batches=batches, dry_run=dry_run)
+        report = PruneReport(**totals, batches=batches, dry_run=dry_run, calls=calls)
         collector.add({"report": report})
     return report
+
+
+async def _prune_calls(
+    oban: Oban, age: timedelta, limit: int, wait: float, dry_run: bool
+) -> tuple[int, int]:
+    """Delete the calls captured longer than ``age`` ago; the count and the batches."""
+    cutoff = await store.prune_cutoff(oban, age)
+    if dry_run:
+        return await store.prune_calls(oban, cutoff, limit, delete=False), 0
+    total = batches = 0
+    while count := await store.prune_calls(oban, cutoff, limit, delete=True):
+        total += count
+        batches += 1
+        if wait:
+            await asyncio.sleep(wait)
+    return total, batches
 
 
 class Pruner(LeaderLoop):
@@ -167,6 +199,8 @@ class Pruner(LeaderLoop):
         limit: the most steps deleted per transaction (see ``prune``).
         pause: seconds between two batches of one run, so that a backlog is deleted at a
             pace the running workflows hardly notice (``docs/performance.md``).
+        calls_max_age: how long captured calls are kept (a day by default); ``None``
+            keeps them as long as their workflow.
 
     Raises:
         RetentionError: an argument is not valid.
@@ -187,6 +221,7 @@ class Pruner(LeaderLoop):
         interval: float = DEFAULT_INTERVAL,
         limit: int = DEFAULT_LIMIT,
         pause: float = PRUNER_PAUSE,
+        calls_max_age: timedelta | float | None = DEFAULT_CALLS_MAX_AGE,
     ) -> None:
         if (
             isinstance(interval, bool)
@@ -195,6 +230,9 @@ class Pruner(LeaderLoop):
         ):
             raise RetentionError(f"interval must be a positive number of seconds, got {interval!r}")
         self.max_age = None if max_age is None else as_age(max_age, "max_age")
+        self.calls_max_age = (
+            None if calls_max_age is None else as_age(calls_max_age, "calls_max_age")
+        )
         self._limit = check_limit(limit)
         self._pause = check_pause(pause)
         super().__init__(_oban.instance(oban), float(interval))
@@ -207,7 +245,15 @@ class Pruner(LeaderLoop):
         """One run of ``prune(max_age)``; what it deleted is logged."""
         if self.max_age is None:
             return
-        report = await prune(self.max_age, oban=self._oban, limit=self._limit, pause=self._pause)
+        report = await prune(
+            self.max_age,
+            oban=self._oban,
+            limit=self._limit,
+            pause=self._pause,
+            calls_older_than=self.calls_max_age,
+        )
+        if report.calls:
+            logger.info("Baton pruned %d captured call(s)", report.calls)
         if report.workflows:
             logger.info(
                 "Baton pruned %d workflow(s) finished over %s ago: %d step(s), "

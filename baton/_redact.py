@@ -85,3 +85,53 @@ class RedactingFilter(logging.Filter):
 
 LOG_FILTER = RedactingFilter()
 logging.getLogger("baton").addFilter(LOG_FILTER)
+
+
+#: Keys whose values are secrets wherever they appear in a captured call (compared in
+#: lower case, with ``-`` read as ``_``): authorization headers, API keys, tokens.
+SECRET_KEYS = frozenset(
+    {
+        "authorization",
+        "proxy_authorization",
+        "api_key",
+        "apikey",
+        "x_api_key",
+        "api_token",
+        "x_goog_api_key",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "token",
+        "secret",
+        "client_secret",
+        "aws_secret_access_key",
+        "private_key",
+        "password",
+        "cookie",
+        "set_cookie",
+    }
+)
+# "Bearer <token>" anywhere, and OpenAI/Anthropic-style keys (sk-…, sk-ant-…). Each pattern
+# starts with a literal, so a long text (a base64 image) is scanned in linear time; the
+# URL pattern of redact() is not used on captured calls for that reason: it starts at
+# every letter of a long run of letters and digits.
+_URL_IN_TEXT = re.compile(r"(?P<head>://[^:@/\s]*):\S*@")
+_BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_API_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a mapping key names a secret (``Authorization``, ``api_key``, ``x-api-key``)."""
+    return name.lower().replace("-", "_") in SECRET_KEYS
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with bearer tokens, ``sk-`` API keys and DSN passwords replaced by ``***``.
+
+    Example:
+        >>> redact_secrets("Authorization: Bearer abc.def and key sk-proj-12345678")
+        'Authorization: Bearer *** and key ***'
+    """
+    text = _BEARER.sub(rf"\g<head>{HIDDEN}", text)
+    text = _URL_IN_TEXT.sub(rf"\g<head>:{HIDDEN}@", _API_KEY.sub(HIDDEN, text))
+    return _SETTING.sub(rf"\g<head>{HIDDEN}", text)

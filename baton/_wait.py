@@ -7,8 +7,9 @@ import asyncio
 from oban import Oban
 
 from . import _oban
-from ._control import WorkflowStatus, check_id, status
+from ._control import check_id, status
 from ._events import Reconnected, WorkflowFinished, subscribe
+from ._status import WorkflowStatus
 from .errors import InvalidOption
 
 

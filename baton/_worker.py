@@ -12,29 +12,28 @@ On every run the worker, in order:
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, overload
 
 import oban
 from oban import Cancel, Job, Snooze
-from psycopg import InterfaceError, OperationalError
 
 from . import (
     _branches,
+    _budget,
+    _capture,
     _context,
-    _expansion,
     _interrupt,
     _json,
     _limiter,
     _oban,
     _stream,
     _tracing,
+    _write,
     store,
 )
 from ._gate import Blocked, Cancelled, Ready, Wait, gate
@@ -42,8 +41,6 @@ from ._limits import check_key
 from ._outcomes import Complete, Discard, Error, StepFailed
 from ._usage import DEFAULT_PRICING, Pricing, default_pricing, split_usage, usage_record
 from .errors import (
-    ContextConflict,
-    InvalidContext,
     InvalidExpansion,
     InvalidOption,
     InvalidSkip,
@@ -72,6 +69,7 @@ class WorkerOptions:
     pricing: Pricing = DEFAULT_PRICING
     store_retry: float = DEFAULT_STORE_RETRY
     interruptible: bool = True
+    capture: bool = False
     limit: str | None = None
 
 
@@ -100,6 +98,7 @@ def worker(
     store_retry: float = ...,
     interruptible: bool = ...,
     limit: str | None = ...,
+    capture: bool = ...,
     **options: Any,
 ) -> Callable[[type], type[oban.Worker]]: ...
 def worker(
@@ -112,6 +111,7 @@ def worker(
     store_retry: float = DEFAULT_STORE_RETRY,
     interruptible: bool = True,
     limit: str | None = None,
+    capture: bool = False,
     **options: Any,
 ) -> type[oban.Worker] | Callable[[type], type[oban.Worker]]:
     """Make a class with ``perform_workflow`` a workflow step; a drop-in for ``oban.worker``.
@@ -131,6 +131,8 @@ def worker(
         limit: the key of a rate limit (``baton.set_limit``) every call must be admitted
             by; a step without room snoozes, its attempt not counted. An optional
             ``estimate_tokens(self, job)`` gives the tokens charged before the call.
+        capture: store the calls its steps pass to ``baton.capture`` (see
+            ``docs/captured-calls.md``), whatever their workflow says.
         **options: any ``oban.worker`` option: ``queue``, ``max_attempts``, ``priority``,
             ``tags``, ``oban``, ``cron``, …
 
@@ -155,6 +157,7 @@ def worker(
         store_retry=store_retry,
         interruptible=check_interruptible(interruptible),
         limit=check_limit(limit),
+        capture=_capture.check_option(capture),
     )
 
     def decorate(target: type) -> type[oban.Worker]:
@@ -219,12 +222,17 @@ async def _run_step(self: Any, job: Job, instance: oban.Oban, context: store.Ste
         case Ready():
             pass
 
+    capturing = _capture.begin(
+        job, self._baton.capture or context.capture or _capture.process_capture()
+    )
     try:
         async with _stream.running(instance, job, context.workflow_id, context.name):
             outcome = await _limited(self, job, instance)
     except NotADependency:
         _oban.discard_now(job)  # the same code asks for the same name on every attempt
         raise
+    finally:
+        await _capture.end(instance, job, capturing)
     return await _finish(self, job, (instance, context), outcome)
 
 
@@ -297,14 +305,21 @@ async def _finish(
         recorded = _json.encode(record)
     unless = self._baton.interruptible
     if extras is not None:
-        write = _completion(instance, job, context, encoded, recorded, extras, unless)
+        write = _write.completion(instance, job, context, encoded, recorded, extras, unless)
+    elif context.budgeted and recorded is not None:
+        write = functools.partial(
+            store.store_charged_result, instance, job, encoded, recorded, unless_cancelled=unless
+        )
     else:
         write = functools.partial(
-            store.store_result, instance, job, encoded, recorded, unless_cancelled=unless
+            _write.store_plain, instance, job, encoded, recorded, unless_cancelled=unless
         )
-    stored = await _store(job, write, self._baton.store_retry)
+    done = await _write.with_retry(job, write, self._baton.store_retry)
+    await _budget.follow(instance, job, done.charged, usage)
+    stored = done.stored
     if stored == "refused":
-        return Cancel(Cancelled(context.workflow_id).reason() + ": the result was not stored")
+        cancelled = Cancelled(context.workflow_id, done.reason or context.workflow_reason)
+        return Cancel(cancelled.reason() + ": the result was not stored")
     if stored == "already":
         logger.info(
             "step %r of workflow %r: a result was already stored by another attempt",
@@ -312,73 +327,6 @@ async def _finish(
             context.workflow_id,
         )
     return None
-
-
-def _completion(
-    instance: oban.Oban,
-    job: Job,
-    context: store.StepContext,
-    encoded: str | None,
-    usage: str | None,
-    outcome: Complete,
-    unless_cancelled: bool,
-) -> Callable[[], Awaitable[store.Stored]]:
-    """The write of a ``Complete`` with steps or context to add, checked before it runs.
-
-    A definition that cannot be stored discards the step: the same work would build it
-    the same way again.
-    """
-    try:
-        expansion: store.Addition | None = None
-        added: dict[str, Any] = {}
-        if outcome.add is not None:
-            expansion, added = _expansion.plan(outcome.add, context.name, context.workflow_id)
-        where = f"step {context.name!r}"
-        values = _context.merge(added, _context.check(outcome.context or {}, where), where)
-        skip = None if outcome.skip is None else _branches.request(outcome.skip, context.name)
-    except (InvalidExpansion, InvalidContext, InvalidSkip):
-        _oban.discard_now(job)
-        raise
-
-    async def write() -> store.Stored:
-        try:
-            return await _expansion.complete(
-                instance,
-                job,
-                encoded,
-                usage,
-                expansion,
-                values,
-                unless_cancelled=unless_cancelled,
-                skip=skip,
-            )
-        except (ContextConflict, InvalidSkip):
-            _oban.discard_now(job)
-            raise
-
-    return write
-
-
-async def _store(
-    job: Job, write: Callable[[], Awaitable[store.Stored]], patience: float
-) -> store.Stored:
-    """Store the result, retrying through a database outage for up to ``patience`` s."""
-    deadline = time.monotonic() + patience
-    delay = 0.1
-    while True:
-        try:
-            return await write()
-        except (OperationalError, InterfaceError) as error:
-            if time.monotonic() + delay > deadline:
-                raise
-            logger.warning(
-                "job %s: cannot store its result yet (%s); retrying in %.1fs",
-                job.id,
-                str(error).strip().splitlines()[0] if str(error).strip() else error,
-                delay,
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
 
 
 async def _callback(self: Any, name: str, reason: str, job: Job) -> None:

@@ -13,6 +13,8 @@ Every error derives from :class:`BatonError`::
     │   ├── InvalidStep             a step's job, args or options cannot be stored
     │   ├── InvalidContext          workflow context that is not a JSON object, or too big
     │   ├── DuplicateWorkflow       insert(): an unfinished workflow holds the same unique_key
+    │   ├── InvalidBudget           a bad budget_usd, budget_tokens, max_steps or capture; or
+    │   │                           more steps than max_steps at insert
     │   └── TemplateError           a workflow template (JSON/TOML) is invalid; names the entry
     ├── InvalidOption               an option or argument has a value Baton does not accept
     │   ├── RetentionError          a bad argument to prune() or Pruner (also a ValueError)
@@ -40,6 +42,7 @@ Every error derives from :class:`BatonError`::
         │   └── StepSkipped         the dep was skipped (a branch not taken): it has no result
         ├── UnstorableResult        a returned value is not JSON or is over the size limit
         ├── InvalidExpansion        steps a running step returned to add cannot be added
+        │   └── TooManySteps        they would take the workflow past its max_steps
         ├── ContextConflict         a step tried to change a context value already set
         └── InvalidSkip             Complete(skip=...) names a step that is not a direct dependent
 
@@ -59,6 +62,7 @@ __all__ = [
     "DuplicateWorkflow",
     "EmbeddedPostgresMissing",
     "EmptyWorkflow",
+    "InvalidBudget",
     "InvalidContext",
     "InvalidDSN",
     "InvalidExpansion",
@@ -83,6 +87,7 @@ __all__ = [
     "StepSkipped",
     "StreamError",
     "TemplateError",
+    "TooManySteps",
     "UnknownDependency",
     "UnknownResponse",
     "UnknownStep",
@@ -155,6 +160,11 @@ class DuplicateWorkflow(WorkflowError):
         super().__init__(message)
         self.unique_key = unique_key
         self.workflow_id = workflow_id
+
+
+class InvalidBudget(WorkflowError):
+    """A workflow's ``budget_usd``, ``budget_tokens``, ``max_steps`` or ``capture`` is not
+    valid, or the workflow has more steps than its ``max_steps``; nothing was written."""
 
 
 class TemplateError(WorkflowError):
@@ -355,4 +365,12 @@ class InvalidSkip(ResultError):
     Only the step's direct dependents (the steps that list it, or a group holding it, in
     their deps) can be skipped, by name. The step is discarded rather than retried, and
     nothing it returned is written: no result, no skips, no added steps or context.
+    """
+
+
+class TooManySteps(InvalidExpansion):
+    """``Complete(add=...)`` would take its workflow past ``max_steps``.
+
+    Nothing is written and the adding step is discarded: the same work would add as many
+    steps again.
     """

@@ -3,8 +3,8 @@
     python -m benchmarks [--quick] [--only NAME,...] [--repeat 3] [--json out.json] [--dsn URL]
 
 Scenarios, in this order: handoff, throughput, fanout, expand, insert, events, memory,
-scale, subscribed, prune, analytics, signal, limits. Progress goes to stderr; the table
-to stdout.
+scale, subscribed, prune, analytics, signal, limits, captured_calls, budget. Progress goes
+to stderr; the table to stdout.
 """
 
 from __future__ import annotations

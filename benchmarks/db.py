@@ -27,7 +27,7 @@ MARKER = "baton_bench_marker"
 
 RESET = """
 TRUNCATE TABLE oban_jobs, baton_workflows, baton_steps, baton_edges, baton_usage,
-    baton_limit_calls RESTART IDENTITY
+    baton_limit_calls, baton_calls RESTART IDENTITY
 """
 
 

@@ -432,6 +432,22 @@ def analytics_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def per_step_rows(result: dict[str, Any], what: str, baseline: str) -> list[dict[str, Any]]:
+    """A step's cost with a feature (captured call, budget) against the same step without."""
+    s = result["summary"]
+    return [
+        _row(
+            f"{what}, per step ({result['steps']:,} single-step workflows)",
+            stats.fmt_ms(s["with"]),
+            baseline,
+            stats.fmt_ms(s["without"]),
+            fmt_ratio(s["ratio"]),
+            "info",
+            "",
+        )
+    ]
+
+
 def rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if "handoff" in results:
@@ -460,6 +476,10 @@ def rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         out += signal_rows(results["signal"])
     if "limits" in results:
         out += limits_rows(results["limits"])
+    if "captured_calls" in results:
+        out += per_step_rows(results["captured_calls"], "a captured call", "capture off")
+    if "budget" in results:
+        out += per_step_rows(results["budget"], "usage charged to a budget", "no budget")
     return out
 
 

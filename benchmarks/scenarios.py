@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 
 from baton import Workflow
-from benchmarks import db, stats
+from benchmarks import db, llm_ops, stats
 from benchmarks.analytics import analytics
 from benchmarks.common import (
     INSERT_QUEUE,
@@ -414,6 +414,8 @@ SCENARIOS: dict[str, Callable[[Bench], Awaitable[dict[str, Any]]]] = {
     "analytics": analytics,
     "signal": signals,
     "limits": limits,
+    "captured_calls": llm_ops.captured_calls,
+    "budget": llm_ops.budget,
 }
 
 

@@ -14,8 +14,8 @@ from typing import Any, NoReturn
 import click
 import psycopg
 
-from .._control import WorkflowStatus
 from .._redact import redact
+from .._status import WorkflowStatus
 from ..errors import BatonError
 from ._terminal import unserved_hint
 from ._watch import finished

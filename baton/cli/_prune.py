@@ -83,6 +83,12 @@ def describe(age: timedelta) -> str:
     help="Seconds to wait between batches, giving way to running workflows "
     f"(baton.Pruner waits {_prune.PRUNER_PAUSE:g}).",
 )
+@click.option(
+    "--calls-older-than",
+    type=DURATION,
+    default=None,
+    help="Also delete captured calls older than this, whatever their workflow's state.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 def prune(
     config: str | None,
@@ -92,6 +98,7 @@ def prune(
     dry_run: bool,
     limit: int,
     pause: float,
+    calls_older_than: timedelta | None,
     as_json: bool,
 ) -> None:
     """Delete finished workflows older than --older-than, with their steps, edges and jobs.
@@ -101,7 +108,14 @@ def prune(
     """
     report = call(
         settings(config, dsn, prefix),
-        lambda oban: _prune.prune(older_than, oban=oban, dry_run=dry_run, limit=limit, pause=pause),
+        lambda oban: _prune.prune(
+            older_than,
+            oban=oban,
+            dry_run=dry_run,
+            limit=limit,
+            pause=pause,
+            calls_older_than=calls_older_than,
+        ),
     )
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(report), indent=2))
@@ -118,12 +132,16 @@ def summary(report: _prune.PruneReport, older_than: timedelta) -> str:
     """One line saying what a prune deleted (or, in a dry run, would have)."""
     which = "finished workflow" if not older_than else "workflow"
     when = f" finished more than {describe(older_than)} ago" if older_than else ""
-    if not report.workflows:
+    calls = f" and {plural(report.calls, 'captured call')}" if report.calls else ""
+    if not report.workflows and not report.calls:
         return f"Nothing to prune: no {which}{when}."
+    if not report.workflows:
+        done = "Would prune" if report.dry_run else "Pruned"
+        return f"{done} {plural(report.calls, 'captured call')}; no {which}{when}."
     counted = f"{plural(report.workflows, which)}{when}: " + ", ".join(
         plural(count, noun)
         for count, noun in ((report.steps, "step"), (report.edges, "edge"), (report.jobs, "job"))
     )
     if report.dry_run:
-        return f"Would prune {counted} (dry run: nothing deleted)."
-    return f"Pruned {counted} ({plural(report.batches, 'batch', 'batches')})."
+        return f"Would prune {counted}{calls} (dry run: nothing deleted)."
+    return f"Pruned {counted}{calls} ({plural(report.batches, 'batch', 'batches')})."

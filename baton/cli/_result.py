@@ -8,13 +8,13 @@ from typing import Any
 import click
 from oban import Oban
 
-from .. import _control, _results
+from .. import _control, _results, _status
 from .._names import suggestion
 from ._connection import call, settings
 from ._options import WORKFLOW_ID, connection
 
 
-def missing(current: _control.WorkflowStatus, step: str) -> str:
+def missing(current: _status.WorkflowStatus, step: str) -> str:
     """Why ``step`` has no value in the workflow's results: unknown, or not completed."""
     states = {item.name: item.state for item in current.steps}
     groups = {item.group for item in current.steps if item.group is not None}
@@ -47,7 +47,7 @@ def result(
     are left out; one that returned nothing is null.
     """
 
-    async def action(oban: Oban) -> tuple[dict[str, Any], _control.WorkflowStatus | None]:
+    async def action(oban: Oban) -> tuple[dict[str, Any], _status.WorkflowStatus | None]:
         values = await _results.results(workflow_id, oban=oban)
         if step is None or step in values:
             return values, None

@@ -14,7 +14,7 @@ import click
 from oban import Oban
 from rich.console import Console
 
-from .._control import WorkflowStatus
+from .._status import WorkflowStatus
 from ..errors import TemplateError
 from ..workflow import Workflow
 from . import _terminal, _watch

@@ -21,7 +21,7 @@ import click
 from oban.telemetry import logger as telemetry_logger
 
 from .. import _oban
-from .._prune import DEFAULT_MAX_AGE, Pruner
+from .._prune import DEFAULT_CALLS_MAX_AGE, DEFAULT_MAX_AGE, Pruner
 from .._schedule_template import schedule_template
 from .._sweep import Sweeper
 from ..errors import BatonError
@@ -80,6 +80,13 @@ def parse_queues(text: str) -> dict[str, int]:
     help="Prune workflows finished longer ago than this (7d, 12h, 30m, 45s), on the leader "
     "(with baton.Pruner).",
 )
+@click.option(
+    "--prune-calls-after",
+    type=DURATION,
+    default=describe(DEFAULT_CALLS_MAX_AGE),
+    show_default=True,
+    help="Prune captured calls (baton.capture) older than this, before their workflow.",
+)
 @click.option("--no-prune", is_flag=True, help="Do not prune finished workflows.")
 @click.option(
     "--schedule",
@@ -106,6 +113,7 @@ def start(
     pool_max_size: int | None,
     sweep_interval: float,
     prune_after: timedelta,
+    prune_calls_after: timedelta,
     no_prune: bool,
     schedules: tuple[str, ...],
     imports: tuple[str, ...],
@@ -143,7 +151,9 @@ def start(
             raise click.ClickException(first_line(error)) from None
         logger.info("schedule %r: %s, from %s", registered.name, registered.cron, path)
     pruning = None if no_prune else prune_after
-    run_or_exit(run_workers(conf, schema, sweep_interval, pruning, imported))
+    run_or_exit(
+        run_workers(conf, schema, sweep_interval, pruning, imported, calls_after=prune_calls_after)
+    )
 
 
 async def run_workers(
@@ -152,6 +162,8 @@ async def run_workers(
     sweep_interval: float,
     prune_after: timedelta | None,
     imported: Sequence[str] = (),
+    *,
+    calls_after: timedelta | None = DEFAULT_CALLS_MAX_AGE,
 ) -> None:
     """Run ``conf``'s Oban instance until SIGTERM or SIGINT, then stop it gracefully.
 
@@ -162,6 +174,7 @@ async def run_workers(
         prune_after: the age at which ``baton.Pruner`` prunes finished workflows (on the
             leader only); None runs no pruner.
         imported: the modules imported for ``--import``, logged once the database answers.
+        calls_after: the age at which the pruner deletes captured calls.
     """
     await probe(conf.dsn, prefix)
     if imported:
@@ -197,7 +210,7 @@ async def run_workers(
         async with (
             oban,
             Sweeper(oban, interval=sweep_interval),
-            Pruner(oban, max_age=prune_after),
+            Pruner(oban, max_age=prune_after, calls_max_age=calls_after),
         ):
             queues = ",".join(f"{name}:{limit}" for name, limit in conf.queues.items())
             logger.info(

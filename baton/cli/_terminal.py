@@ -22,10 +22,10 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .._control import StepStatus, WorkflowStatus, WorkflowSummary
 from .._flow_view import flow_note
 from .._graph import nesting_order
 from .._names import SEPARATOR
+from .._status import StepStatus, WorkflowStatus, WorkflowSummary
 from ._sanitize import clean, clean_line
 
 PIPED_WIDTH = 160
@@ -160,6 +160,8 @@ def header(current: WorkflowStatus, now: datetime) -> Text:
     text.append(clean_line(current.name or "(unnamed)"), style="bold")
     text.append(f"  {clean_line(current.id)}\n", style="dim")
     text.append_text(_state(current.state))
+    if current.reason:  # failed as a whole: "failed (budget)"
+        text.append(f" ({clean_line(current.reason)})")
     completed = current.counts.get("completed", 0)
     text.append(f" · {completed}/{len(current.steps)} steps completed")
     if current.counts.get("skipped"):  # branches not taken
@@ -170,6 +172,8 @@ def header(current: WorkflowStatus, now: datetime) -> Text:
         verb = "took" if current.finished_at else "running for"
     text.append(f" · {verb} {duration(_elapsed(current, now))}")
     text.append(f" · cost {cost(current.cost_usd)}")
+    if current.budget_usd is not None:
+        text.append(f" of {cost(current.budget_usd)} budget")
     note = flow_note(current, now)  # deadline and unique key (docs/deadlines.md, unique.md)
     if note:
         text.append(f"\n{clean_line(note)}", style="bold red" if current.reason else "dim")

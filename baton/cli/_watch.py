@@ -19,8 +19,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .._control import WorkflowStatus, status
+from .._control import status
 from .._events import Event, StepEvent, StepOutput, StepsAdded, WorkflowFinished, subscribe
+from .._status import WorkflowStatus
 from ._output import OutputTail, output_line
 from ._sanitize import clean_line
 from ._terminal import (

@@ -16,8 +16,8 @@ from typing import Any
 import click
 from oban import Oban
 
-from .. import _control, _graph, _results
-from . import _terminal, _watch
+from .. import _capture, _control, _graph, _results, _status
+from . import _calls, _terminal, _watch
 from ._connection import call, settings
 from ._exits import exit_as_watched
 from ._options import TIMEOUT, WORKFLOW_ID, connection
@@ -67,23 +67,37 @@ def list_command(
 @WORKFLOW_ID
 @connection
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--calls", "with_calls", is_flag=True, help="Also show the captured LLM calls.")
 def status(
-    workflow_id: str, config: str | None, dsn: str | None, prefix: str | None, as_json: bool
+    workflow_id: str,
+    config: str | None,
+    dsn: str | None,
+    prefix: str | None,
+    as_json: bool,
+    with_calls: bool,
 ) -> None:
     """A workflow's steps: state, queue, attempts, duration and last error.
 
-    With ``--json``, the status and, under ``results``, what the completed steps returned.
+    With ``--json``, the status and, under ``results``, what the completed steps returned;
+    with ``--calls``, the calls its steps captured (under ``calls`` with ``--json``).
     """
 
-    async def action(oban: Oban) -> tuple[_control.WorkflowStatus, dict[str, Any]]:
+    async def action(
+        oban: Oban,
+    ) -> tuple[_status.WorkflowStatus, dict[str, Any], list[_capture.CapturedCall]]:
         current = await _control.status(workflow_id, oban=oban)
-        return current, await _results.results(workflow_id, oban=oban) if as_json else {}
+        values = await _results.results(workflow_id, oban=oban) if as_json else {}
+        captured = await _capture.calls(workflow_id, oban=oban) if with_calls else []
+        return current, values, captured
 
-    current, values = call(settings(config, dsn, prefix), action)
+    current, values, captured = call(settings(config, dsn, prefix), action)
     if as_json:
-        click.echo(_to_json({**dataclasses.asdict(current), "results": values}))
+        extra = {"calls": [dataclasses.asdict(c) for c in captured]} if with_calls else {}
+        click.echo(_to_json({**dataclasses.asdict(current), "results": values, **extra}))
     else:
         _terminal.console().print(_terminal.status_view(current))
+        if with_calls:
+            _terminal.console().print(_calls.calls_view(captured))
 
 
 @click.command()
@@ -142,7 +156,7 @@ def graph(
 def cancel(workflow_id: str, config: str | None, dsn: str | None, prefix: str | None) -> None:
     """Cancel every unfinished step of a workflow."""
 
-    async def action(oban: Oban) -> tuple[_control.WorkflowStatus, int]:
+    async def action(oban: Oban) -> tuple[_status.WorkflowStatus, int]:
         before = await _control.status(workflow_id, oban=oban)
         if before.finished_at is not None:
             return before, 0

@@ -6,4 +6,5 @@ SELECT j.id
  WHERE s.workflow_id = %(workflow_id)s
    AND s.outcome IS NULL
    AND (j.state <> 'suspended' OR NOT (s.gated AND s.callbacks))
+   AND j.id IS DISTINCT FROM %(sparing)s::bigint
  ORDER BY j.id

@@ -1,12 +1,14 @@
 WITH workflow AS (
     INSERT INTO {prefix}.baton_workflows
         (id, name, ignore_cancelled, ignore_discarded, ignore_deleted, step_count, unsettled,
-         context, deadline_at, unique_key, traceparent)
+         context, deadline_at, unique_key, traceparent, budget_usd, budget_tokens, max_steps,
+         capture)
     VALUES
         (%(id)s, %(name)s, %(ignore_cancelled)s, %(ignore_discarded)s, %(ignore_deleted)s,
          %(step_count)s, %(step_count)s, %(context)s::jsonb,
          timezone('UTC', now()) + make_interval(secs => %(deadline_s)s::double precision),
-         %(unique_key)s, %(traceparent)s)
+         %(unique_key)s, %(traceparent)s, %(budget_usd)s::numeric, %(budget_tokens)s,
+         %(max_steps)s, %(capture)s)
 ),
 -- the columns of the steps JSON are baton.store.StepInput's fields, bound as step_input
 input AS (

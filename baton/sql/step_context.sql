@@ -27,7 +27,9 @@ WITH me AS (
            w.name AS workflow_name,
            s.outcome IS NOT DISTINCT FROM 'skipped' AS skipped,
            w.traceparent,
-           s.job_id
+           s.job_id,
+           w.budget_usd IS NOT NULL OR w.budget_tokens IS NOT NULL AS budgeted,
+           w.capture
       FROM {prefix}.baton_steps s
       JOIN {prefix}.baton_workflows w ON w.id = s.workflow_id
      WHERE s.workflow_id = %(workflow_id)s AND s.name = %(step)s AND s.job_id = %(job_id)s
@@ -41,6 +43,6 @@ sent AS (
 )
 SELECT me.workflow_id, me.name, me.performed, me.deps, me.ignore_cancelled,
        me.ignore_discarded, me.ignore_deleted, me.upstream, me.workflow_cancelled,
-       me.workflow_reason, me.skipped, me.traceparent
+       me.workflow_reason, me.skipped, me.traceparent, me.budgeted, me.capture
   FROM me
  CROSS JOIN sent

@@ -7,6 +7,7 @@ per operation and never see a cursor.
 
 from __future__ import annotations
 
+from ._calls import call_counts, insert_calls, prune_calls
 from ._databases import answers, create_database, drop_database
 from ._events import notify_output
 from ._flow import expire_deadlines
@@ -28,6 +29,8 @@ from ._prune import START as PRUNE_START
 from ._prune import PrunedBatch, prune_batch, prune_cutoff
 from ._rows import (
     Admission,
+    CallRow,
+    Charge,
     Edge,
     GraphRow,
     LimitRow,
@@ -57,6 +60,7 @@ from ._steps import (
     step_context,
     step_result,
     step_rows,
+    store_charged_result,
     store_result,
     workflow_context,
 )
@@ -64,9 +68,11 @@ from ._sweep import activate_stuck, settle_unseen
 from ._usage import usage_report
 from ._workflows import (
     cancel,
+    cancellable_jobs,
     edges_and_previews,
     list_workflows,
     retry,
+    workflow_calls,
     workflow_exists,
     workflow_graph,
     workflow_results,
@@ -80,6 +86,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "Addition",
     "Admission",
+    "CallRow",
+    "Charge",
     "Completion",
     "Edge",
     "GraphRow",
@@ -103,7 +111,9 @@ __all__ = [
     "acquire_limit",
     "activate_stuck",
     "answers",
+    "call_counts",
     "cancel",
+    "cancellable_jobs",
     "claim_tick",
     "complete",
     "correct_limit",
@@ -112,6 +122,7 @@ __all__ = [
     "drop_database",
     "edges_and_previews",
     "expire_deadlines",
+    "insert_calls",
     "insert_workflow",
     "install_schema",
     "installed_version",
@@ -122,6 +133,7 @@ __all__ = [
     "notify_output",
     "pause_limit",
     "prune_batch",
+    "prune_calls",
     "prune_cutoff",
     "register_presence",
     "remove_limit",
@@ -135,9 +147,11 @@ __all__ = [
     "step_context",
     "step_result",
     "step_rows",
+    "store_charged_result",
     "store_result",
     "take_signal",
     "usage_report",
+    "workflow_calls",
     "workflow_context",
     "workflow_exists",
     "workflow_graph",

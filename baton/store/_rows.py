@@ -40,10 +40,12 @@ class StepContext:
         upstream: ``(step, state)`` of every expanded dep, read only when the counters say
             the step is not clear to run; None when every dep completed or is ignored.
         workflow_cancelled: ``baton.cancel`` was called on the workflow, or it failed as
-            a whole.
-        workflow_reason: why it failed as a whole (``deadline``); None otherwise.
+            a whole (a deadline, a budget).
+        workflow_reason: why it failed as a whole (``deadline``, ``budget``); None otherwise.
         skipped: Baton skipped the step (branches): its worker acks it without running.
         traceparent: the W3C trace context stored with the workflow at insert, or None.
+        budgeted: the workflow has a cost or token budget (its usage is charged to it).
+        capture: the workflow captures its steps' calls (``Workflow(capture=True)``).
     """
 
     workflow_id: str
@@ -58,6 +60,8 @@ class StepContext:
     workflow_reason: str | None = None
     skipped: bool = False
     traceparent: str | None = None
+    budgeted: bool = False
+    capture: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,9 @@ class LockedStep:
     outcome: str | None
     workflow_cancelled: bool
     context: dict[str, Any]
+    step_count: int = 0
+    max_steps: int | None = None
+    budgeted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,10 @@ class WorkflowRow:
     step_count: int
     deadline_at: datetime | None = None
     unique_key: str | None = None
+    budget_usd: Decimal | None = None
+    budget_tokens: int | None = None
+    spent_tokens: int = 0
+    max_steps: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,3 +357,38 @@ class LimitRow:
     paused_until: datetime | None
     requests_used: int
     tokens_used: int
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """What charging a step's usage to its workflow's budgets did.
+
+    Attributes:
+        stops: this charge reached a budget and stopped the workflow (reason ``budget``).
+        unpriced: the usage had no cost although the workflow has a cost budget.
+    """
+
+    stops: bool
+    unpriced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallRow:
+    """One captured call of a step attempt."""
+
+    step: str
+    attempt: int
+    seq: int
+    captured_at: datetime
+    request: Any
+    response: Any
+    bytes: int
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallCount:
+    """How many calls one step captured."""
+
+    step: str
+    calls: int

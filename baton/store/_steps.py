@@ -16,10 +16,12 @@ from oban.job import JobState
 from psycopg import AsyncConnection, errors
 
 from .. import _oban
-from ..errors import DuplicateWorkflow, WorkflowError
+from ..errors import DuplicateWorkflow, TooManySteps, WorkflowError
 from . import _execute as db
 from . import _flow
+from ._budget import NO_CHARGE, charge
 from ._rows import (
+    Charge,
     DepLookup,
     InsertedJob,
     LockedStep,
@@ -132,7 +134,7 @@ def _collision(workflow_id: str, error: errors.UniqueViolation) -> WorkflowError
     )
 
 
-def _key(job: Job) -> dict[str, Any]:
+def step_key(job: Job) -> dict[str, Any]:
     """What finds a job's step: the primary key its meta names, and the id the step recorded.
 
     Job ids alone are no identity: Oban's restart after a truncation while Baton's rows remain.
@@ -149,7 +151,7 @@ async def step_context(oban: Oban, job: Job) -> StepContext | None:
 
     The same statement broadcasts the step's ``executing`` event.
     """
-    params = {**_key(job), "worker": job.worker, "attempt": job.attempt}
+    params = {**step_key(job), "worker": job.worker, "attempt": job.attempt}
     async with _oban.single(oban) as conn:
         return await db.row(conn, "step_context.sql", _oban.prefix(oban), params, StepContext)
 
@@ -172,13 +174,35 @@ async def store_result(
 
     With ``unless_cancelled``, nothing is written once the workflow's cancel is committed.
     """
-    params = _result_params(job, encoded, usage, unless_cancelled)
+    params = result_params(job, encoded, usage, unless_cancelled)
     async with _oban.single(oban) as conn:
         [stored] = await db.values(conn, "store_result.sql", _oban.prefix(oban), params)
         return cast(Stored, stored)
 
 
-def _result_params(
+async def store_charged_result(
+    oban: Oban, job: Job, encoded: str | None, usage: str, *, unless_cancelled: bool = False
+) -> Completion:
+    """``store_result``, and the usage charged to the workflow's budgets, in one transaction.
+
+    The workflow's row is locked first (the lock every settlement takes first), so the
+    charges of steps finishing together on any number of nodes queue and add up. Nothing
+    is charged when the result is not stored.
+    """
+    prefix = _oban.prefix(oban)
+    key = step_key(job)
+    async with _oban.pooled(oban) as conn, conn.transaction():
+        reason = await db.values(
+            conn, "budget/lock.sql", prefix, {"workflow_id": key["workflow_id"]}
+        )
+        params = result_params(job, encoded, usage, unless_cancelled)
+        [stored] = await db.values(conn, "store_result.sql", prefix, params)
+        if stored != "stored":
+            return Completion(cast(Stored, stored), reason=reason[0] if reason else None)
+        return Completion("stored", charged=await charge(conn, prefix, key["workflow_id"], usage))
+
+
+def result_params(
     job: Job,
     encoded: str | None,
     usage: str | None,
@@ -186,7 +210,7 @@ def _result_params(
     skips: list[str] | None = None,
 ) -> dict[str, Any]:
     return {
-        **_key(job),
+        **step_key(job),
         "attempt": job.attempt,
         "result": encoded,
         "usage": usage,
@@ -214,12 +238,17 @@ class Completion:
             when the workflow was cancelled (and the step is interruptible); then nothing
             was written.
         skipped: why the addition was not made although the result was stored (the
-            workflow was cancelled, or the step already settled); None when it was made
-            or there was none.
+            workflow was cancelled or reached its budget, or the step already settled);
+            None when it was made or there was none.
+        charged: what charging the usage to the workflow's budgets did.
+        reason: why the workflow was stopped as a whole (``budget``), when a budgeted
+            step's write found it so.
     """
 
     stored: Stored
     skipped: str | None = None
+    charged: Charge = NO_CHARGE
+    reason: str | None = None
 
 
 class _NotStored(Exception):
@@ -249,10 +278,13 @@ async def complete(
     returns the merged context as JSON; an exception it raises rolls everything back.
     ``skip``'s dependents are checked against the step's edges and stored with the result;
     an exception its ``resolve`` raises (a name that is no direct dependent) rolls back.
+    A budgeted workflow is charged the usage; an addition past its ``max_steps`` raises
+    ``TooManySteps`` and rolls everything back.
     """
     prefix = _oban.prefix(oban)
-    ids = _key(job)
+    ids = step_key(job)
     skipped = None
+    charged = NO_CHARGE
     try:
         async with _oban.pooled(oban) as conn, conn.transaction():
             if addition is not None:  # its StepsAdded event asks for presence: ask first
@@ -262,17 +294,23 @@ async def complete(
             if skip is not None and step is not None:
                 targets = await skip_targets(conn, prefix, step.workflow_id, step.name, skip, shown)
                 skips = skip.resolve(targets)
-            result = _result_params(job, encoded, usage, unless_cancelled, skips)
+            result = result_params(job, encoded, usage, unless_cancelled, skips)
             [stored] = await db.values(conn, "store_result.sql", prefix, result)
             if stored != "stored" or step is None:
                 raise _NotStored("already" if step is None else stored)
+            if addition is not None:
+                _check_max_steps(step, addition)
             if context is not None:
                 merged = {
                     "workflow_id": step.workflow_id,
                     "context": context(step.context, step.name),
                 }
                 await db.run(conn, "set_context.sql", prefix, merged)
-            if addition is not None and step.workflow_cancelled:
+            if step.budgeted and usage is not None:
+                charged = await charge(conn, prefix, step.workflow_id, usage)
+            if addition is not None and charged.stops:
+                skipped = "workflow reached its budget"
+            elif addition is not None and step.workflow_cancelled:
                 skipped = "workflow was cancelled"
             elif addition is not None and step.outcome is not None:
                 skipped = f"step is {step.outcome}"
@@ -288,7 +326,17 @@ async def complete(
                 await db.run(conn, "expand_workflow.sql", prefix, added)
     except _NotStored as refused:
         return Completion(stored=refused.stored)
-    return Completion(stored="stored", skipped=skipped)
+    return Completion(stored="stored", skipped=skipped, charged=charged)
+
+
+def _check_max_steps(step: LockedStep, addition: Addition) -> None:
+    total = step.step_count + addition.count
+    if step.max_steps is not None and total > step.max_steps:
+        raise TooManySteps(
+            f"step {step.name!r} of workflow {step.workflow_id!r} returned {addition.count} "
+            f"steps to add, which would make {total} steps, past the workflow's "
+            f"max_steps={step.max_steps}; nothing was written"
+        )
 
 
 async def dep_rows(
@@ -298,7 +346,7 @@ async def dep_rows(
 
     None when Baton has no step for the job.
     """
-    params = {**_key(job), "names": names}
+    params = {**step_key(job), "names": names}
     async with _oban.single(oban) as conn:
         found = await db.rows(conn, "dep_results.sql", _oban.prefix(oban), params, DepLookup)
     if not found:

@@ -12,6 +12,7 @@ from ..errors import DuplicateWorkflow, UnknownWorkflow, WorkflowError
 from . import _execute as db
 from . import _flow
 from ._rows import (
+    CallRow,
     Edge,
     GraphRow,
     ResetStep,
@@ -57,6 +58,11 @@ async def workflow_usage(oban: Oban, workflow_id: str) -> tuple[WorkflowRow, lis
     return await _read(oban, workflow_id, "step_usage.sql", UsageRow)
 
 
+async def workflow_calls(oban: Oban, workflow_id: str, step: str | None) -> list[CallRow]:
+    """The calls the workflow's steps captured (only ``step``'s if given), in step order."""
+    return (await _read(oban, workflow_id, "calls/workflow_calls.sql", CallRow, step=step))[1]
+
+
 async def workflow_graph(oban: Oban, workflow_id: str) -> tuple[WorkflowRow, list[GraphRow]]:
     """The workflow and each step with its state and the steps it waits for."""
     return await _read(oban, workflow_id, "workflow_graph.sql", GraphRow)
@@ -88,22 +94,27 @@ async def edges_and_previews(
     return edges, previews
 
 
-async def cancel(oban: Oban, workflow_id: str) -> list[int]:
-    """Mark the workflow cancelled; the ids of its jobs to cancel now.
-
-    Those are the unsettled steps' jobs that are not waiting for deps (plain Oban workers'
-    jobs are included even then: they have no gate that would cancel them).
+async def cancel(oban: Oban, workflow_id: str) -> None:
+    """Mark the workflow cancelled.
 
     Raises:
         UnknownWorkflow: no workflow has that id.
     """
-    prefix = _oban.prefix(oban)
     params = {"workflow_id": workflow_id}
     async with _oban.pooled(oban) as conn, conn.transaction():
-        if not await db.values(conn, "cancel_workflow.sql", prefix, params):
+        if not await db.values(conn, "cancel_workflow.sql", _oban.prefix(oban), params):
             raise UnknownWorkflow(f"no workflow with id {workflow_id!r}")
+
+
+async def cancellable_jobs(oban: Oban, workflow_id: str, sparing: int | None = None) -> list[int]:
+    """The ids of a cancelled workflow's jobs to cancel now, but the job ``sparing``.
+
+    Those are the unsettled steps' jobs that are not waiting for deps (plain Oban workers'
+    jobs are included even then: they have no gate that would cancel them).
+    """
+    params = {"workflow_id": workflow_id, "sparing": sparing}
     async with _oban.pooled(oban) as conn:
-        return await db.values(conn, "cancellable_jobs.sql", prefix, params)
+        return await db.values(conn, "cancellable_jobs.sql", _oban.prefix(oban), params)
 
 
 async def retry(oban: Oban, workflow_id: str) -> list[str]:

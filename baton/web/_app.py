@@ -164,6 +164,13 @@ def _refused() -> Response:
     )
 
 
+async def api_calls(request: Request) -> Response:
+    workflow_id = _workflow_id(request)
+    step = request.query_params.get("step")
+    found = await _data.workflow_calls(_settings(request).source, workflow_id, step)
+    return JSONResponse(found, headers=NO_STORE)
+
+
 async def api_cancel(request: Request) -> Response:
     settings = _settings(request)
     if not csrf_ok(request, settings.csrf, settings.hosts):
@@ -319,6 +326,7 @@ def build(
             Route("/api/events", api_list_events, name="api_events"),
             Route("/api/limits", api_limits, name="api_limits"),
             Route(f"{workflow}/events", api_workflow_events, name="api_workflow_events"),
+            Route(f"{workflow}/calls", api_calls, name="api_calls"),
             Route(f"{workflow}/cancel", api_cancel, methods=["POST"], name="api_cancel"),
             Route(f"{workflow}/retry", api_retry, methods=["POST"], name="api_retry"),
             Route(f"{workflow}/signal", api_signal, methods=["POST"], name="api_signal"),

@@ -8,6 +8,7 @@ read side (``baton.status``, ``baton.usage``) plus three queries of its own in
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,13 +17,15 @@ from typing import Any
 from oban import Oban
 
 from .. import _limits, _oban, store
-from .._control import StepStatus, StepUsage, WorkflowStatus, WorkflowUsage, status, usage
+from .._capture import calls
 from .._control import list_workflows as summarise
+from .._control import status, usage
 from .._flow_view import flow_note
 from .._graph import nesting_order
 from .._names import namespaces
 from .._pool import open_pool
 from .._redact import check_dsn
+from .._status import StepStatus, StepUsage, WorkflowStatus, WorkflowUsage
 from ..errors import InvalidOption, UnknownWorkflow
 
 PREVIEW_CHARS = 500
@@ -246,6 +249,7 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
     ordered = [by_name[name] for name in names]
     depth = layers(names, edges)
     by_step = {record.step: record for record in spent.steps}
+    captured = await store.call_counts(instance, workflow_id)
     groups: dict[str, list[str]] = {}
     for step in ordered:
         if step.group is not None:
@@ -254,6 +258,7 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
         "id": report.id,
         "name": report.name,
         "state": report.state,
+        "reason": report.reason,
         "counts": report.counts,
         "inserted_at": _iso(report.inserted_at),
         "finished_at": _iso(report.finished_at),
@@ -261,12 +266,14 @@ async def workflow_detail(source: Source, workflow_id: str) -> dict[str, Any]:
         "cost_usd": _money(report.cost_usd),
         "usage": _totals(spent),
         "unserved_queues": {queue: list(names) for queue, names in report.unserved_queues.items()},
-        "reason": report.reason,
         "deadline_at": _iso(report.deadline_at),
         "unique_key": report.unique_key,
         "flow": flow_note(report, datetime.now(UTC)),
         "steps": [
-            _step(step, depth[step.name], previews.get(step.name), by_step.get(step.name))
+            {
+                **_step(step, depth[step.name], previews.get(step.name), by_step.get(step.name)),
+                "calls": captured.get(step.name, 0),
+            }
             for step in ordered
         ],
         "edges": [list(edge) for edge in edges],
@@ -296,3 +303,13 @@ async def limits(source: Source) -> dict[str, Any]:
         ],
         "generated_at": _iso(datetime.now(UTC)),
     }
+
+
+async def workflow_calls(source: Source, workflow_id: str, step: str | None) -> list[Any]:
+    """The calls a workflow's steps captured (one step's with ``step``), as JSON values.
+
+    Raises:
+        UnknownWorkflow: no workflow has that id.
+    """
+    found = await calls(workflow_id, step=step, oban=await source.oban())
+    return [{**dataclasses.asdict(call), "captured_at": _iso(call.captured_at)} for call in found]

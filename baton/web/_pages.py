@@ -175,6 +175,18 @@ def step_name(name: str) -> str:
     return f'<span class="step-name">{muted}{escape(last)}</span>'
 
 
+def calls_link(step: dict[str, Any]) -> str:
+    """The step's captured calls, opened on demand (``baton.js`` loads them as JSON)."""
+    count = step.get("calls") or 0
+    if not count:
+        return ""
+    noun = "call" if count == 1 else "calls"
+    return (
+        f'<details class="sub calls" data-calls="{escape(step["name"])}">'
+        f"<summary>{count} captured {noun}</summary></details>"
+    )
+
+
 def step_row(step: dict[str, Any]) -> str:
     """One row of the step table (``baton.js`` builds the same markup)."""
     group = f'<div class="sub">group {escape(step["group"])}</div>' if step["group"] else ""
@@ -183,7 +195,8 @@ def step_row(step: dict[str, Any]) -> str:
         f'<tr data-step="{escape(step["name"])}">'
         f"<td>{step_name(step['name'])}"
         f'<div class="sub">{escape(step["worker"])}</div>'
-        f'<div class="sub queue">queue {escape(step["queue"] or "—")}</div>{model}{group}</td>'
+        f'<div class="sub queue">queue {escape(step["queue"] or "—")}</div>{model}{group}'
+        f"{calls_link(step)}</td>"
         f'<td><span class="badge state-{state_class(step["state"])}">'
         f"{escape(step['state'])}</span></td>"
         f'<td class="num">{escape(_attempt(step))}</td>'
@@ -226,7 +239,8 @@ def workflow_content(base: str, detail: dict[str, Any]) -> str:
         id=escape(detail["id"]),
         state=escape(detail["state"]),
         state_class=state_class(detail["state"]),
-        progress=f"{settled} / {len(detail['steps'])} steps settled",
+        progress=f"{settled} / {len(detail['steps'])} steps settled"
+        + (f" · reason: {escape(detail['reason'])}" if detail.get("reason") else ""),
         duration=escape(duration(detail["duration_ms"])),
         usage=escape(spent),
         unserved=unserved_banner(detail["unserved_queues"]),

@@ -75,6 +75,7 @@ def event_data(event: WorkflowEvent) -> tuple[str, dict[str, Any]]:
             return "finished", {
                 **head,
                 "outcome": event.outcome,
+                "reason": event.reason,
                 "failed_steps": list(event.failed_steps),
                 "failed_count": event.failed_count,
                 "duration_ms": event.duration_ms,

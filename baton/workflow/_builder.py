@@ -8,26 +8,27 @@ workflow through its public attributes.
 
 from __future__ import annotations
 
-import copy
 import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Self
 
 from oban import Job, Oban
 
-from .. import _context, _graph
+from .. import _budget, _context, _graph
 from ..errors import DuplicateStep, InvalidStep, SelfDependency, WorkflowError
 from . import _checks, _deps, _flow, _insert, _template
+from ._models import ModelSteps
 from ._mount import Mount, mount
 from ._signals import SignalSteps
 from ._step import Step, label
 
 
-class Workflow(SignalSteps):
+class Workflow(SignalSteps, ModelSteps):
     """A DAG of Oban jobs, inserted atomically and run in dependency order.
 
     Example:
@@ -50,6 +51,8 @@ class Workflow(SignalSteps):
         deadline: seconds (or a ``timedelta``) from insert; unfinished then, the workflow
             fails with the reason ``deadline`` (``docs/deadlines.md``).
         unique_key: no two unfinished workflows share it (``docs/unique.md``).
+        budget_usd, budget_tokens, max_steps, capture: caps on cost, tokens and steps (run
+            time's included), and call capture: ``docs/budgets.md``, ``captured-calls.md``.
     """
 
     def __init__(
@@ -64,6 +67,10 @@ class Workflow(SignalSteps):
         models: Mapping[str, str] | None = None,
         deadline: float | timedelta | None = None,
         unique_key: str | None = None,
+        budget_usd: Decimal | float | None = None,
+        budget_tokens: int | None = None,
+        max_steps: int | None = None,
+        capture: bool = False,
     ) -> None:
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise WorkflowError(f"workflow name must be a non-blank string, got {name!r}")
@@ -88,6 +95,9 @@ class Workflow(SignalSteps):
         self.models: dict[str, str] = _checks.check_models(models, f"workflow {name or id!r}")
         self.deadline = _flow.check_deadline(deadline, f"workflow {name or id!r}")
         self.unique_key = _flow.check_unique_key(unique_key, f"workflow {name or id!r}")
+        self.limits = _budget.limits(
+            budget_usd, budget_tokens, max_steps, capture, repr(name or id)
+        )
         self._steps: dict[str, Step] = {}
         self._groups: dict[str, list[str]] = {}
         self._subs: dict[str, list[str]] = {}
@@ -228,50 +238,6 @@ class Workflow(SignalSteps):
         self._steps.update((step.name, step) for step in steps)
         return self
 
-    def add_models(
-        self,
-        name: str,
-        job: Job,
-        models: Iterable[str],
-        deps: Iterable[str] | str = (),
-        *,
-        ignore_cancelled: bool | None = None,
-        ignore_discarded: bool | None = None,
-        ignore_deleted: bool | None = None,
-    ) -> Self:
-        """Run one step once per model, in parallel: members ``name[0]``, ``name[1]``, …
-
-        Each member runs a copy of ``job`` and reads its model with ``baton.model(job)``.
-        A step that depends on ``name`` waits for every member, and
-        ``get_result(job, name)`` returns their results as a dict keyed by model.
-
-        Args:
-            name: the group's name (same rules as a step name).
-            job: the job every member runs, e.g. ``Draft.new({"topic": "..."})``.
-            models: the models, at least one, no repeats.
-            deps: what every member waits for.
-            ignore_cancelled: override the workflow's default for every member.
-            ignore_discarded: override the workflow's default for every member.
-            ignore_deleted: override the workflow's default for every member.
-
-        Returns:
-            The workflow, so calls chain.
-        """
-        where = f"model group {name!r} in workflow {label(self)}"
-        models = _checks.model_list(models, where)
-        _checks.check_job(job, where)  # here too: it is copied before new_step sees it
-        self.add_many(
-            name,
-            [copy.deepcopy(job) for _model in models],
-            deps,
-            ignore_cancelled=ignore_cancelled,
-            ignore_discarded=ignore_discarded,
-            ignore_deleted=ignore_deleted,
-        )
-        for member, model in zip(self._groups[name], models, strict=True):
-            self._steps[member] = replace(self._steps[member], model=model, by_model=True)
-        return self
-
     def add_workflow(self, name: str, sub: Workflow, deps: Iterable[str] | str = ()) -> Self:
         """Add every step of ``sub`` under the path ``name/``, as one unit.
 
@@ -302,6 +268,7 @@ class Workflow(SignalSteps):
         sub.validate()
         where = f"sub-workflow {name!r} in workflow {label(self)}"
         _flow.check_sub(sub.deadline, sub.unique_key, where)
+        _budget.check_nested(sub.limits, where)
         outer = _checks.dep_names(deps, where)
         if name in outer:
             raise SelfDependency(f"{where} depends on itself")
@@ -367,7 +334,8 @@ class Workflow(SignalSteps):
         if self._inserted:
             raise WorkflowError(f"workflow {label(self)} (id {self.id!r}) was already inserted")
         self.validate()
-        await _insert.insert(self, conn, oban)
+        self.limits.check_size(len(self._steps), label(self))
+        await _insert.insert(self, conn, oban, self.limits)
         self._inserted = True
         return self
 

@@ -16,6 +16,7 @@ from typing import Any
 from oban.worker import WorkerResolutionError, resolve_worker
 
 from .. import _json
+from .._budget import Limits
 from ..errors import InvalidStep
 from ..store import StepInput
 from ._deps import expand_deps
@@ -25,7 +26,7 @@ from ._step import Step, StepGraph, label, model_of, pick
 CALLBACKS = ("on_dep_cancelled", "on_dep_discarded")
 
 
-def record(workflow: StepGraph) -> dict[str, Any]:
+def record(workflow: StepGraph, limits: Limits) -> dict[str, Any]:
     """The workflow row's values."""
     deadline = workflow.deadline
     return {
@@ -38,6 +39,7 @@ def record(workflow: StepGraph) -> dict[str, Any]:
         "context": _json.encode(workflow.context),
         "deadline_s": None if deadline is None else deadline.total_seconds(),
         "unique_key": workflow.unique_key,
+        **limits.record(),
     }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from oban import Job
 
 from .._names import MEMBER_PATTERN, SEPARATOR
-from ..errors import DependencyCycle, InvalidContext, WorkflowError
+from ..errors import DependencyCycle, InvalidBudget, InvalidContext, WorkflowError
 from . import _flow
 from . import _template_checks as checks
 from . import _template_params as params
@@ -30,9 +30,11 @@ FLAGS = ("ignore_cancelled", "ignore_discarded", "ignore_deleted")
 #: Options of the whole workflow (``docs/deadlines.md``, ``docs/unique.md``), not of a
 #: sub-workflow; their values may be params (``unique_key = "ticket:${ticket}"``).
 FLOW_KEYS = ("deadline", "unique_key")
+#: The inserted workflow's limits (docs/budgets.md): top level only, not in sub-templates.
+LIMITS = ("budget_usd", "budget_tokens", "max_steps", "capture")
 # `schedule` is read by `baton start --schedule` (baton/_schedule_template.py), not here.
-TOP_KEYS = ("name", *FLAGS, *FLOW_KEYS, "params", "context", "models", "steps", "schedule")
-SUB_KEYS = tuple(key for key in TOP_KEYS if key not in ("params", "schedule", *FLOW_KEYS))
+TOP_KEYS = ("name", *FLAGS, *FLOW_KEYS, "params", "context", "models", *LIMITS, "steps", "schedule")
+SUB_KEYS = tuple(key for key in TOP_KEYS if key not in ("params", "schedule", *FLOW_KEYS, *LIMITS))
 WORKER_KEYS = (
     "name",
     "worker",
@@ -188,6 +190,9 @@ def _new_workflow[W: Buildable](
         return new(**settings, models=models)
     except InvalidContext as error:
         raise where.key("context").error(str(error)) from error
+    except InvalidBudget as error:
+        key = next((key for key in LIMITS if key in str(error)), LIMITS[0])
+        raise where.key(key).error(str(error)) from error
     except WorkflowError as error:
         raise where.key("models").error(str(error)) from error
 
@@ -343,7 +348,7 @@ def _models(top: Mapping[str, Any], where: Where, values: params.Values) -> dict
 
 
 def _settings(top: Mapping[str, Any], where: Where, values: params.Values) -> dict[str, Any]:
-    """The workflow's name, ignore flags and context, as ``Workflow()`` takes them."""
+    """The workflow's name, ignore flags, context and limits, as ``Workflow()`` takes them."""
     settings: dict[str, Any] = {"name": None, "context": None}
     if "name" in top:
         settings["name"] = checks.text(top["name"], where.key("name"), "a workflow name (a string)")
@@ -361,6 +366,9 @@ def _settings(top: Mapping[str, Any], where: Where, values: params.Values) -> di
                 settings[key] = check(params.substitute(top[key], values, at_key), "workflow")
             except WorkflowError as error:
                 raise at_key.error(str(error).removeprefix("workflow: ")) from error
+    for key in LIMITS:  # checked by Workflow() itself; its error is given this entry
+        if key in top:
+            settings[key] = params.substitute(top[key], values, where.key(key))
     return settings
 
 

@@ -53,6 +53,8 @@ async def run_example(doc: str, index: int, dsn: str) -> Any:
         "tracing.md",
         "signals.md",
         "rate-limits.md",
+        "budgets.md",
+        "captured-calls.md",
     ],
 )
 def test_docs_examples_are_all_checked(doc: str) -> None:
@@ -75,6 +77,8 @@ def test_docs_examples_are_all_checked(doc: str) -> None:
         "tracing.md": 1,
         "signals.md": 1,
         "rate-limits.md": 1,
+        "budgets.md": 1,
+        "captured-calls.md": 1,
     }
     assert len(runnable(doc)) == expected.get(doc, 0)
 
@@ -313,3 +317,26 @@ async def test_signals_example(installed: str, conn: psycopg.AsyncConnection[Any
         "approve": {"ok": True, "by": "ana"},
         "send": "sent 'Your refund is on its way.', approved by ana",
     }
+
+
+async def test_budgets_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    finished, report = await run_example("budgets.md", 0, installed)
+    assert (finished.outcome, finished.reason) == ("failed", "budget")
+    assert (report.state, report.reason) == ("failed", "budget")
+    assert report.cost_usd == Decimal("0.30")
+    assert [report.step(f"ask{i}").state for i in range(4)] == [
+        "completed",
+        "completed",
+        "completed",
+        "cancelled",
+    ]
+    assert report.step("ask3").attempt == 0
+
+
+async def test_captured_calls_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
+    calls = await run_example("captured-calls.md", 0, installed)
+    assert [(call.attempt, call.response) for call in calls] == [
+        (1, {"text": "attempt 1"}),
+        (2, {"text": "attempt 2"}),
+    ]
+    assert {call.request["headers"]["Authorization"] for call in calls} == {"***"}

@@ -251,11 +251,12 @@ async def test_nothing_is_added_to_a_workflow_cancelled_while_the_step_ran(
     refused = await _expansion.complete(
         client, job, result, None, expansion, {"k": 1}, unless_cancelled=True
     )
-    assert refused == "refused"
+    assert refused.stored == "refused"
     assert (await steps_of(conn, wf.id))["plan"][2] is None
     context = await conn.execute("SELECT context FROM baton_workflows WHERE id = %s", (wf.id,))
     assert await context.fetchone() == ({},)  # the context it returned was not merged
-    assert await _expansion.complete(client, job, result, None, expansion, {}) == "stored"
+    done = await _expansion.complete(client, job, result, None, expansion, {})
+    assert done.stored == "stored"
     steps = await steps_of(conn, wf.id)
     assert list(steps) == ["plan", "join", "last"]
     assert steps["plan"][2] == {"value": 1}  # the result is kept all the same

@@ -59,6 +59,7 @@ async def test_prune_prints_its_counts_and_a_dry_run_deletes_nothing(
         "jobs": 2,
         "batches": 1,
         "dry_run": False,
+        "calls": 0,
     }
     assert await count(conn, "baton_steps") == 0
     assert await count(conn, "oban_jobs") == 0

@@ -120,7 +120,8 @@ async def test_wait_resynchronises_after_a_reconnect(
     listeners = await (
         await conn.execute(
             # the listener's last statement: its LISTEN, or its subscribers' presence
-            "SELECT pid FROM pg_stat_activity WHERE (query ~ '^LISTEN' OR query ~ 'baton_listeners')"
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE (query ~ '^LISTEN' OR query ~ 'baton_listeners')"
             " AND pid <> pg_backend_pid() AND datname = current_database()"
         )
     ).fetchall()

@@ -336,3 +336,27 @@ async def test_a_queue_no_node_serves_is_shown_until_one_does(
                 " && document.querySelector('#wf-unserved').textContent === ''",
                 timeout=15_000,
             )
+
+
+async def test_a_steps_captured_calls_open_in_its_row(
+    conn: psycopg.AsyncConnection[Any], client: Oban, browser: Any
+) -> None:
+    from tests.support import budget_steps as bs
+    from tests.support.event_steps import drain
+
+    wf = Workflow(name="captured", capture=True).add("ask", bs.Captures.new({"calls": 2}))
+    await wf.insert()
+    await drain(client)
+    async with live_server(create_app(oban=client)) as url:
+        await browser.goto(f"{url}/workflows/{wf.id}")
+        await browser.wait_for_function("() => window.batonView && window.batonView.snapshots > 0")
+        summary = browser.locator('#steps details[data-calls="ask"] > summary')
+        assert await summary.text_content() == "2 captured calls"
+        await summary.click()
+        calls = browser.locator('#steps details[data-calls="ask"] .call')
+        await calls.nth(1).wait_for(timeout=15_000)
+        assert await calls.count() == 2
+        first = await calls.nth(0).text_content() or ""
+        assert "attempt 1 · #1" in first
+        assert '"Authorization": "***"' in first
+        assert "sk-" not in first

@@ -25,7 +25,8 @@ TEST_DATABASE = "baton_test"
 
 RESET = """
 TRUNCATE TABLE oban_jobs, oban_leaders, oban_producers,
-               baton_workflows, baton_steps, baton_edges, baton_limits, baton_limit_calls
+               baton_workflows, baton_steps, baton_edges, baton_limits, baton_limit_calls,
+               baton_calls
 RESTART IDENTITY CASCADE
 """
 

@@ -11,6 +11,7 @@ EXPECTED = [
     "DEFAULT_PRICING",
     "SCHEMA_VERSION",
     "Cancel",
+    "CapturedCall",
     "Complete",
     "Discard",
     "Error",
@@ -41,7 +42,10 @@ EXPECTED = [
     "WorkflowStatus",
     "WorkflowSummary",
     "WorkflowUsage",
+    "calls",
     "cancel",
+    "capture",
+    "capture_calls",
     "enforce_deadlines",
     "errors",
     "get_all_results",
@@ -87,6 +91,7 @@ EXPECTED_ERRORS = [
     "DuplicateWorkflow",
     "EmbeddedPostgresMissing",
     "EmptyWorkflow",
+    "InvalidBudget",
     "InvalidContext",
     "InvalidDSN",
     "InvalidExpansion",
@@ -111,6 +116,7 @@ EXPECTED_ERRORS = [
     "StepSkipped",
     "StreamError",
     "TemplateError",
+    "TooManySteps",
     "UnknownDependency",
     "UnknownResponse",
     "UnknownStep",
@@ -162,6 +168,7 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "StepOutput",
         "Schedule",
         "Tick",
+        "CapturedCall",
     )
     for name in classes:
         assert inspect.isclass(getattr(baton, name)), name
@@ -187,6 +194,7 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "limits",
         "remove_limit",
         "resume_limit",
+        "calls",
     )
     for name in coroutines:
         assert inspect.iscoroutinefunction(getattr(baton, name)), name
@@ -200,6 +208,7 @@ def test_exported_members_are_what_they_claim_to_be() -> None:
         "schedules",
         "unschedule",
         "usage_from",
+        "capture",
     ):
         assert callable(getattr(baton, name)), name
     assert isinstance(baton.DEFAULT_PRICING, baton.PriceTable)
@@ -234,6 +243,7 @@ def test_the_error_tree() -> None:
         "EmptyWorkflow",
         "InvalidStep",
         "InvalidContext",
+        "InvalidBudget",
         "TemplateError",
     ):
         assert issubclass(getattr(errors, name), errors.WorkflowError), name
@@ -244,6 +254,7 @@ def test_the_error_tree() -> None:
         "InvalidExpansion",
         "ContextConflict",
         "InvalidSkip",
+        "TooManySteps",
     ):
         assert issubclass(getattr(errors, name), errors.ResultError), name
     assert issubclass(errors.StepSkipped, errors.ResultUnavailable)

@@ -29,13 +29,13 @@ ECHO = "tests.support.steps.Echo"
 def test_a_deadline_is_seconds_or_a_timedelta(given: Any, seconds: float) -> None:
     wf = Workflow(name="ok", deadline=given)
     assert wf.deadline == timedelta(seconds=seconds)
-    assert record(wf)["deadline_s"] == seconds
+    assert record(wf, wf.limits)["deadline_s"] == seconds
 
 
 def test_no_deadline_and_no_key_by_default() -> None:
     wf = Workflow(name="plain")
     assert (wf.deadline, wf.unique_key) == (None, None)
-    assert (record(wf)["deadline_s"], record(wf)["unique_key"]) == (None, None)
+    assert (record(wf, wf.limits)["deadline_s"], record(wf, wf.limits)["unique_key"]) == (None, None)
 
 
 @pytest.mark.parametrize(

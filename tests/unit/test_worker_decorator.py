@@ -244,6 +244,7 @@ def test_every_baton_option_of_a_decorator_takes_effect(decorator: Any) -> None:
         "store_retry": 3.5,
         "interruptible": False,
         "limit": "openai",
+        "capture": True,
     }
     assert set(given) == {field.name for field in dataclasses.fields(WorkerOptions)}
     assert set(given) <= set(inspect.signature(decorator).parameters)

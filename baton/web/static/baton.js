@@ -381,13 +381,76 @@
       cut ? el("span", { class: "ns" }, name.slice(0, cut)) : "", name.slice(cut));
   }
 
+  // --- captured calls: a step's, loaded when its panel opens, kept open across redraws -----
+
+  const openCalls = new Map(); // step name -> its calls; null while they load
+
+  function callBlock(call) {
+    const head = [`attempt ${call.attempt}`, `#${call.seq + 1}`, time(call.captured_at),
+      `${call.bytes.toLocaleString()} bytes`, call.truncated ? "truncated" : ""];
+    return el("div", { class: "call" },
+      el("div", { class: "sub" }, head.filter(Boolean).join(" · ")),
+      el("pre", { class: "call-json" }, `request: ${JSON.stringify(call.request, null, 2)}`),
+      el("pre", { class: "call-json" }, `response: ${JSON.stringify(call.response, null, 2)}`));
+  }
+
+  function fillCalls(details) {
+    const loaded = openCalls.get(details.dataset.calls);
+    details.replaceChildren(details.querySelector("summary"),
+      ...(loaded ? loaded.map(callBlock) : [el("span", { class: "muted" }, "…")]));
+  }
+
+  async function toggleCalls(details) {
+    const name = details.dataset.calls;
+    if (!details.open) {
+      openCalls.delete(name);
+      return;
+    }
+    if (openCalls.has(name)) {
+      fillCalls(details);
+      return;
+    }
+    openCalls.set(name, null);
+    fillCalls(details);
+    const url = `${base}/api/workflows/${encodeURIComponent(body.dataset.workflow)}/calls`;
+    let found = [];
+    try {
+      const response = await fetch(`${url}?step=${encodeURIComponent(name)}`,
+        { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.ok) found = await response.json();
+    } catch (error) {
+      found = [];
+    }
+    if (!openCalls.has(name)) return; // closed meanwhile
+    openCalls.set(name, found);
+    const shown = document.querySelector(`details[data-calls="${CSS.escape(name)}"]`);
+    if (shown) fillCalls(shown);
+  }
+
+  document.addEventListener("toggle", (event) => { // toggle does not bubble: captured
+    const target = event.target;
+    if (target instanceof HTMLDetailsElement && target.dataset.calls !== undefined) {
+      toggleCalls(target);
+    }
+  }, true);
+
+  function callsCell(step) {
+    if (!step.calls) return "";
+    const details = el("details", { class: "sub calls", "data-calls": step.name,
+      open: openCalls.has(step.name) },
+    el("summary", {}, `${step.calls} captured ${step.calls === 1 ? "call" : "calls"}`));
+    if (openCalls.has(step.name)) fillCalls(details);
+    return details;
+  }
+
   function stepRow(step) {
     return el("tr", { "data-step": step.name },
       el("td", {}, stepName(step.name),
         el("div", { class: "sub" }, step.worker),
         el("div", { class: "sub queue" }, `queue ${step.queue || "—"}`),
         step.model ? el("div", { class: "sub model" }, `model ${step.model}`) : "",
-        step.group !== null ? el("div", { class: "sub" }, `group ${step.group}`) : ""),
+        step.group !== null ? el("div", { class: "sub" }, `group ${step.group}`) : "",
+        callsCell(step)),
       el("td", {}, badge(step.state)),
       el("td", { class: "num" }, step.attempt === null ? "" : `${step.attempt} / ${step.max_attempts}`),
       el("td", { class: "num" }, duration(step.wait_ms)),
@@ -414,7 +477,8 @@
       document.getElementById("wf-state").replaceWith(
         Object.assign(badge(current.state), { id: "wf-state" }));
       document.getElementById("wf-progress").textContent =
-        `${settled} / ${current.steps.length} steps settled`;
+        `${settled} / ${current.steps.length} steps settled`
+        + (current.reason ? ` · reason: ${current.reason}` : "");
       document.getElementById("wf-duration").replaceChildren(
         since(current.inserted_at, current.duration_ms, current.state === "running"));
       const total = current.usage;
@@ -580,6 +644,7 @@
       finished(event) {
         if (!current) return;
         current.state = event.outcome;
+        current.reason = event.reason || null;
         current.finished_at = event.at;
         current.unserved_queues = {}; // nothing waits any more
         current.duration_ms = event.duration_ms;
