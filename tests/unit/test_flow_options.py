@@ -35,7 +35,10 @@ def test_a_deadline_is_seconds_or_a_timedelta(given: Any, seconds: float) -> Non
 def test_no_deadline_and_no_key_by_default() -> None:
     wf = Workflow(name="plain")
     assert (wf.deadline, wf.unique_key) == (None, None)
-    assert (record(wf, wf.limits)["deadline_s"], record(wf, wf.limits)["unique_key"]) == (None, None)
+    assert (record(wf, wf.limits)["deadline_s"], record(wf, wf.limits)["unique_key"]) == (
+        None,
+        None,
+    )
 
 
 @pytest.mark.parametrize(
