@@ -14,6 +14,13 @@ as its ``repr``), its secrets redacted (the values of keys such as ``Authorizati
 ``api_key``, bearer tokens and ``sk-`` keys in any text), and cut to ``CALL_LIMIT`` bytes:
 a part over half of it is replaced by ``{"baton_truncated": true, "bytes": n, "preview":
 "<its first JSON characters>"}``. An attempt keeps at most ``MAX_CALLS`` calls.
+
+The text the step streams (``baton.stream``) is kept too while capture is on: after its
+calls, the attempt stores one entry whose ``kind`` is ``"stream"``, with no request and the
+whole streamed text in order as its response, ``{"baton_stream": text, "chunks": n,
+"chars": n}``, its secrets redacted. Past ``CALL_LIMIT`` bytes the text's beginning is
+kept, the entry is ``truncated`` and ``"omitted_chars"`` counts the characters cut from
+its end.
 """
 
 from __future__ import annotations
@@ -82,6 +89,10 @@ class _Attempt:
     job: Job
     calls: list[dict[str, Any]] = field(default_factory=list)
     dropped: int = 0
+    streamed: list[str] = field(default_factory=list)
+    streamed_bytes: int = 0
+    chunks: int = 0
+    omitted: int = 0
 
 
 _current: ContextVar[_Attempt | None] = ContextVar("baton_capture", default=None)
@@ -137,6 +148,57 @@ def record(request: Any, response: Any, seq: int) -> dict[str, Any]:
         "response": parts[1],
         "bytes": size,
         "truncated": truncated,
+    }
+
+
+#: The key of a stream entry's response that holds the streamed text.
+STREAM_KEY = "baton_stream"
+
+
+def streamed(job: Job, text: str) -> None:
+    """Keep ``text``, streamed by the running step, when capture is on for it.
+
+    What is past the cap (with room for the characters a redaction may need) is only
+    counted: a long stream does not grow the attempt's memory.
+    """
+    attempt = _current.get()
+    if attempt is None or attempt.job is not job:
+        return
+    attempt.chunks += 1
+    room = 2 * CALL_LIMIT - attempt.streamed_bytes
+    if room <= 0:
+        attempt.omitted += len(text)
+        return
+    encoded = text.encode()
+    if len(encoded) > room:
+        kept = encoded[:room].decode(errors="ignore")
+        attempt.omitted += len(text) - len(kept)
+        text = kept
+    attempt.streamed.append(text)
+    attempt.streamed_bytes += len(text.encode())
+
+
+def stream_record(attempt: _Attempt, seq: int) -> dict[str, Any]:
+    """The attempt's streamed text as one stored entry: redacted, cut to its beginning."""
+    text = redact_secrets("".join(attempt.streamed))
+    omitted = attempt.omitted
+    total = len(text) + omitted
+    response: dict[str, Any] = {STREAM_KEY: text, "chunks": attempt.chunks, "chars": total}
+    size = len(_dumps(response).encode()) + omitted  # what the cap in memory cut: counted
+    keep = len(text)
+    while len(_dumps(response).encode()) > CALL_LIMIT:
+        keep = keep * 3 // 4
+        response[STREAM_KEY] = text[:keep]
+        response["omitted_chars"] = omitted + len(text) - keep
+    if omitted and "omitted_chars" not in response:
+        response["omitted_chars"] = omitted
+    return {
+        "seq": seq,
+        "captured_at": datetime.now(UTC).replace(tzinfo=None).isoformat(),
+        "request": _dumps(None),
+        "response": _dumps(response),
+        "bytes": size,
+        "truncated": "omitted_chars" in response,
     }
 
 
@@ -216,16 +278,19 @@ async def end(oban: Oban, job: Job, token: Token[_Attempt | None] | None) -> Non
             attempt.dropped,
             MAX_CALLS,
         )
-    if not attempt.calls:
+    entries = attempt.calls
+    if attempt.streamed or attempt.omitted:
+        entries = [*entries, stream_record(attempt, len(entries))]
+    if not entries:
         return
     try:
-        await store.insert_calls(oban, job, _dumps(attempt.calls))
+        await store.insert_calls(oban, job, _dumps(entries))
     except DatabaseError as error:
         logger.warning(
             "step %r of workflow %r: its %d captured call(s) could not be stored: %s",
             job.meta.get("workflow_step"),
             job.meta.get("workflow_id"),
-            len(attempt.calls),
+            len(entries),
             error,
         )
 
@@ -236,7 +301,10 @@ class CapturedCall:
 
     ``request`` and ``response`` are the JSON stored (redacted; a part cut to the size cap
     is ``{"baton_truncated": true, "bytes": n, "preview": "..."}``). ``bytes`` is the
-    call's size before any cut; ``truncated`` says whether a part was cut.
+    call's size before any cut; ``truncated`` says whether a part was cut. ``kind`` is
+    ``"call"`` for a ``baton.capture`` call and ``"stream"`` for the text the attempt
+    streamed (``request`` is None, ``response`` is ``{"baton_stream": text, "chunks": n,
+    "chars": n}``, with ``"omitted_chars"`` when its end was cut).
     """
 
     step: str
@@ -247,6 +315,13 @@ class CapturedCall:
     response: Any
     bytes: int
     truncated: bool
+    kind: str = "call"
+
+
+def _kind(request: Any, response: Any) -> str:
+    if request is None and isinstance(response, dict) and STREAM_KEY in response:
+        return "stream"
+    return "call"
 
 
 async def calls(
@@ -273,6 +348,7 @@ async def calls(
             response=row.response,
             bytes=row.bytes,
             truncated=row.truncated,
+            kind=_kind(row.request, row.response),
         )
         for row in rows
     ]

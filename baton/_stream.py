@@ -6,8 +6,11 @@ most one ``StepOutput`` event per step every ``INTERVAL`` seconds, each carrying
 was streamed since the previous one, cut to its last ``MAX_TEXT_BYTES`` bytes (what is
 cut is counted in ``skipped``), so a payload stays under PostgreSQL's 8,000-byte NOTIFY
 limit and a fast LLM stream costs at most ten NOTIFYs a second. Whatever is pending when
-``perform_workflow`` ends is sent then. Nothing is stored: every chunk sent goes through
-:func:`_send`, the one place that sees the step's output as it leaves the process.
+``perform_workflow`` ends is sent then. Nothing is stored unless capture is on for the
+attempt (``baton._capture``): then :func:`stream` hands each text, before coalescing, to
+``_capture.streamed``, and the attempt's whole streamed text is stored with its captured
+calls. Every chunk sent goes through :func:`_send`, the one place that sees the step's
+output as it leaves the process.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 from oban import Job, Oban
 from psycopg import Error as DatabaseError
 
-from . import _oban, store
+from . import _capture, _oban, store
 from .errors import InvalidOption, NotAWorkflowStep, StreamError
 
 logger = logging.getLogger("baton")
@@ -117,8 +120,9 @@ async def stream(job: Job, text: str) -> None:
 
     Calls are coalesced: at most one event per step every 0.1 s, carrying everything
     streamed since the previous event, up to its last 7,000 bytes (what was cut is counted
-    in the event's ``skipped``). The text is not stored. Watch it with ``baton watch``,
-    the web view, or ``baton.subscribe``.
+    in the event's ``skipped``). The text is not stored, except when capture is on for the
+    step: then the whole of it is kept with the attempt's captured calls. Watch it with
+    ``baton watch``, the web view, or ``baton.subscribe``.
 
     Args:
         job: the job ``perform_workflow`` was given.
@@ -138,6 +142,7 @@ async def stream(job: Job, text: str) -> None:
         raise InvalidOption(f"baton.stream takes text (a str), got {type(text).__name__}")
     if not text:
         return
+    _capture.streamed(job, text)
     output.add(text)
     loop = asyncio.get_running_loop()
     due = output.sent_at + INTERVAL

@@ -388,6 +388,13 @@
   function callBlock(call) {
     const head = [`attempt ${call.attempt}`, `#${call.seq + 1}`, time(call.captured_at),
       `${call.bytes.toLocaleString()} bytes`, call.truncated ? "truncated" : ""];
+    if (call.kind === "stream") { // the text the attempt streamed, not a request/response
+      const out = call.response || {};
+      const cut = out.omitted_chars ? `\n… ${out.omitted_chars.toLocaleString()} more chars not kept` : "";
+      return el("div", { class: "call stream" },
+        el("div", { class: "sub" }, ["streamed output", ...head].filter(Boolean).join(" · ")),
+        el("pre", { class: "call-json" }, `${out.baton_stream || ""}${cut}`));
+    }
     return el("div", { class: "call" },
       el("div", { class: "sub" }, head.filter(Boolean).join(" · ")),
       el("pre", { class: "call-json" }, `request: ${JSON.stringify(call.request, null, 2)}`),
