@@ -70,3 +70,74 @@ class GatedStreams:
         for chunk in job.args["chunks"]:
             await baton.stream(job, chunk)
         return "done"
+
+
+def chat_completion(text: str) -> Any:
+    """A real ``openai`` chat completion, as the SDK parses it from the wire."""
+    from openai.types.chat import ChatCompletion
+
+    return ChatCompletion.model_validate(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": "gpt-4o-mini",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": text},
+                }
+            ],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17},
+        }
+    )
+
+
+def anthropic_message(text: str) -> Any:
+    """A real ``anthropic`` message, as the SDK parses it from the wire."""
+    from anthropic.types import Message
+
+    return Message.model_validate(
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-3-5-haiku-latest",
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": 20,
+                "output_tokens": 4,
+                "cache_read_input_tokens": 8,
+                "cache_creation_input_tokens": 0,
+            },
+        }
+    )
+
+
+@baton.worker(queue="default", max_attempts=1, capture=True)
+class CapturesSdkAndStreams:
+    """Captures a real OpenAI and a real Anthropic response, then streams ``chunks``."""
+
+    async def perform_workflow(self, job: Any) -> Any:
+        secret = {"api_key": "sk-live-openai-123", "x-api-key": "sk-ant-api03-secret"}
+        prompt = [{"role": "user", "content": "hi"}]
+        baton.capture(
+            job,
+            request={"model": "gpt-4o-mini", "messages": prompt, "api_key": secret["api_key"]},
+            response=chat_completion("Hello from OpenAI"),
+        )
+        baton.capture(
+            job,
+            request={
+                "model": "claude-3-5-haiku-latest",
+                "messages": prompt,
+                "extra_headers": {"x-api-key": secret["x-api-key"]},
+            },
+            response=anthropic_message("Hello from Anthropic"),
+        )
+        for chunk in job.args.get("chunks", []):
+            await baton.stream(job, chunk)
+        return {"done": True}
