@@ -335,8 +335,10 @@ async def test_budgets_example(installed: str, conn: psycopg.AsyncConnection[Any
 
 async def test_captured_calls_example(installed: str, conn: psycopg.AsyncConnection[Any]) -> None:
     calls = await run_example("captured-calls.md", 0, installed)
-    assert [(call.attempt, call.response) for call in calls] == [
-        (1, {"text": "attempt 1"}),
-        (2, {"text": "attempt 2"}),
+    assert [(call.attempt, call.kind, call.response) for call in calls] == [
+        (1, "call", {"text": "attempt 1"}),
+        (2, "call", {"text": "attempt 2"}),
+        (2, "stream", {"baton_stream": "DAGs on Oban", "chunks": 2, "chars": 12}),
     ]
-    assert {call.request["headers"]["Authorization"] for call in calls} == {"***"}
+    assert {call.request["headers"]["Authorization"] for call in calls[:2]} == {"***"}
+    assert calls[2].request is None
