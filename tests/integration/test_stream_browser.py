@@ -44,3 +44,31 @@ async def test_streamed_output_appears_live_as_text(
             "() => document.querySelector('#wf-state').textContent === 'completed'",
             timeout=15_000,
         )
+
+
+async def test_captured_streamed_output_shows_as_text_in_the_calls_panel(
+    conn: psycopg.AsyncConnection[Any], client: Oban, browser: Any
+) -> None:
+    from tests.support.event_steps import drain
+    from tests.support.stream_steps import CapturesSdkAndStreams
+
+    chunks = ["<img src=x onerror=alert(1)> ", "line one\n", "line two"]
+    wf = Workflow(name="kept").add("ask", CapturesSdkAndStreams.new({"chunks": chunks}))
+    await wf.insert()
+    await drain(client)
+    async with live_server(create_app(oban=client)) as url:
+        await browser.goto(f"{url}/workflows/{wf.id}")
+        await browser.wait_for_function("() => window.batonView && window.batonView.snapshots > 0")
+        summary = browser.locator('#steps details[data-calls="ask"] > summary')
+        assert await summary.text_content() == "3 captured calls"
+        await summary.click()
+        calls = browser.locator('#steps details[data-calls="ask"] .call')
+        await calls.nth(2).wait_for(timeout=15_000)
+        assert await calls.count() == 3
+        assert "request:" in (await calls.nth(0).text_content() or "")
+        streamed = calls.nth(2)
+        assert await streamed.get_attribute("class") == "call stream"
+        head = await streamed.locator(".sub").text_content() or ""
+        assert head.startswith("streamed output · attempt 1 · #3")
+        assert await streamed.locator("pre").text_content() == "".join(chunks)
+        assert await browser.locator('#steps details[data-calls="ask"] img').count() == 0

@@ -6,10 +6,8 @@
   const SVG = "http://www.w3.org/2000/svg";
   const SETTLED = new Set(["completed", "discarded", "cancelled", "deleted", "skipped"]);
   const FAILED = new Set(["discarded", "cancelled", "deleted"]);
-  const ORDER = ["executing", "retryable", "available", "scheduled", "suspended",
-    "discarded", "cancelled", "deleted", "skipped", "completed"];
   const ORDER = ["executing", "retryable", "available", "scheduled", "awaiting_signal", "suspended",
-    "discarded", "cancelled", "deleted", "completed"];
+    "discarded", "cancelled", "deleted", "skipped", "completed"];
   const GROUP_LIMIT = 12; // larger groups are drawn as one node with a bar of states
   const MAX_NODES = 400; // past this, the graph is left out (the table still lists every step)
   const NODE = { w: 184, h: 46, modelH: 14, gapX: 64, gapY: 12, pad: 20, label: 18, groupPad: 10 };
