@@ -42,7 +42,7 @@ async def expire_deadlines(oban: Oban, limit: int) -> list[tuple[str, list[int]]
     async with _oban.single(oban) as conn:
         for workflow_id in expired:
             jobs = await db.values(
-                conn, "cancellable_jobs.sql", prefix, {"workflow_id": workflow_id}
+                conn, "cancellable_jobs.sql", prefix, {"workflow_id": workflow_id, "sparing": None}
             )
             found.append((workflow_id, jobs))
     return found
