@@ -30,7 +30,7 @@ async def found(request: Request, oban: Oban) -> tuple[str | None, list[Limit]]:
         raise HTTPException(400, str(error)) from None
     limit = await get_limit(key, oban=oban)
     if limit is None:
-        raise HTTPException(404, f"no rate limit {key!r}; `baton limits` lists them")
+        raise HTTPException(404, f"no rate limit {key!r} (baton limits lists them)")
     return key, [limit]
 
 
