@@ -320,6 +320,7 @@ async def test_the_web_view_has_a_limits_page(
         one = await web.get("/limits", params={"key": "openai"})
         blank = await web.get("/limits", params={"key": " "})
         unknown = await web.get("/limits", params={"key": "nope"})
+        odd = [await web.get("/limits", params={"key": key}) for key in ("a\x1bb", "k" * 201)]
     assert page.status_code == 200
     assert '<a class="nav" href="/limits">Limits</a>' in page.text
     assert "<h1>Rate limits</h1>" in page.text
@@ -342,6 +343,9 @@ async def test_the_web_view_has_a_limits_page(
     assert "<h1>Rate limit openai</h1>" in one.text and ls.KEY not in one.text.split("<main>")[1]
     assert blank.status_code == 400
     assert "key must not be empty or blank, got &#x27; &#x27;" in blank.text
+    assert [response.status_code for response in odd] == [400, 400]
+    assert "key must not hold control or invisible characters" in odd[0].text
+    assert "key is 201 characters long; at most 200" in odd[1].text
     assert unknown.status_code == 404
     assert "no rate limit &#x27;nope&#x27;" in unknown.text
 
@@ -356,3 +360,10 @@ async def test_the_limits_page_without_limits(client: Oban) -> None:
         page = await web.get("/limits")
     assert page.status_code == 200
     assert "No rate limits are set" in page.text
+    # behind a token like every page: nothing is shown without it
+    guarded = httpx.ASGITransport(app=create_app(oban=client, token="t" * 32))
+    async with httpx.AsyncClient(transport=guarded, base_url="http://127.0.0.1") as web:
+        refused = await web.get("/limits")
+        shown = await web.get("/limits", headers={"Authorization": f"Bearer {'t' * 32}"})
+    assert refused.status_code == 401 and "Rate limits" not in refused.text
+    assert shown.status_code == 200 and "<h1>Rate limits</h1>" in shown.text
