@@ -27,7 +27,7 @@ from .._control import cancel, retry
 from .._events import StepsAdded, WorkflowFinished, subscribe
 from .._redact import redact
 from ..errors import SchemaError, UnknownWorkflow, WorkflowError
-from . import _data, _pages, _usage
+from . import _data, _limits_page, _pages, _usage
 from ._security import HostPolicy, SecurityMiddleware, csrf_ok, new_csrf_token
 from ._signals import signal_response
 from ._streams import NO_STORE, event_source, stream
@@ -123,6 +123,14 @@ async def usage_page(request: Request) -> Response:
     since, report = await _usage.report(request, await _settings(request).source.oban())
     content = _usage.content(_base(request), since, report)
     return _render(request, f"Usage · {_settings(request).title}", content, attrs={"page": "usage"})
+
+
+async def limits_page(request: Request) -> Response:
+    key, shown = await _limits_page.found(request, await _settings(request).source.oban())
+    content = _limits_page.content(_base(request), key, shown)
+    return _render(
+        request, f"Limits · {_settings(request).title}", content, attrs={"page": "limits"}
+    )
 
 
 # --- JSON ----------------------------------------------------------------------------------
@@ -321,6 +329,7 @@ def build(
             Route("/", home, name="home"),
             Route("/workflows/{workflow_id:path}", workflow_page, name="workflow"),
             Route("/usage", usage_page, name="usage"),
+            Route("/limits", limits_page, name="limits"),
             Route("/api/usage", api_usage, name="api_usage"),
             Route("/api/workflows", api_list, name="api_workflows"),
             Route("/api/events", api_list_events, name="api_events"),

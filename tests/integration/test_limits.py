@@ -8,6 +8,7 @@ that snoozed stays ``scheduled`` where the test can read its row.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -300,3 +301,69 @@ async def test_a_step_refused_by_429_too_often_fails_as_an_ordinary_error(
     row = await job_row(conn, limited.id)
     assert (row["state"], row["attempt"]) == ("retryable", 1)  # this time an attempt is used
     assert "429 Too Many Requests" in row["errors"][-1]["error"]
+
+
+async def test_the_web_view_has_a_limits_page(
+    conn: psycopg.AsyncConnection[Any], client: Oban
+) -> None:
+    import httpx
+
+    from baton.web import create_app
+
+    await baton.set_limit("openai", requests_per_minute=500, tokens_per_minute=200_000, oban=client)
+    await baton.set_limit("<b>x</b>", requests_per_minute=12, window=10, oban=client)
+    await insert_calls(client, {"status": 429, "retry_after": "30"})
+    await run_once(client)  # pauses the key of limit_steps
+    transport = httpx.ASGITransport(app=create_app(oban=client))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as web:
+        page = await web.get("/limits")
+        one = await web.get("/limits", params={"key": "openai"})
+        blank = await web.get("/limits", params={"key": " "})
+        unknown = await web.get("/limits", params={"key": "nope"})
+        odd = [await web.get("/limits", params={"key": key}) for key in ("a\x1bb", "k" * 201)]
+    assert page.status_code == 200
+    assert '<a class="nav" href="/limits">Limits</a>' in page.text
+    assert "<h1>Rate limits</h1>" in page.text
+    assert (
+        '<tr><td><a href="/limits?key=openai">openai</a></td><td class="num">500</td>'
+        '<td class="num">200,000</td><td class="num">60 s</td><td class="num">0 / 500</td>'
+        '<td class="num">0 / 200,000</td><td></td></tr>'
+    ) in page.text
+    # a key is text, never markup, in the link and in the cell
+    assert "<b>x</b>" not in page.text
+    assert 'href="/limits?key=%3Cb%3Ex%3C%2Fb%3E">&lt;b&gt;x&lt;/b&gt;</a>' in page.text
+    assert '<td class="num">0 / 2</td>' in page.text  # 12/min scaled to a 10 s window
+    # the key a 429 paused: its row says for how long, and it holds no limit of its own
+    paused = page.text.split(f">{ls.KEY}</a>")[1].split("</tr>")[0]
+    assert '<td class="num">not limited</td>' in paused
+    assert re.search(r'~(2[0-9]|30) s \(until <time datetime="[^"]+">', paused)
+    assert f'<tr class="paused"><td><a href="/limits?key={ls.KEY}">' in page.text
+
+    assert one.status_code == 200
+    assert "<h1>Rate limit openai</h1>" in one.text and ls.KEY not in one.text.split("<main>")[1]
+    assert blank.status_code == 400
+    assert "key must not be empty or blank, got &#x27; &#x27;" in blank.text
+    assert [response.status_code for response in odd] == [400, 400]
+    assert "key must not hold control or invisible characters" in odd[0].text
+    assert "key is 201 characters long; at most 200" in odd[1].text
+    assert unknown.status_code == 404
+    assert "no rate limit &#x27;nope&#x27;" in unknown.text
+
+
+async def test_the_limits_page_without_limits(client: Oban) -> None:
+    import httpx
+
+    from baton.web import create_app
+
+    transport = httpx.ASGITransport(app=create_app(oban=client))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as web:
+        page = await web.get("/limits")
+    assert page.status_code == 200
+    assert "No rate limits are set" in page.text
+    # behind a token like every page: nothing is shown without it
+    guarded = httpx.ASGITransport(app=create_app(oban=client, token="t" * 32))
+    async with httpx.AsyncClient(transport=guarded, base_url="http://127.0.0.1") as web:
+        refused = await web.get("/limits")
+        shown = await web.get("/limits", headers={"Authorization": f"Bearer {'t' * 32}"})
+    assert refused.status_code == 401 and "Rate limits" not in refused.text
+    assert shown.status_code == 200 and "<h1>Rate limits</h1>" in shown.text
