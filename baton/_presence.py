@@ -40,6 +40,9 @@ class Presence:
     def __init__(self, prefix: str, events: str) -> None:
         self._prefix = prefix
         self._events = events
+        # One id for every connection this listener uses: a session after a reconnect
+        # takes over the rows the lost connection left, and leaving removes them all.
+        self.listener = uuid.uuid4().hex
         self._wanted: Counter[str] = Counter()
         self._waiters: list[tuple[str, asyncio.Future[None]]] = []
         self.wake = asyncio.Event()
@@ -78,7 +81,7 @@ class Session:
     """One listening connection's registered topics, under its own listener id."""
 
     def __init__(self, presence: Presence, conn: AsyncConnection[Any]) -> None:
-        self.listener = uuid.uuid4().hex
+        self.listener = presence.listener
         self._presence = presence
         self._conn = conn
         self._registered: set[str] = set()
